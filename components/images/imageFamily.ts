@@ -1,0 +1,180 @@
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as dockerbuild from "@pulumi/docker-build";
+import { dependenciesOf, topoOrder } from "./graph";
+import { archOf, DEFAULT_PLATFORMS, Platform } from "./platforms";
+import { branchSlug, cacheTag, tagNames, variantSuffix } from "./policy";
+import { ImageFamilyArgs, ImageSpec } from "./types";
+import { validateFamily } from "./validate";
+
+/** One image of one variant: its per-platform builds and the index joining them. */
+export interface FamilyImage {
+    /** Image name. */
+    readonly image: string;
+    /** Variant name; `""` for the default variant. */
+    readonly variant: string;
+    /** Repository the image is pushed to. */
+    readonly repository: pulumi.Output<string>;
+    /** The per-platform builds, each pushed under `<sha>[-variant]-<arch>`. */
+    readonly builds: Readonly<Partial<Record<Platform, dockerbuild.Image>>>;
+    /** The multi-platform index under the immutable tag; undefined when `push` is off. */
+    readonly index?: dockerbuild.Index;
+    /** Moving and release tags, published as aliases of `index` (same digest, no rebuild). */
+    readonly aliases: readonly dockerbuild.Index[];
+}
+
+/** Key used in outputs: the image name, plus `-<variant>` for a named variant. */
+export function imageKey(image: string, variant: string): string {
+    return `${image}${variantSuffix(variant)}`;
+}
+
+/**
+ * A family of images (dev-env → artifact → runtime). Each image is built once
+ * per platform on that platform's own builder, with a per-branch registry cache,
+ * then joined into one multi-platform index per image. A dependency between
+ * images is a named build context pinned to the digest of the same platform's
+ * build, so a runtime image always contains the exact artifact that was built.
+ */
+export class ImageFamily extends pulumi.ComponentResource {
+    /** Multi-platform ref (`repo:tag@sha256:…`) per image key (`image[-variant]`). */
+    public readonly refs: pulumi.Output<Record<string, string>>;
+    /** Per-platform refs per image key: `{ runtime: { "linux/amd64": "repo:tag@sha256:…" } }`. */
+    public readonly platformRefs: pulumi.Output<Record<string, Record<string, string>>>;
+    /** Every image of every variant, in build order. */
+    public readonly images: readonly FamilyImage[];
+
+    constructor(name: string, args: ImageFamilyArgs, opts?: pulumi.ComponentResourceOptions) {
+        validateFamily(name, args);
+        super("imagefleet:images:ImageFamily", name, {}, opts);
+
+        const platforms = args.platforms ?? DEFAULT_PLATFORMS;
+        const variantNames = Object.keys(args.variants ?? {});
+        const fallbacks = args.cache?.fallbackBranches ?? ["main"];
+        const slug = branchSlug(args.git.branch, fallbacks);
+        const environment = args.tags?.environment ?? pulumi.getStack();
+        const push = args.push ?? true;
+        const registryAuth = registryCredentials(args);
+        const byName = new Map(args.images.map((i) => [i.name, i]));
+        const order = (topoOrder(args.images) as { order: string[] }).order;
+
+        const built = new Map<string, FamilyImage>();
+        const variantsOf = (spec: ImageSpec): string[] =>
+            (spec.variants ?? spec.kind !== "dev-env") && variantNames.length > 0 ? variantNames : [""];
+
+        for (const imageName of order) {
+            const spec = byName.get(imageName)!;
+            for (const variant of variantsOf(spec)) {
+                const deps = dependenciesOf(spec).map((dep) => {
+                    if (dep.local !== undefined) {
+                        return { context: dep.context, local: dep.local };
+                    }
+                    const depSpec = byName.get(dep.image!)!;
+                    const depVariant = variantsOf(depSpec).includes(variant) ? variant : "";
+                    return { context: dep.context, from: built.get(imageKey(dep.image!, depVariant))! };
+                });
+                const repository = repositoryOf(args, spec.name);
+                const cacheRepository = cacheRepositoryOf(args, spec.name);
+                const tags = tagNames(args.git.sha, variant, environment, args.tags?.release);
+                const buildArgs = { ...args.buildArgs, ...spec.buildArgs, ...(variant ? args.variants![variant] : {}) };
+                const key = imageKey(spec.name, variant);
+
+                const builds: Partial<Record<Platform, dockerbuild.Image>> = {};
+                for (const platform of platforms) {
+                    const arch = archOf(platform);
+                    const named: Record<string, pulumi.Input<dockerbuild.types.input.ContextArgs>> = {};
+                    for (const dep of deps) {
+                        named[dep.context] = dep.local !== undefined
+                            ? { location: dep.local }
+                            : { location: pulumi.interpolate`docker-image://${dep.from.repository}@${dep.from.builds[platform]!.digest}` };
+                    }
+                    const cacheRef = (branch: string) => pulumi.interpolate`${cacheRepository}:${cacheTag(branch, variant, arch)}`;
+                    const readSlugs = [slug, ...fallbacks.map((f) => branchSlug(f, fallbacks)).filter((s) => s !== slug)];
+                    const cacheOn = !(args.cache?.disabled ?? false);
+                    builds[platform] = new dockerbuild.Image(`${name}-${key}-${arch}`, {
+                        tags: [pulumi.interpolate`${repository}:${tags.immutable}-${arch}`],
+                        platforms: [platform as dockerbuild.Platform],
+                        builder: { name: args.builders[platform] },
+                        context: { location: spec.context, named: Object.keys(named).length > 0 ? named : undefined },
+                        dockerfile: { location: path.join(spec.context, spec.dockerfile ?? "Dockerfile") },
+                        target: spec.target,
+                        buildArgs: Object.keys(buildArgs).length > 0 ? buildArgs : undefined,
+                        labels: {
+                            "org.opencontainers.image.revision": args.git.sha,
+                            "dev.imagefleet.image": spec.name,
+                            "dev.imagefleet.kind": spec.kind,
+                            ...(variant ? { "dev.imagefleet.variant": variant } : {}),
+                        },
+                        cacheFrom: cacheOn ? readSlugs.map((s) => ({ registry: { ref: cacheRef(s) } })) : undefined,
+                        cacheTo: cacheOn && (args.cache?.write ?? true)
+                            ? [{ registry: { ref: cacheRef(slug), mode: dockerbuild.CacheMode.Max, imageManifest: true, ociMediaTypes: true } }]
+                            : undefined,
+                        push,
+                        registries: registryAuth ? [registryAuth] : undefined,
+                        buildOnPreview: args.buildOnPreview ?? false,
+                    }, { parent: this });
+                }
+
+                let index: dockerbuild.Index | undefined;
+                const aliases: dockerbuild.Index[] = [];
+                if (push) {
+                    index = new dockerbuild.Index(`${name}-${key}`, {
+                        tag: pulumi.interpolate`${repository}:${tags.immutable}`,
+                        sources: platforms.map((p) => builds[p]!.ref),
+                        push: true,
+                        registry: registryAuth,
+                    }, { parent: this });
+                    tags.aliases.forEach((alias, i) => {
+                        aliases.push(new dockerbuild.Index(`${name}-${key}-${i === 0 && environment !== "" ? "env" : "release"}`, {
+                            tag: pulumi.interpolate`${repository}:${alias}`,
+                            sources: [index!.ref],
+                            push: true,
+                            registry: registryAuth,
+                        }, { parent: this }));
+                    });
+                }
+                built.set(key, { image: spec.name, variant, repository: pulumi.output(repository), builds, index, aliases });
+            }
+        }
+
+        this.images = [...built.values()];
+        this.refs = pulumi.output(Object.fromEntries(
+            this.images.filter((i) => i.index).map((i) => [imageKey(i.image, i.variant), i.index!.ref]),
+        ));
+        this.platformRefs = pulumi.output(Object.fromEntries(this.images.map((i) => [
+            imageKey(i.image, i.variant),
+            Object.fromEntries(Object.entries(i.builds).map(([p, b]) => [p, b!.ref])),
+        ])));
+        this.registerOutputs({ refs: this.refs, platformRefs: this.platformRefs });
+    }
+
+    /** The built image (of a variant) by name; throws with the valid names when absent. */
+    image(name: string, variant = ""): FamilyImage {
+        const found = this.images.find((i) => i.image === name && i.variant === variant);
+        if (!found) {
+            const valid = this.images.map((i) => imageKey(i.image, i.variant)).join(", ");
+            throw new Error(`ImageFamily: no image ${JSON.stringify(imageKey(name, variant))}; valid: ${valid}`);
+        }
+        return found;
+    }
+}
+
+function repositoryOf(args: ImageFamilyArgs, image: string): pulumi.Input<string> {
+    const explicit = args.registry.repositories?.[image];
+    if (explicit !== undefined) {
+        return explicit;
+    }
+    const ns = args.registry.namespace ? `${args.registry.namespace}/` : "";
+    return pulumi.interpolate`${args.registry.address}/${ns}${image}`;
+}
+
+function cacheRepositoryOf(args: ImageFamilyArgs, image: string): pulumi.Input<string> {
+    return args.registry.cacheRepositories?.[image] ?? pulumi.interpolate`${repositoryOf(args, image)}-cache`;
+}
+
+function registryCredentials(args: ImageFamilyArgs): dockerbuild.types.input.RegistryArgs | undefined {
+    const { address, username, password } = args.registry;
+    if (password === undefined) {
+        return undefined;
+    }
+    return { address, username, password: pulumi.secret(password) };
+}

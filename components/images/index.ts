@@ -1,0 +1,6 @@
+export * from "./imageFamily";
+export * from "./types";
+export * from "./platforms";
+export { resolveGit, ResolvedGit } from "./git";
+export { validateFamily } from "./validate";
+export { branchSlug, tagNames, cacheTag, tagSafe } from "./policy";

@@ -1,0 +1,58 @@
+import { createHash } from "crypto";
+
+/** Docker tags allow `[A-Za-z0-9_.-]`, at most 128 characters, not starting with `.` or `-`. */
+export function tagSafe(value: string, max = 64): string {
+    const s = value
+        .toLowerCase()
+        .replace(/[^a-z0-9_.-]+/g, "-")
+        .replace(/^[.-]+/, "")
+        .replace(/-+$/, "");
+    return (s || "x").slice(0, max);
+}
+
+/**
+ * The slug used in a branch's cache ref. A branch that is not a fallback branch
+ * must never write a fallback's ref, so when slugging would collide (`Main` or
+ * `main/` vs `main`) a short hash of the real name is appended.
+ */
+export function branchSlug(branch: string, fallbackBranches: readonly string[]): string {
+    const slug = tagSafe(branch, 48);
+    if (fallbackBranches.includes(branch)) {
+        return slug;
+    }
+    const collides = fallbackBranches.some((f) => tagSafe(f, 48) === slug);
+    return collides ? `${slug}-${createHash("sha256").update(branch).digest("hex").slice(0, 8)}` : slug;
+}
+
+/** `-<variant>` or nothing for the default variant. */
+export function variantSuffix(variant: string): string {
+    return variant === "" ? "" : `-${variant}`;
+}
+
+export interface TagNames {
+    /** The immutable tag: SHA plus variant. */
+    readonly immutable: string;
+    /** Moving and release tags, published as aliases of the immutable index. */
+    readonly aliases: readonly string[];
+}
+
+export function tagNames(sha: string, variant: string, environment: string, release?: string): TagNames {
+    const suffix = variantSuffix(variant);
+    const aliases: string[] = [];
+    if (environment !== "") {
+        aliases.push(`${tagSafe(environment, 40)}${suffix}`);
+    }
+    if (release) {
+        aliases.push(`v${release}${suffix}`);
+    }
+    return { immutable: `${sha.slice(0, 12).toLowerCase()}${suffix}`, aliases };
+}
+
+/** The cache ref tag of one branch, variant and platform. */
+export function cacheTag(branchSlugValue: string, variant: string, arch: string): string {
+    return `${branchSlugValue}${variantSuffix(variant)}-${arch}`;
+}
+
+export const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$/;
+export const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+export const SHA = /^[0-9a-fA-F]{7,64}$/;

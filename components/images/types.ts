@@ -1,0 +1,115 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Platform } from "./platforms";
+
+/** What an image is for; it decides defaults such as whether variants apply. */
+export type ImageKind = "dev-env" | "artifact" | "runtime";
+
+export const IMAGE_KINDS: readonly ImageKind[] = ["dev-env", "artifact", "runtime"];
+
+/**
+ * Where a named build context comes from: another image of the family (the
+ * build of the same platform, pinned by digest) or a local directory
+ * (StarRocks' `ARTIFACT_SOURCE=local`).
+ */
+export type FromSource = string | { readonly image: string } | { readonly local: string };
+
+/** One image of the family. */
+export interface ImageSpec {
+    /** Unique within the family; used in repository names, tags and resource names. Lowercase `[a-z0-9][a-z0-9._-]*`. */
+    readonly name: string;
+    /** `dev-env` (toolchains), `artifact` (what was compiled) or `runtime` (what ships). */
+    readonly kind: ImageKind;
+    /** Build context directory, relative to the program's working directory (or `ImageFamilyArgs.baseDir`). */
+    readonly context: string;
+    /** Dockerfile path relative to `context`. Default: `Dockerfile`. */
+    readonly dockerfile?: string;
+    /** Build stage to build. Default: the last stage. */
+    readonly target?: string;
+    /** Build args for this image; they override the family's `buildArgs`. Default: none. */
+    readonly buildArgs?: Readonly<Record<string, string>>;
+    /**
+     * Named build contexts taken from other images of the family or from local
+     * directories: a list of image names (the context is named after the image),
+     * or a map from context name to a source. Default: none.
+     */
+    readonly from?: readonly string[] | Readonly<Record<string, FromSource>>;
+    /**
+     * Whether the family's variants apply to this image (one build per variant).
+     * Default: `true`, except for `dev-env` images, whose toolchain does not
+     * depend on a build profile.
+     */
+    readonly variants?: boolean;
+}
+
+/** Registry the family pushes to. */
+export interface RegistrySpec {
+    /** Registry host, e.g. `localhost:5000` or `123456789012.dkr.ecr.eu-west-1.amazonaws.com`. */
+    readonly address: pulumi.Input<string>;
+    /** Path between the address and the image name. Default: none (`<address>/<image>`). */
+    readonly namespace?: string;
+    /** Username for the registry. Default: none (anonymous, or credentials the builder already has). */
+    readonly username?: pulumi.Input<string>;
+    /** Password or token; kept a Pulumi secret. Default: none. */
+    readonly password?: pulumi.Input<string>;
+    /** Repository per image name, overriding `<address>/<namespace>/<image>` (e.g. ECR repository URLs). Default: derived. */
+    readonly repositories?: Readonly<Record<string, pulumi.Input<string>>>;
+    /** Cache repository per image name. Default: the image's repository with `-cache` appended. */
+    readonly cacheRepositories?: Readonly<Record<string, pulumi.Input<string>>>;
+}
+
+/** Registry cache settings. */
+export interface CacheSpec {
+    /** Turn registry caching off entirely. Default: `false`. */
+    readonly disabled?: boolean;
+    /** Branches whose cache every build reads after its own. Default: `["main"]`. */
+    readonly fallbackBranches?: readonly string[];
+    /** Write the current branch's cache ref. Pull-request previews set this to `false`. Default: `true`. */
+    readonly write?: boolean;
+}
+
+/** Which tags each image gets. */
+export interface TagSpec {
+    /** The moving tag, normally the environment (stack) name. Default: the stack name. Empty string: no moving tag. */
+    readonly environment?: string;
+    /** A semver release (e.g. `1.4.0`) published as tag `v1.4.0`. Default: none. */
+    readonly release?: string;
+}
+
+/** The git commit the images are built from. */
+export interface GitSpec {
+    /** Branch name; decides the cache ref written. */
+    readonly branch: string;
+    /** Commit SHA (at least 7 hex characters); the immutable tag uses its first 12. */
+    readonly sha: string;
+}
+
+export interface ImageFamilyArgs {
+    /** The images of the family. Required, at least one. */
+    readonly images: readonly ImageSpec[];
+    /** Target platforms; each built natively on its own builder. Default: `["linux/amd64", "linux/arm64"]`. */
+    readonly platforms?: readonly Platform[];
+    /** buildx builder name per platform. Required for every platform in `platforms`. */
+    readonly builders: Readonly<Partial<Record<Platform, pulumi.Input<string>>>>;
+    /** Where images and caches are pushed. Required. */
+    readonly registry: RegistrySpec;
+    /** Commit the build is for. Required (see `resolveGit` for CI and `git` fallbacks). */
+    readonly git: GitSpec;
+    /** Build args applied to every image (e.g. base image mirrors). Default: none. */
+    readonly buildArgs?: Readonly<Record<string, string>>;
+    /**
+     * Build variants: a name per set of build args (Velor's `performance` profile,
+     * `failpoints` feature). Each variant gets its own tags and cache refs. Default:
+     * one unnamed variant with no extra args.
+     */
+    readonly variants?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+    /** Registry cache settings. Default: registry cache on, fallback `main`, write on. */
+    readonly cache?: CacheSpec;
+    /** Tag settings. Default: SHA tag plus the stack name as moving tag. */
+    readonly tags?: TagSpec;
+    /** Push images and indexes. Default: `true`. */
+    readonly push?: boolean;
+    /** Build during `pulumi preview` (never pushes). Default: `false`, so previews stay fast and need no builder. */
+    readonly buildOnPreview?: boolean;
+    /** Directory that relative contexts resolve against for validation. Default: `process.cwd()`. */
+    readonly baseDir?: string;
+}

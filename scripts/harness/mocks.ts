@@ -1,0 +1,176 @@
+import * as crypto from "crypto";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { answerCall, CallHandler, DEFAULT_CALLS } from "./calls";
+
+/** The signature Pulumi wraps secret values in when they cross the RPC boundary. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+export interface Recorded {
+    readonly type: string;
+    readonly name: string;
+    /** Name of the parent resource; undefined for the stack's direct children. */
+    parent?: string;
+    readonly custom: boolean;
+    /** Inputs as the program declared them; secrets keep Pulumi's wrapper (see `isSecret`). */
+    readonly inputs: Record<string, any>;
+    /** What the mock provider answered (e.g. an image's digest and ref). */
+    readonly state: Record<string, any>;
+    urn?: string;
+}
+
+export interface EvaluateOptions {
+    /** Stack name. */
+    readonly stack: string;
+    /** Config as `pulumi config` holds it: `{"imagefleet:platforms": "[\"linux/amd64\"]"}`. */
+    readonly config?: Record<string, string>;
+    readonly secretKeys?: readonly string[];
+    /** Path of the program module, or a function declaring resources. */
+    readonly program: string | (() => unknown);
+    readonly project?: string;
+    readonly preview?: boolean;
+    readonly calls?: Record<string, CallHandler>;
+}
+
+export interface Evaluation {
+    readonly resources: Recorded[];
+    readonly outputs: Record<string, any>;
+}
+
+export function isSecret(value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as any)[SECRET_SIG] !== undefined;
+}
+
+/** Replaces every secret with `"[secret]"`, for printing. */
+export function maskSecrets(value: any): any {
+    if (isSecret(value)) {
+        return "[secret]";
+    }
+    if (Array.isArray(value)) {
+        return value.map(maskSecrets);
+    }
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v)]));
+    }
+    return value;
+}
+
+/** Removes Pulumi's secret wrapper, for assertions on the plaintext. */
+export function unwrapSecrets(value: any): any {
+    if (isSecret(value)) {
+        return unwrapSecrets(value.value);
+    }
+    if (Array.isArray(value)) {
+        return value.map(unwrapSecrets);
+    }
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+    }
+    return value;
+}
+
+function fakeDigest(...parts: string[]): string {
+    return "sha256:" + crypto.createHash("sha256").update(parts.join("\0")).digest("hex");
+}
+
+/** Outputs a provider would compute, so downstream interpolations resolve. */
+function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+    const plain = unwrapSecrets(inputs);
+    switch (type) {
+        case "docker-build:index:Image": {
+            const digest = fakeDigest(name, JSON.stringify(plain.tags ?? []), JSON.stringify(plain.buildArgs ?? {}));
+            const tag = plain.tags?.[0];
+            return { ...inputs, digest, ref: tag ? `${tag}@${digest}` : "", contextHash: fakeDigest("context", name) };
+        }
+        case "docker-build:index:Index": {
+            const digest = fakeDigest(name, plain.tag ?? "", JSON.stringify(plain.sources ?? []));
+            return { ...inputs, ref: `${plain.tag}@${digest}` };
+        }
+        default:
+            return { ...inputs, arn: inputs.arn ?? `arn:aws:mock:::${type}/${name}` };
+    }
+}
+
+let running = false;
+
+/**
+ * Evaluates a Pulumi program under mocks and returns every resource it
+ * declared, with parents. No engine, no credentials, no network.
+ */
+export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
+    if (running) {
+        throw new Error("evaluate() is not re-entrant: await the previous evaluation first");
+    }
+    running = true;
+    try {
+        const project = options.project ?? "imagefleet";
+        const calls = { ...DEFAULT_CALLS, ...options.calls };
+        const resources: Recorded[] = [];
+        const parents = new Map<Recorded, string>();
+        const byUrn = new Map<string, Recorded>();
+
+        pulumi.runtime.setAllConfig({}, []);
+        await pulumi.runtime.setMocks({
+            newResource: (args) => {
+                const state = args.custom === false ? {} : mockState(args.type, args.name, args.inputs);
+                resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: args.inputs, state });
+                return { id: args.custom === false ? undefined : `${args.name}-id`, state };
+            },
+            call: (args) => answerCall(calls, args),
+        }, project, options.stack, options.preview ?? false);
+        pulumi.runtime.setAllConfig(options.config ?? {}, [...(options.secretKeys ?? [])]);
+
+        // The mocks API does not pass the parent to newResource; read it off the request.
+        const monitor = pulumi.runtime.getMonitor() as any;
+        const register = monitor.registerResource.bind(monitor);
+        monitor.registerResource = (req: any, callback: (err: any, res: any) => void) => {
+            const count = resources.length;
+            return register(req, (err: any, res: any) => {
+                const rec = resources.slice(count).find((r) => r.name === req.getName() && r.type === req.getType());
+                if (rec && res) {
+                    rec.urn = res.getUrn();
+                    byUrn.set(rec.urn!, rec);
+                    if (req.getParent()) {
+                        parents.set(rec, req.getParent());
+                    }
+                }
+                callback(err, res);
+            });
+        };
+
+        let outputs: Record<string, any> = {};
+        const stackType = "pulumi:pulumi:Stack";
+        const declared = () => resources.filter((r) => r.type !== stackType);
+        try {
+            await pulumi.runtime.runInPulumiStack(async () => {
+            if (typeof options.program === "function") {
+                return options.program();
+            }
+            const file = path.resolve(options.program);
+            for (const key of Object.keys(require.cache)) {
+                if (!key.includes(`${path.sep}node_modules${path.sep}`)) {
+                    delete require.cache[key];
+                }
+            }
+            const mod = require(file);
+            outputs = mod;
+            return mod;
+            });
+        } catch (err) {
+            // Tests assert that a rejected program declared nothing.
+            await pulumi.runtime.disconnect().catch(() => undefined);
+            if (typeof err === "object" && err !== null) {
+                (err as any).resources = declared();
+            }
+            throw err;
+        }
+        await pulumi.runtime.disconnect();
+        for (const [rec, parentUrn] of parents) {
+            const parent = byUrn.get(parentUrn);
+            rec.parent = parent && parent.type !== stackType ? parent.name : undefined;
+        }
+        return { resources: declared(), outputs };
+    } finally {
+        running = false;
+    }
+}

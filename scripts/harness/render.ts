@@ -1,0 +1,82 @@
+import { maskSecrets, Recorded } from "./mocks";
+
+/** `--json`: every resource with masked inputs. */
+export function toJson(resources: readonly Recorded[]): string {
+    return JSON.stringify(resources.map((r) => ({
+        type: r.type,
+        name: r.name,
+        parent: r.parent ?? null,
+        inputs: maskSecrets(r.inputs),
+    })), null, 2);
+}
+
+function summary(r: Recorded): string {
+    const i = maskSecrets(r.inputs);
+    switch (r.type) {
+        case "docker-build:index:Image":
+            return `${i.platforms?.join(",")} on ${i.builder?.name} -> ${i.tags?.join(", ")}`;
+        case "docker-build:index:Index":
+            return `${i.tag} <- ${i.sources?.length} sources`;
+        default:
+            return "";
+    }
+}
+
+/** The default output: resources as a tree under their parents. */
+export function toTree(resources: readonly Recorded[]): string {
+    const children = new Map<string | undefined, Recorded[]>();
+    for (const r of resources) {
+        children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
+    }
+    const lines: string[] = [];
+    const walk = (parent: string | undefined, depth: number) => {
+        for (const r of children.get(parent) ?? []) {
+            const s = summary(r);
+            lines.push(`${"  ".repeat(depth)}${r.name}  [${r.type}]${s ? `  ${s}` : ""}`);
+            walk(r.name, depth + 1);
+        }
+    };
+    walk(undefined, 0);
+    lines.push("", `${resources.length} resources`);
+    return lines.join("\n");
+}
+
+/**
+ * `--graph`: the image graph as Mermaid, derived from the declared builds: an
+ * edge per named context that pins another image's digest.
+ */
+export function toMermaid(resources: readonly Recorded[]): string {
+    const builds = resources.filter((r) => r.type === "docker-build:index:Image");
+    const nodeOf = (r: Recorded) => {
+        const l = r.inputs.labels ?? {};
+        const variant = l["dev.imagefleet.variant"];
+        return { id: `${l["dev.imagefleet.image"]}${variant ? `-${variant}` : ""}`, kind: String(l["dev.imagefleet.kind"]) };
+    };
+    const nodes = new Map<string, { kind: string; platforms: Set<string> }>();
+    const edges = new Set<string>();
+    for (const b of builds) {
+        const n = nodeOf(b);
+        const entry = nodes.get(n.id) ?? { kind: n.kind, platforms: new Set<string>() };
+        (b.inputs.platforms ?? []).forEach((p: string) => entry.platforms.add(p));
+        nodes.set(n.id, entry);
+        for (const [ctx, value] of Object.entries<any>(b.inputs.context?.named ?? {})) {
+            const loc = String(value.location ?? "");
+            const dep = builds.find((d) => d.state.digest && loc.endsWith(`@${d.state.digest}`));
+            if (dep) {
+                edges.add(`  ${safe(nodeOf(dep).id)} -->|${ctx}| ${safe(n.id)}`);
+            } else {
+                edges.add(`  local_${safe(ctx)}[/"${loc}"/] -->|${ctx}| ${safe(n.id)}`);
+            }
+        }
+    }
+    const lines = ["flowchart LR"];
+    for (const [id, n] of nodes) {
+        lines.push(`  ${safe(id)}["${id}<br/><i>${n.kind}</i><br/>${[...n.platforms].join(" · ")}"]`);
+    }
+    lines.push(...[...edges].sort());
+    return lines.join("\n");
+}
+
+function safe(id: string): string {
+    return id.replace(/[^A-Za-z0-9_]/g, "_");
+}
