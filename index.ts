@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ImageFamily } from "./components/images";
-import { loadStackConfig } from "./components/stack";
+import { buildersFor, loadStackConfig, registryFor } from "./components/stack";
 import { exampleFamily } from "./example/family";
 
 // The program every stack runs: read and check the stack's config, then
@@ -10,8 +10,8 @@ const config = loadStackConfig();
 const family = new ImageFamily("example", {
     images: config.images ?? exampleFamily({ artifactSource: config.artifactSource, localArtifactDir: config.localArtifactDir }),
     platforms: config.platforms,
-    builders: config.builders,
-    registry: config.registry,
+    builders: buildersFor(config),
+    registry: registryFor(config),
     git: config.git,
     buildArgs: config.buildArgs,
     variants: config.variants,
