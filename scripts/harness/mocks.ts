@@ -138,6 +138,18 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
             });
         };
 
+        // Pulumi records a stack trace for every promise and resource, and
+        // formatting them (source-mapped under ts-node) was most of the time
+        // spent evaluating. IMAGEFLEET_STACK_TRACES=1 keeps them for debugging.
+        const { prepareStackTrace, stackTraceLimit } = Error;
+        if (!process.env.IMAGEFLEET_STACK_TRACES) {
+            Error.prepareStackTrace = undefined;
+            Error.stackTraceLimit = 0;
+        }
+        const restore = () => {
+            Error.prepareStackTrace = prepareStackTrace;
+            Error.stackTraceLimit = stackTraceLimit;
+        };
         let outputs: Record<string, any> = {};
         const stackType = "pulumi:pulumi:Stack";
         const declared = () => resources.filter((r) => r.type !== stackType);
@@ -147,16 +159,15 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
                 return options.program();
             }
             const file = path.resolve(options.program);
-            for (const key of Object.keys(require.cache)) {
-                if (!key.includes(`${path.sep}node_modules${path.sep}`)) {
-                    delete require.cache[key];
-                }
-            }
+            // Only the program runs again; the components it imports keep no
+            // state, and reloading them would break `instanceof` on their errors.
+            delete require.cache[require.resolve(file)];
             const mod = require(file);
             outputs = mod;
             return mod;
             });
         } catch (err) {
+            restore();
             // Tests assert that a rejected program declared nothing.
             await pulumi.runtime.disconnect().catch(() => undefined);
             if (typeof err === "object" && err !== null) {
@@ -165,6 +176,7 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
             throw err;
         }
         await pulumi.runtime.disconnect();
+        restore();
         for (const [rec, parentUrn] of parents) {
             const parent = byUrn.get(parentUrn);
             rec.parent = parent && parent.type !== stackType ? parent.name : undefined;

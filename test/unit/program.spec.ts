@@ -1,0 +1,121 @@
+import { strict as assert } from "assert";
+import * as path from "path";
+import { ValidationError } from "../../components/errors";
+import { evaluate, isSecret } from "../../scripts/harness/mocks";
+import { applyOverrides, readStackConfig, ROOT } from "../../scripts/harness/stackFile";
+import { builds, byName, fixtureImages, indexes, plain, SHA } from "./helpers";
+
+const PROGRAM = path.join(ROOT, "index.ts");
+const GIT = [`imagefleet:gitSha=${SHA}`, "imagefleet:gitBranch=main"];
+
+/** Runs index.ts with a stack's committed config plus `pulumi config set`-style overrides. */
+async function run(stack: string, overrides: string[] = [], secrets: Record<string, string> = {}) {
+    const map = applyOverrides(readStackConfig(stack), [...GIT, ...overrides]);
+    const config = { ...map.config, ...secrets };
+    const cwd = process.cwd();
+    process.chdir(ROOT);
+    try {
+        return await evaluate({ stack, config, secretKeys: [...map.secretKeys, ...Object.keys(secrets)], program: PROGRAM });
+    } finally {
+        process.chdir(cwd);
+    }
+}
+
+async function configError(stack: string, overrides: string[]): Promise<ValidationError & { resources: unknown[] }> {
+    try {
+        await run(stack, overrides);
+    } catch (err) {
+        assert.ok(err instanceof ValidationError, `expected a ValidationError, got ${err}`);
+        return err as ValidationError & { resources: unknown[] };
+    }
+    throw new Error("expected the stack config to be rejected");
+}
+
+const fixtureFamily = `imagefleet:images=${JSON.stringify(fixtureImages)}`;
+
+describe("the program (index.ts) on stack config", () => {
+    it("builds the example family on the local stack: images × platforms builds, one index per image", async () => {
+        const { resources } = await run("local");
+        const imgs = builds(resources);
+        assert.equal(imgs.length, 3 * 2);
+        for (const img of imgs) {
+            const i = plain(img);
+            assert.equal(i.platforms.length, 1);
+            assert.equal(i.builder.name, `imagefleet-local-${i.platforms[0].split("/")[1]}`);
+            assert.equal(i.buildArgs.BASE_IMAGE, "localhost:5000/base/debian:bookworm");
+        }
+        for (const image of ["dev-env", "artifact", "runtime"]) {
+            const idx = plain(byName(resources, `example-${image}`));
+            assert.equal(idx.sources.length, 2);
+            assert.equal(idx.tag, `localhost:5000/imagefleet/${image}:${SHA.slice(0, 12)}`);
+        }
+        assert.equal(plain(byName(resources, "example-runtime-env")).tag, "localhost:5000/imagefleet/runtime:local");
+    });
+
+    it("writes only the current branch's cache ref and reads it before main's", async () => {
+        const { resources } = await run("dev", [fixtureFamily, "imagefleet:gitBranch=feature-x"]);
+        for (const img of builds(resources)) {
+            const i = plain(img);
+            assert.equal(i.cacheTo.length, 1);
+            assert.doesNotMatch(i.cacheTo[0].registry.ref, /:main-/);
+            assert.match(i.cacheFrom[0].registry.ref, /:feature-x-(amd64|arm64)$/);
+            assert.match(i.cacheFrom[1].registry.ref, /:main-(amd64|arm64)$/);
+        }
+    });
+
+    it("applies variants from config", async () => {
+        const { resources } = await run("dev", [fixtureFamily, `imagefleet:variants=${JSON.stringify({ release: { PROFILE: "release" }, perf: { PROFILE: "performance" } })}`]);
+        assert.equal(builds(resources).length, (1 + 2 + 2) * 2);
+        assert.equal(plain(byName(resources, "example-runtime-perf-amd64")).buildArgs.PROFILE, "performance");
+    });
+
+    it("takes the runtime's artifact from a local directory when artifactSource is local", async () => {
+        const dir = path.join(ROOT, "test", "fixtures", "family", "local-artifact");
+        const { resources } = await run("local", ["imagefleet:artifactSource=local", `imagefleet:localArtifactDir=${dir}`]);
+        assert.deepEqual(builds(resources).map((b) => plain(b).labels["dev.imagefleet.image"]).sort(), ["dev-env", "dev-env", "runtime", "runtime"]);
+        assert.deepEqual(plain(byName(resources, "example-runtime-arm64")).context.named, { artifact: { location: dir } });
+    });
+
+    it("keeps the registry password a secret from config to every resource", async () => {
+        const { resources } = await run("local", [], { "imagefleet:registryPassword": "s3cret" });
+        for (const r of [...builds(resources), ...indexes(resources)]) {
+            const creds = r.type.endsWith("Image") ? r.inputs.registries : r.inputs.registry;
+            assert.ok(isSecret(creds) || JSON.stringify(creds).includes("4dabf18193072939515e22adb298388d"), r.name);
+        }
+    });
+
+    it("rejects an unsupported platform naming the key, the value and the stack", async () => {
+        const err = await configError("local", ['imagefleet:platforms=["linux/arm65"]']);
+        assert.match(err.message, /stack config \(stack "local"\) is invalid/);
+        assert.match(err.message, /imagefleet:platforms: "linux\/arm65" is not a supported platform; valid: "linux\/amd64", "linux\/arm64"/);
+        assert.deepEqual(err.resources, []);
+    });
+
+    it("rejects a cycle and an unknown from in a configured family", async () => {
+        const cyclic = fixtureImages.map((i) => (i.name === "dev-env" ? { ...i, from: ["runtime"] } : i));
+        const cycle = await configError("local", [`imagefleet:images=${JSON.stringify(cyclic)}`]);
+        assert.match(cycle.message, /ImageFamily "example" \(stack "local"\)[\s\S]*from has a cycle: dev-env -> runtime -> artifact -> dev-env/);
+        const unknown = fixtureImages.map((i) => (i.name === "runtime" ? { ...i, from: ["artefact"] } : i));
+        const err = await configError("local", [`imagefleet:images=${JSON.stringify(unknown)}`]);
+        assert.match(err.message, /images\[2\] "runtime": from "artefact" refers to "artefact", which is not an image of this family/);
+    });
+
+    it("rejects malformed keys, a password in plain config, and a missing builder", async () => {
+        const err = await configError("local", [
+            "imagefleet:builders={\"linux/amd64\": \"only-amd64\"}",
+            "imagefleet:registry={\"address\": \"r\", \"password\": \"plain\"}",
+            "imagefleet:push=yes",
+            "imagefleet:gitSha=not-a-sha",
+            "imagefleet:fallbackBranches=main",
+        ]);
+        for (const part of [
+            'imagefleet:builders: platform "linux/arm64"',
+            "imagefleet:registry: put the password in the secret key imagefleet:registryPassword",
+            'imagefleet:push: "yes" is not valid; valid: true, false',
+            'imagefleet:gitSha: "not-a-sha" (from config) is not a commit SHA',
+            'imagefleet:fallbackBranches: "main" is not valid JSON',
+        ]) {
+            assert.ok(err.message.includes(part), `missing ${part} in\n${err.message}`);
+        }
+    });
+});

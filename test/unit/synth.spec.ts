@@ -1,0 +1,51 @@
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import { ROOT } from "../../scripts/harness/stackFile";
+import { SHA } from "./helpers";
+
+/** Runs `npm run synth` the way a user does (same entry point, own process). */
+function synth(...args: string[]) {
+    const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "scripts/synth.ts",
+        "--config", `imagefleet:gitSha=${SHA}`, "--config", "imagefleet:gitBranch=main", ...args], { cwd: ROOT, encoding: "utf8" });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("npm run synth", () => {
+    it("--json prints every resource with type, name, parent and inputs", () => {
+        const r = synth("--stack", "local", "--json");
+        assert.equal(r.code, 0, r.stderr);
+        const resources = JSON.parse(r.stdout);
+        const images = resources.filter((x: any) => x.type === "docker-build:index:Image");
+        assert.equal(images.length, 6);
+        assert.ok(images.every((x: any) => x.parent === "example" && x.inputs.platforms.length === 1));
+        assert.deepEqual(Object.keys(resources[0]).sort(), ["inputs", "name", "parent", "type"]);
+    });
+
+    it("masks secrets as [secret]", () => {
+        const r = synth("--stack", "local", "--json", "--config", "imagefleet:registry={\"address\":\"localhost:5000\",\"username\":\"u\"}");
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(!r.stdout.includes("4dabf18193072939515e22adb298388d"));
+    });
+
+    it("--graph prints the image graph as Mermaid", () => {
+        const r = synth("--stack", "local", "--graph");
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^flowchart LR/);
+        assert.match(r.stdout, /dev_env -->\|dev-env\| artifact/);
+        assert.match(r.stdout, /artifact -->\|artifact\| runtime/);
+    });
+
+    it("exits non-zero on bad config with the message and no output", () => {
+        const r = synth("--stack", "local", "--config", "imagefleet:platforms=[\"linux/arm65\"]");
+        assert.notEqual(r.code, 0);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, /imagefleet:platforms: "linux\/arm65" is not a supported platform/);
+        assert.match(r.stderr, /stack "local"/);
+    });
+
+    it("names the known stacks when the stack does not exist", () => {
+        const r = synth("--stack", "qa");
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /no stack "qa".*stacks: dev, local, prod, staging/);
+    });
+});

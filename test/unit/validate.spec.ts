@@ -1,0 +1,95 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ValidationError } from "../../components/errors";
+import { ImageSpec } from "../../components/images";
+import { familyArgs, FIXTURE, fixtureImages, rejection } from "./helpers";
+
+const with_ = (patch: (images: ImageSpec[]) => ImageSpec[]) => familyArgs({ images: patch(fixtureImages.map((i) => ({ ...i }))) });
+
+/** Asserts the family is rejected before anything is declared, naming the family, the stack and `parts`. */
+async function rejects(args: ReturnType<typeof familyArgs>, ...parts: (string | RegExp)[]): Promise<void> {
+    const err = await rejection(args, "staging");
+    assert.ok(err instanceof ValidationError, `expected a ValidationError, got ${err}`);
+    assert.match(err.message, /^ImageFamily "fam" \(stack "staging"\) is invalid:/);
+    for (const part of parts) {
+        if (typeof part === "string") {
+            assert.ok(err.message.includes(part), `message lacks ${JSON.stringify(part)}:\n${err.message}`);
+        } else {
+            assert.match(err.message, part);
+        }
+    }
+    assert.deepEqual(err.resources.map((r) => r.name), [], "resources were declared before validation");
+}
+
+describe("ImageFamily validation", () => {
+    it("rejects an empty family", async () => {
+        await rejects(familyArgs({ images: [] }), "images: the family is empty");
+    });
+
+    it("rejects an unknown image in from and lists the valid ones", async () => {
+        await rejects(with_((i) => { i[2] = { ...i[2], from: ["artifakt"] }; return i; }),
+            'images[2] "runtime": from "artifakt" refers to "artifakt", which is not an image of this family; valid: "dev-env", "artifact"');
+    });
+
+    it("rejects a cycle and prints it", async () => {
+        await rejects(with_((i) => { i[0] = { ...i[0], from: ["runtime"] }; return i; }),
+            "from has a cycle: dev-env -> runtime -> artifact -> dev-env");
+    });
+
+    it("rejects an image that takes from itself", async () => {
+        await rejects(with_((i) => { i[1] = { ...i[1], from: ["artifact"] }; return i; }), 'images[1] "artifact": from "artifact" refers to the image itself');
+    });
+
+    it("rejects duplicate names", async () => {
+        await rejects(with_((i) => [...i, { ...i[2] }]), 'images[3]: name "runtime" is declared twice');
+    });
+
+    it("rejects invalid names and kinds", async () => {
+        await rejects(with_((i) => { i[2] = { ...i[2], name: "Run Time", kind: "service" as any }; return i; }),
+            'images[2]: name "Run Time" is not valid', 'kind "service" is not valid; valid: "dev-env", "artifact", "runtime"');
+    });
+
+    it("rejects an unsupported platform and names the supported ones", async () => {
+        await rejects(familyArgs({ platforms: ["linux/arm65" as any] }), 'platforms[0]: "linux/arm65" is not a supported platform; valid: "linux/amd64", "linux/arm64"');
+    });
+
+    it("rejects a platform with no builder", async () => {
+        await rejects(familyArgs({ builders: { "linux/amd64": "b" } }), 'builders: platform "linux/arm64" has no builder', 'configured: "linux/amd64"');
+    });
+
+    it("rejects a missing dockerfile with the path it looked at", async () => {
+        await rejects(with_((i) => { i[1] = { ...i[1], dockerfile: "nope.Dockerfile" }; return i; }),
+            `images[1] "artifact": dockerfile "nope.Dockerfile" not found (looked for ${path.join(FIXTURE, "nope.Dockerfile")})`);
+    });
+
+    it("rejects an empty or missing context", async () => {
+        const empty = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-empty-"));
+        await rejects(with_((i) => { i[0] = { ...i[0], context: empty }; return i; }), `images[0] "dev-env": context ${JSON.stringify(empty)} is not a non-empty directory`);
+        await rejects(with_((i) => { i[0] = { ...i[0], context: "" }; return i; }), 'images[0] "dev-env": context is required');
+    });
+
+    it("rejects a local artifact directory that does not exist", async () => {
+        await rejects(with_((i) => { i[2] = { ...i[2], from: { artifact: { local: "/nonexistent/dist" } } }; return i; }),
+            'from "artifact": local directory "/nonexistent/dist" is not a non-empty directory');
+    });
+
+    it("rejects a bad SHA, an empty branch, a bad release and a bad variant", async () => {
+        await rejects(familyArgs({ git: { branch: "", sha: "xyz" }, tags: { release: "1.2" }, variants: { "Fast!": {} } }),
+            "git.branch is required", 'git.sha "xyz" is not a commit SHA', 'tags.release "1.2" is not a semver version', 'variants: name "Fast!" is not valid');
+    });
+
+    it("rejects non-string build args", async () => {
+        await rejects(familyArgs({ buildArgs: { N: 3 as any } }), "buildArgs.N must be a string, got 3");
+    });
+
+    it("rejects repositories for images that are not in the family", async () => {
+        await rejects(familyArgs({ registry: { address: "r", repositories: { web: "r/web" } } }), 'registry.repositories: "web" is not an image of this family');
+    });
+
+    it("reports every problem at once", async () => {
+        const err = await rejection(familyArgs({ platforms: ["linux/arm65" as any], git: { branch: "main", sha: "nope" } }));
+        assert.equal(err.message.split("\n").filter((l) => l.startsWith("  - ")).length, 2);
+    });
+});
