@@ -1,0 +1,159 @@
+// npm run bake -- --stack <name> [--out FILE] [--config key=value ...]
+// Writes the stack's image graph as a `docker buildx bake` JSON file, derived
+// from the very `Image` inputs the program declares (evaluated under mocks),
+// so `docker buildx bake -f FILE` runs the exact build without Pulumi state.
+import * as fs from "fs";
+import * as path from "path";
+import { ValidationError } from "../components/errors";
+import { evaluate, Recorded, unwrapSecrets } from "./harness/mocks";
+import { applyOverrides, readStackConfig, ROOT } from "./harness/stackFile";
+
+export interface BakeTarget {
+    context: string;
+    dockerfile: string;
+    target?: string;
+    args?: Record<string, string>;
+    platforms: string[];
+    tags: string[];
+    labels?: Record<string, string>;
+    contexts?: Record<string, string>;
+    "cache-from"?: string[];
+    "cache-to"?: string[];
+    output?: string[];
+}
+
+export interface BakeFile {
+    group: Record<string, { targets: string[] }>;
+    target: Record<string, BakeTarget>;
+}
+
+/** Bake's `type=registry,ref=…,k=v` form of a docker-build cache entry. */
+function cacheEntry(entry: any): string | undefined {
+    const reg = entry?.registry;
+    if (!reg?.ref) {
+        return undefined;
+    }
+    const opts = [`type=registry`, `ref=${reg.ref}`];
+    if (reg.mode) {
+        opts.push(`mode=${reg.mode}`);
+    }
+    if (reg.imageManifest !== undefined) {
+        opts.push(`image-manifest=${reg.imageManifest}`);
+    }
+    if (reg.ociMediaTypes !== undefined) {
+        opts.push(`oci-mediatypes=${reg.ociMediaTypes}`);
+    }
+    return opts.join(",");
+}
+
+/** The group an image's platform builds share: its resource name without the arch. */
+function groupOf(r: Recorded): string {
+    return r.name.replace(/-[a-z0-9]+$/, "");
+}
+
+export function toBake(resources: readonly Recorded[]): BakeFile {
+    const builds = resources.filter((r) => r.type === "docker-build:index:Image");
+    const file: BakeFile = { group: { default: { targets: [] } }, target: {} };
+    for (const r of builds) {
+        const i = unwrapSecrets(r.inputs);
+        const contexts: Record<string, string> = {};
+        for (const [name, value] of Object.entries<any>(i.context?.named ?? {})) {
+            const loc = String(value.location);
+            // A pinned dependency becomes the target that builds it, so bake orders the graph.
+            const dep = builds.find((d) => d.state.digest && loc.endsWith(`@${d.state.digest}`));
+            contexts[name] = dep ? `target:${dep.name}` : loc;
+        }
+        const target: BakeTarget = {
+            context: i.context.location,
+            dockerfile: path.relative(i.context.location, i.dockerfile.location),
+            platforms: i.platforms,
+            tags: i.tags ?? [],
+        };
+        if (i.target) {
+            target.target = i.target;
+        }
+        if (i.buildArgs) {
+            target.args = i.buildArgs;
+        }
+        if (i.labels) {
+            target.labels = i.labels;
+        }
+        if (Object.keys(contexts).length > 0) {
+            target.contexts = contexts;
+        }
+        const from = (i.cacheFrom ?? []).map(cacheEntry).filter(Boolean) as string[];
+        const to = (i.cacheTo ?? []).map(cacheEntry).filter(Boolean) as string[];
+        if (from.length > 0) {
+            target["cache-from"] = from;
+        }
+        if (to.length > 0) {
+            target["cache-to"] = to;
+        }
+        target.output = [i.push ? "type=registry" : "type=cacheonly"];
+        file.target[r.name] = target;
+        file.group.default.targets.push(r.name);
+        const group = groupOf(r);
+        file.group[group] = { targets: [...(file.group[group]?.targets ?? []), r.name] };
+    }
+    return file;
+}
+
+/** The `imagetools create` calls that the stack's `Index` resources stand for, by tag. */
+export function indexPlan(resources: readonly Recorded[]): { tag: string; sources: string[] }[] {
+    const indexes = resources.filter((r) => r.type === "docker-build:index:Index");
+    const byRef = new Map(indexes.map((r) => [r.state.ref, unwrapSecrets(r.inputs).tag]));
+    return indexes.map((r) => {
+        const i = unwrapSecrets(r.inputs);
+        // Mock digests mean nothing to a registry; a source is named by its tag.
+        const sources = (i.sources as string[]).map((s) => byRef.get(s) ?? s.replace(/@sha256:[0-9a-f]{64}$/, ""));
+        return { tag: i.tag, sources };
+    });
+}
+
+export async function bakeForStack(stack: string, overrides: readonly string[] = []): Promise<{ bake: BakeFile; indexes: ReturnType<typeof indexPlan>; resources: Recorded[] }> {
+    const { config, secretKeys } = applyOverrides(readStackConfig(stack), overrides);
+    const cwd = process.cwd();
+    process.chdir(ROOT);
+    try {
+        const { resources } = await evaluate({ stack, config, secretKeys, program: path.join(ROOT, "index.ts") });
+        return { bake: toBake(resources), indexes: indexPlan(resources), resources };
+    } finally {
+        process.chdir(cwd);
+    }
+}
+
+async function main(): Promise<void> {
+    const argv = process.argv.slice(2);
+    let stack: string | undefined;
+    let out: string | undefined;
+    const overrides: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+        if (argv[i] === "--stack" || argv[i] === "-s") {
+            stack = argv[++i];
+        } else if (argv[i] === "--out" || argv[i] === "-o") {
+            out = argv[++i];
+        } else if (argv[i] === "--config" || argv[i] === "-c") {
+            overrides.push(argv[++i]);
+        } else {
+            throw new Error(`unknown argument ${JSON.stringify(argv[i])}; usage: bake --stack <name> [--out FILE] [--config key=value ...]`);
+        }
+    }
+    if (!stack) {
+        throw new Error("--stack is required, e.g. --stack local");
+    }
+    const { bake } = await bakeForStack(stack, overrides);
+    const json = JSON.stringify(bake, null, 2) + "\n";
+    if (out) {
+        fs.writeFileSync(out, json);
+        process.stderr.write(`bake: wrote ${Object.keys(bake.target).length} targets to ${out}\n`);
+    } else {
+        process.stdout.write(json);
+    }
+}
+
+if (require.main === module) {
+    main().catch((err) => {
+        process.stderr.write(`bake: ${err instanceof ValidationError ? err.message : err?.stack ?? err}\n`);
+        process.exit(1);
+    });
+}

@@ -1,0 +1,116 @@
+// The example family built for real: the bake file that `npm run bake` derives
+// from the program's Image inputs, run by the Docker engine's BuildKit, pushed
+// to a real registry, read back over the registry's HTTP API.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { exampleFamily } from "../../example/family";
+import { bakeForStack } from "../../scripts/bake";
+import { copyExample, indexPlatforms, manifest, must, parseProgress, requireEngine, Run, runSha, runSteps, sh, tags } from "./support";
+
+const BUILDER = process.env.IMAGEFLEET_E2E_BUILDER ?? "default";
+
+/** Bakes the local stack with overrides; returns the run, its steps and the index plan. */
+async function bake(overrides: string[], group?: string): Promise<Run & { steps: ReturnType<typeof parseProgress>; indexes: { tag: string; sources: string[] }[] }> {
+    const { bake: file, indexes } = await bakeForStack("local", overrides);
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-bake-")), "bake.json");
+    fs.writeFileSync(out, JSON.stringify(file, null, 2));
+    const run = sh("docker", ["buildx", "bake", "--builder", BUILDER, "-f", out, "--progress=plain", ...(group ? [group] : [])]);
+    return { ...run, steps: parseProgress(run.stderr), indexes };
+}
+
+/** What the stack's Index resources do: join the per-platform images, then alias. */
+function publishIndexes(indexes: { tag: string; sources: string[] }[]): void {
+    for (const { tag, sources } of indexes) {
+        must("docker", ["buildx", "imagetools", "create", "--builder", BUILDER, "-t", tag, ...sources]);
+    }
+}
+
+const isInstallOrCompile = (name: string) => /apt-get install|make /.test(name);
+
+describe("real builds (Docker engine BuildKit, local registry, QEMU)", function () {
+    this.timeout(30 * 60 * 1000);
+    const sha = runSha();
+    const tag = sha.slice(0, 12);
+    const branch = `e2e-${tag}`;
+    const git = [`imagefleet:gitSha=${sha}`, `imagefleet:gitBranch=${branch}`];
+
+    before(() => requireEngine());
+
+    it("builds the family for linux/amd64 and linux/arm64 and pushes a manifest list per image", async () => {
+        const r = await bake(git);
+        assert.equal(r.code, 0, r.stderr.slice(-6000));
+        publishIndexes(r.indexes);
+        for (const image of ["dev-env", "artifact", "runtime"]) {
+            const m = await manifest(`imagefleet/${image}`, tag);
+            assert.equal(m.status, 200, `imagefleet/${image}:${tag} is not in the registry`);
+            assert.match(m.body.mediaType, /index|manifest\.list/);
+            assert.deepEqual(indexPlatforms(m.body), ["linux/amd64", "linux/arm64"]);
+            const moving = await manifest(`imagefleet/${image}`, "local");
+            assert.equal(moving.digest, m.digest, "the moving tag is not the same index");
+        }
+    });
+
+    it("runs the runtime image on both platforms (arm64 under QEMU)", () => {
+        const outputs = ["linux/amd64", "linux/arm64"].map((platform) =>
+            must("docker", ["run", "--rm", "--pull", "always", "--platform", platform, `localhost:5000/imagefleet/runtime:${tag}`]).stdout.trim());
+        assert.match(outputs[0], /^imagefleet-example 0\.1\.0 arch=x86_64 checksum=\d+$/);
+        assert.match(outputs[1], /^imagefleet-example 0\.1\.0 arch=aarch64 checksum=\d+$/);
+        assert.equal(outputs[0].split("checksum=")[1], outputs[1].split("checksum=")[1], "both platforms compiled the same program");
+    });
+
+    it("after the builder's cache is wiped, a rebuild imports the registry cache and installs or compiles nothing", async () => {
+        must("docker", ["buildx", "prune", "--builder", BUILDER, "--all", "--force"]);
+        sh("docker", ["image", "prune", "--all", "--force"]);
+        const r = await bake(git);
+        assert.equal(r.code, 0, r.stderr.slice(-6000));
+        const heavy = r.steps.filter((s) => isInstallOrCompile(s.name));
+        assert.equal(heavy.length, 3 * 2 - 2, `expected apt-get and make steps for both platforms, got ${heavy.map((s) => s.name).join("; ")}`);
+        for (const step of heavy) {
+            assert.equal(step.status, "CACHED", `${step.name} ran (${step.status}) instead of coming from the registry cache`);
+        }
+        assert.match(r.stderr, /importing cache manifest from localhost:5000\/imagefleet\/.*-cache:e2e-/);
+    });
+
+    it("a one-line change to the runtime Dockerfile re-runs only runtime steps", async () => {
+        const dir = copyExample();
+        const file = path.join(dir, "runtime.Dockerfile");
+        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("RUN /usr/local/bin/hello", `RUN /usr/local/bin/hello && echo ${tag} > /etc/imagefleet-change`));
+        const images = JSON.stringify(exampleFamily({ context: dir }));
+        const r = await bake([...git, `imagefleet:images=${images}`]);
+        assert.equal(r.code, 0, r.stderr.slice(-6000));
+        for (const arch of ["amd64", "arm64"]) {
+            for (const target of [`example-dev-env-${arch}`, `example-artifact-${arch}`]) {
+                const steps = runSteps(r.steps, target);
+                assert.ok(steps.length > 0, `no RUN steps of ${target} in the build output`);
+                steps.forEach((s) => assert.equal(s.status, "CACHED", `${s.name} re-ran`));
+            }
+            const changed = runSteps(r.steps, `example-runtime-${arch}`);
+            assert.deepEqual(changed.map((s) => s.status), ["DONE"], `runtime ${arch}: ${JSON.stringify(changed)}`);
+        }
+    });
+
+    it("a build whose cache refs do not exist yet still succeeds and writes its own ref", async () => {
+        const fresh = `${tag}-fresh`;
+        const r = await bake([`imagefleet:gitSha=${sha}`, `imagefleet:gitBranch=${fresh}`, `imagefleet:fallbackBranches=["never-${tag}"]`]);
+        assert.equal(r.code, 0, r.stderr.slice(-6000));
+        assert.ok((await tags("imagefleet/runtime-cache")).includes(`${fresh}-arm64`), "the new branch's cache ref was not written");
+    });
+
+    it("a Dockerfile syntax error fails with BuildKit's message and the image name, and pushes nothing", async () => {
+        const broken = runSha();
+        const dir = copyExample();
+        const file = path.join(dir, "runtime.Dockerfile");
+        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("RUN /usr/local/bin/hello", "RUNN /usr/local/bin/hello"));
+        const images = JSON.stringify(exampleFamily({ context: dir }));
+        const r = await bake([`imagefleet:gitSha=${broken}`, `imagefleet:gitBranch=${branch}`, `imagefleet:images=${images}`], "example-runtime");
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /unknown instruction: RUNN/i);
+        assert.match(r.stderr, /example-runtime-(amd64|arm64)/);
+        for (const image of ["dev-env", "artifact", "runtime"]) {
+            const pushed = (await tags(`imagefleet/${image}`)).filter((t) => t.startsWith(broken.slice(0, 12)));
+            assert.deepEqual(pushed, [], `imagefleet/${image} got ${pushed.join(", ")}`);
+        }
+    });
+});

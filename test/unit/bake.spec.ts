@@ -1,0 +1,46 @@
+import { strict as assert } from "assert";
+import { bakeForStack } from "../../scripts/bake";
+import { SHA } from "./helpers";
+
+describe("npm run bake", () => {
+    const git = [`imagefleet:gitSha=${SHA}`, "imagefleet:gitBranch=feature-x"];
+
+    it("has one target per image and platform, with the Image's own inputs", async () => {
+        const { bake, resources } = await bakeForStack("local", git);
+        const images = resources.filter((r) => r.type === "docker-build:index:Image");
+        assert.deepEqual(Object.keys(bake.target).sort(), images.map((r) => r.name).sort());
+        const t = bake.target["example-artifact-arm64"];
+        assert.equal(t.context, "example");
+        assert.equal(t.dockerfile, "artifact.Dockerfile");
+        assert.deepEqual(t.platforms, ["linux/arm64"]);
+        assert.deepEqual(t.tags, [`localhost:5000/imagefleet/artifact:${SHA.slice(0, 12)}-arm64`]);
+        assert.equal(t.args?.BUSYBOX_IMAGE, "localhost:5000/base/busybox:1.36");
+        assert.deepEqual(t.output, ["type=registry"]);
+    });
+
+    it("turns pinned dependencies into target contexts of the same platform", async () => {
+        const { bake } = await bakeForStack("local", git);
+        assert.deepEqual(bake.target["example-runtime-amd64"].contexts, { artifact: "target:example-artifact-amd64" });
+        assert.deepEqual(bake.target["example-artifact-arm64"].contexts, { "dev-env": "target:example-dev-env-arm64" });
+    });
+
+    it("carries the cache policy: read branch then main, write only the branch", async () => {
+        const { bake } = await bakeForStack("local", git);
+        const t = bake.target["example-runtime-arm64"];
+        assert.deepEqual(t["cache-from"], [
+            "type=registry,ref=localhost:5000/imagefleet/runtime-cache:feature-x-arm64",
+            "type=registry,ref=localhost:5000/imagefleet/runtime-cache:main-arm64",
+        ]);
+        assert.deepEqual(t["cache-to"], ["type=registry,ref=localhost:5000/imagefleet/runtime-cache:feature-x-arm64,mode=max,image-manifest=true,oci-mediatypes=true"]);
+    });
+
+    it("has a group per image and a default group with every target", async () => {
+        const { bake, indexes } = await bakeForStack("local", git);
+        assert.deepEqual(bake.group["example-runtime"].targets, ["example-runtime-amd64", "example-runtime-arm64"]);
+        assert.equal(bake.group.default.targets.length, 6);
+        const runtime = indexes.find((i) => i.tag === `localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}`)!;
+        assert.deepEqual(runtime.sources.sort(), [`localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}-amd64`, `localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}-arm64`]);
+        const alias = indexes.find((i) => i.tag === "localhost:5000/imagefleet/runtime:local")!;
+        assert.deepEqual(alias.sources, [`localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}`]);
+    });
+});
