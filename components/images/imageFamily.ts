@@ -54,6 +54,7 @@ export class ImageFamily extends pulumi.ComponentResource {
         const environment = args.tags?.environment ?? pulumi.getStack();
         const push = args.push ?? true;
         const registryAuth = registryCredentials(args);
+        const childOpts: pulumi.CustomResourceOptions = { parent: this, retainOnDelete: args.retainOnDelete ?? true };
         const byName = new Map(args.images.map((i) => [i.name, i]));
         const order = (topoOrder(args.images) as { order: string[] }).order;
 
@@ -111,7 +112,7 @@ export class ImageFamily extends pulumi.ComponentResource {
                         push,
                         registries: registryAuth ? [registryAuth] : undefined,
                         buildOnPreview: args.buildOnPreview ?? false,
-                    }, { parent: this });
+                    }, childOpts);
                 }
 
                 let index: dockerbuild.Index | undefined;
@@ -122,14 +123,14 @@ export class ImageFamily extends pulumi.ComponentResource {
                         sources: platforms.map((p) => builds[p]!.ref),
                         push: true,
                         registry: registryAuth,
-                    }, { parent: this });
+                    }, childOpts);
                     tags.aliases.forEach((alias, i) => {
                         aliases.push(new dockerbuild.Index(`${name}-${key}-${i === 0 && environment !== "" ? "env" : "release"}`, {
                             tag: pulumi.interpolate`${repository}:${alias}`,
                             sources: [index!.ref],
                             push: true,
                             registry: registryAuth,
-                        }, { parent: this }));
+                        }, childOpts));
                     });
                 }
                 built.set(key, { image: spec.name, variant, repository: pulumi.output(repository), builds, index, aliases });

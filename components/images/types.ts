@@ -110,6 +110,13 @@ export interface ImageFamilyArgs {
     readonly push?: boolean;
     /** Build during `pulumi preview` (never pushes). Default: `false`, so previews stay fast and need no builder. */
     readonly buildOnPreview?: boolean;
+    /**
+     * Leave pushed images and indexes in the registry when Pulumi deletes or
+     * replaces their resources. The docker-build provider deletes a manifest by
+     * digest, which would also remove every other tag of that digest (an alias,
+     * a release). Registry lifecycle rules, not Pulumi, expire images. Default: `true`.
+     */
+    readonly retainOnDelete?: boolean;
     /** Directory that relative contexts resolve against for validation. Default: `process.cwd()`. */
     readonly baseDir?: string;
 }

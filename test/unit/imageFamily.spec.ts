@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
 import { isSecret } from "../../scripts/harness/mocks";
 import { builds, byName, declareFamily, familyArgs, FIXTURE, indexes, plain, SHA } from "./helpers";
 
@@ -189,5 +190,40 @@ describe("ImageFamily", () => {
         assert.ok(builds(resources).every((b) => plain(b).buildOnPreview === false));
         const on = await declareFamily(familyArgs({ buildOnPreview: true }));
         assert.ok(builds(on.resources).every((b) => plain(b).buildOnPreview === true));
+    });
+});
+
+describe("ImageFamily retain policy", () => {
+    async function retained(retainOnDelete?: boolean): Promise<Map<string, boolean | undefined>> {
+        const seen = new Map<string, boolean | undefined>();
+        const { evaluate } = await import("../../scripts/harness/mocks");
+        const { ImageFamily } = await import("../../components/images");
+        await evaluate({
+            stack: "test",
+            program: () => {
+                // SDK-side transformations see each resource's options; under
+                // mocks the engine-side transforms are never invoked.
+                pulumi.runtime.registerStackTransformation((a) => {
+                    seen.set(`${a.type} ${a.name}`, a.opts.retainOnDelete);
+                    return undefined;
+                });
+                new ImageFamily("fam", familyArgs({ retainOnDelete }));
+            },
+        });
+        return seen;
+    }
+
+    it("keeps every pushed image and index in the registry on delete by default", async () => {
+        const seen = await retained();
+        const children = [...seen].filter(([k]) => k.startsWith("docker-build:"));
+        assert.equal(children.length, 6 + 6);
+        assert.ok(children.every(([, v]) => v === true), JSON.stringify(children));
+    });
+
+    it("lets the user opt out", async () => {
+        const seen = await retained(false);
+        const children = [...seen].filter(([k]) => k.startsWith("docker-build:"));
+        assert.equal(children.length, 6 + 6);
+        assert.ok(children.every(([, v]) => v === false));
     });
 });
