@@ -1,29 +1,83 @@
 import * as pulumi from "@pulumi/pulumi";
+import { Promotion, promotedImages, StackImageRefs } from "./components/delivery";
 import { ImageFamily } from "./components/images";
-import { buildersFor, loadStackConfig, registryFor } from "./components/stack";
+import { buildersFor, loadRegistrySettings, loadStackConfig, plannedRepositoryArns, registryFor } from "./components/stack";
+import { deliveryFor, loadDeliverySettings } from "./components/stack/delivery";
 import { exampleFamily } from "./example/family";
 
 // The program every stack runs: read and check the stack's config, then
-// compose the components for that environment.
+// compose the components for that environment. Every config check runs
+// before the first resource is declared.
 const config = loadStackConfig();
+const images = config.images ?? exampleFamily({ artifactSource: config.artifactSource, localArtifactDir: config.localArtifactDir });
+const imageNames = images.map((i) => i.name);
+const registrySettings = loadRegistrySettings(config, imageNames);
+const deliverySettings = loadDeliverySettings(config);
+// Builders first (their config is checked as they are declared); the
+// repositories' ARNs are known from their names, so the hosts' role fits them.
+const builders = deliverySettings.promoteFrom
+    ? undefined
+    : buildersFor(config, { repositoryArns: plannedRepositoryArns(config, registrySettings), imageNames });
+const registry = registryFor(config, registrySettings);
 
-const family = new ImageFamily("example", {
-    images: config.images ?? exampleFamily({ artifactSource: config.artifactSource, localArtifactDir: config.localArtifactDir }),
+interface Published {
+    refs: pulumi.Output<Record<string, string>>;
+    platformRefs?: pulumi.Output<Record<string, Record<string, string>>>;
+    promotedFrom?: pulumi.Output<Record<string, string>>;
+}
+
+/** Build the family on this stack's builders (local, dev, staging). */
+function buildFamily(familyBuilders: NonNullable<typeof builders>): Published {
+    const family = new ImageFamily("example", {
+        images,
+        platforms: config.platforms,
+        builders: familyBuilders,
+        registry: registry.spec,
+        git: config.git,
+        buildArgs: config.buildArgs,
+        variants: config.variants,
+        cache: { fallbackBranches: config.fallbackBranches, write: config.cacheWrite },
+        tags: { release: config.release },
+        push: config.push,
+        buildOnPreview: config.buildOnPreview,
+    });
+    return { refs: family.refs, platformRefs: family.platformRefs };
+}
+
+/**
+ * Promote what another stack built (prod promotes staging): the same digests
+ * under this stack's tags, and no build at all, so no builder and no Dockerfile.
+ */
+function promote(from: string): Published {
+    const { spec } = registry;
+    const source = new StackImageRefs(from);
+    const promotion = new Promotion("example", {
+        images: promotedImages(images, Object.keys(config.variants)),
+        sources: source.refs,
+        sourceName: `stack ${JSON.stringify(from)}`,
+        repositories: Object.fromEntries(imageNames.map((name) => [name,
+            spec.repositories?.[name] ?? pulumi.interpolate`${spec.address}/${spec.namespace ? `${spec.namespace}/` : ""}${name}`])),
+        registry: spec,
+        release: config.release,
+    });
+    return { refs: promotion.refs, promotedFrom: promotion.sources };
+}
+
+const published = deliverySettings.promoteFrom ? promote(deliverySettings.promoteFrom) : buildFamily(builders!);
+const delivery = deliveryFor(config, deliverySettings);
+
+/** Multi-platform refs (`repo:tag@sha256:…`) per image; what `StackImageRefs` reads. */
+export const refs = published.refs;
+/** Per-platform refs per image; empty on a promoting stack. */
+export const platformRefs = published.platformRefs ?? pulumi.output({});
+/** The source ref each image was promoted from; empty on a building stack. */
+export const promotedFrom = published.promotedFrom ?? pulumi.output({});
+/** What was built or promoted, for humans reading `pulumi stack output`. */
+export const build = pulumi.output({
+    branch: config.git.branch,
+    sha: config.git.sha,
     platforms: config.platforms,
-    builders: buildersFor(config),
-    registry: registryFor(config),
-    git: config.git,
-    buildArgs: config.buildArgs,
-    variants: config.variants,
-    cache: { fallbackBranches: config.fallbackBranches, write: config.cacheWrite },
-    tags: { release: config.release },
-    push: config.push,
-    buildOnPreview: config.buildOnPreview,
+    mode: deliverySettings.promoteFrom ? `promoted from ${deliverySettings.promoteFrom}` : "built",
 });
-
-/** Multi-platform refs (`repo:tag@sha256:…`) per image. */
-export const refs = family.refs;
-/** Per-platform refs per image. */
-export const platformRefs = family.platformRefs;
-/** What was built, for humans reading `pulumi stack output`. */
-export const build = pulumi.output({ branch: config.git.branch, sha: config.git.sha, platforms: config.platforms });
+/** Role ARNs for GitHub Actions, when this stack manages delivery. */
+export const deliveryRoles = pulumi.output(delivery ? { preview: delivery.previewRoleArn, deploy: delivery.deployRoleArns } : {});

@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import { MockCallArgs } from "@pulumi/pulumi/runtime";
 
 /**
@@ -24,6 +25,14 @@ export const DEFAULT_CALLS: Record<string, CallHandler> = {
         expiresAt: "2099-01-01T00:00:00Z",
         id: "mock",
     }),
+    "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider": (inputs) => ({
+        arn: `arn:aws:iam::123456789012:oidc-provider/${String(inputs.url ?? "").replace(/^https:\/\//, "")}`,
+        url: String(inputs.url ?? "").replace(/^https:\/\//, ""),
+        clientIdLists: ["sts.amazonaws.com"],
+        thumbprintLists: [],
+        tags: {},
+        id: "mock-oidc",
+    }),
     "aws:ec2/getAmi:getAmi": (inputs) => {
         const arch = (inputs.filters ?? []).find((f: any) => f.name === "architecture")?.values?.[0] ?? "x86_64";
         return { id: `ami-mock-${arch}`, imageId: `ami-mock-${arch}`, architecture: arch, name: `al2023-ami-mock-${arch}` };
@@ -36,4 +45,39 @@ export function answerCall(calls: Record<string, CallHandler>, args: MockCallArg
         throw new Error(`unmocked call ${args.token}(${JSON.stringify(args.inputs)}): add an answer to scripts/harness/calls.ts`);
     }
     return handler(args.inputs ?? {});
+}
+
+/**
+ * Outputs a provider computes for a resource type (beyond echoing inputs and a
+ * mock `arn`), so interpolations such as a repository URL resolve under mocks.
+ */
+export const RESOURCE_STATES: Record<string, (name: string, inputs: Record<string, any>) => Record<string, any>> = {
+    "aws:ecr/repository:Repository": (name, inputs) => ({
+        arn: `arn:aws:ecr:eu-west-1:123456789012:repository/${inputs.name ?? name}`,
+        repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${inputs.name ?? name}`,
+        registryId: "123456789012",
+    }),
+    "aws:iam/role:Role": (name, inputs) => ({ arn: `arn:aws:iam::123456789012:role/${inputs.name ?? name}`, name: inputs.name ?? name }),
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": (_name, inputs) => ({
+        arn: `arn:aws:iam::123456789012:oidc-provider/${String(inputs.url).replace(/^https:\/\//, "")}`,
+    }),
+};
+
+/**
+ * Outputs of a stack a program reads through a StackReference, when a test
+ * gives none (`evaluate({ stackOutputs })`): what the staging stack of the
+ * example family exports, so `npm run synth -- --stack prod` can show the
+ * promotion. Refs are pinned by fake digests.
+ */
+export function defaultStackOutputs(stackName: string): Record<string, any> {
+    const stack = stackName.split("/").pop()!;
+    const digest = (s: string) => `sha256:${createHash("sha256").update(s).digest("hex")}`;
+    const refs: Record<string, string> = {};
+    const platformRefs: Record<string, Record<string, string>> = {};
+    for (const image of ["dev-env", "artifact", "runtime"]) {
+        const repo = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/imagefleet/${stack}/${image}`;
+        refs[image] = `${repo}:0123456789ab@${digest(`${stackName}/${image}`)}`;
+        platformRefs[image] = Object.fromEntries(["amd64", "arm64"].map((a) => [`linux/${a}`, `${repo}:0123456789ab-${a}@${digest(`${stackName}/${image}/${a}`)}`]));
+    }
+    return { refs, platformRefs };
 }

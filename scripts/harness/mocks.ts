@@ -1,7 +1,7 @@
 import * as crypto from "crypto";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { answerCall, CallHandler, DEFAULT_CALLS } from "./calls";
+import { answerCall, CallHandler, DEFAULT_CALLS, defaultStackOutputs, RESOURCE_STATES } from "./calls";
 
 /** The signature Pulumi wraps secret values in when they cross the RPC boundary. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -30,6 +30,8 @@ export interface EvaluateOptions {
     readonly project?: string;
     readonly preview?: boolean;
     readonly calls?: Record<string, CallHandler>;
+    /** Outputs per stack name for StackReferences. Default: `defaultStackOutputs` (calls.ts). */
+    readonly stackOutputs?: Record<string, Record<string, any>>;
 }
 
 export interface Evaluation {
@@ -74,9 +76,11 @@ function fakeDigest(...parts: string[]): string {
 }
 
 /** Outputs a provider would compute, so downstream interpolations resolve. */
-function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+function mockState(type: string, name: string, inputs: Record<string, any>, stackOutputs?: Record<string, Record<string, any>>): Record<string, any> {
     const plain = unwrapSecrets(inputs);
     switch (type) {
+        case "pulumi:pulumi:StackReference":
+            return { name: plain.name, outputs: stackOutputs?.[plain.name] ?? defaultStackOutputs(plain.name), secretOutputNames: [] };
         case "docker-build:index:Image": {
             const digest = fakeDigest(name, JSON.stringify(plain.tags ?? []), JSON.stringify(plain.buildArgs ?? {}));
             const tag = plain.tags?.[0];
@@ -87,7 +91,7 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
             return { ...inputs, ref: `${plain.tag}@${digest}` };
         }
         default:
-            return { ...inputs, arn: inputs.arn ?? `arn:aws:mock:::${type}/${name}` };
+            return { ...inputs, arn: inputs.arn ?? `arn:aws:mock:::${type}/${name}`, ...RESOURCE_STATES[type]?.(name, plain) };
     }
 }
 
@@ -112,7 +116,7 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
         pulumi.runtime.setAllConfig({}, []);
         await pulumi.runtime.setMocks({
             newResource: (args) => {
-                const state = args.custom === false ? {} : mockState(args.type, args.name, args.inputs);
+                const state = args.custom === false ? {} : mockState(args.type, args.name, args.inputs, options.stackOutputs);
                 resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: args.inputs, state });
                 return { id: args.custom === false ? undefined : `${args.name}-id`, state };
             },
@@ -143,7 +147,7 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
         // spent evaluating. IMAGEFLEET_STACK_TRACES=1 keeps them for debugging.
         const { prepareStackTrace, stackTraceLimit } = Error;
         if (!process.env.IMAGEFLEET_STACK_TRACES) {
-            Error.prepareStackTrace = undefined;
+            (Error as { prepareStackTrace?: unknown }).prepareStackTrace = undefined;
             Error.stackTraceLimit = 0;
         }
         const restore = () => {

@@ -1,0 +1,204 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import * as github from "@pulumi/github";
+import { Problems } from "../errors";
+import { environmentSubject, GITHUB_OIDC_URL, githubTrustPolicy, previewPolicy, pullRequestSubject, STS_AUDIENCE } from "./policies";
+
+/** One GitHub environment and the AWS role its deploy jobs assume. */
+export interface DeliveryEnvironment {
+    /** Environment name, normally the stack name; it is part of the role's `sub`. Required. */
+    readonly name: string;
+    /** Required reviewers as GitHub user and team IDs (numbers, at most 6 in all). Default: none; a protected environment needs at least one. */
+    readonly reviewers?: { readonly users?: readonly number[]; readonly teams?: readonly number[] };
+    /** Branches allowed to deploy here. Default: any branch, except `["main"]` for a protected environment. */
+    readonly branches?: readonly string[];
+    /**
+     * Managed policies of the deploy role. Default: `AdministratorAccess`, since a
+     * stack creates IAM roles and instance profiles; what guards it is the trust
+     * policy (only this environment's jobs) and the environment's reviewers. Narrow it here.
+     */
+    readonly policyArns?: readonly pulumi.Input<string>[];
+}
+
+export type OidcProviderChoice = "create" | "lookup" | { readonly arn: pulumi.Input<string> };
+
+export interface GithubDeliveryArgs {
+    /** `OWNER/REPO`, spelled exactly as on GitHub (IAM compares `sub` case-sensitively). Required. */
+    readonly repository: string;
+    /**
+     * GitHub's OIDC provider in AWS: `create` it, `lookup` the account's existing one
+     * (an account has at most one per URL, so only one stack may create it), or
+     * `{ arn }` of an existing one. Default: `create`.
+     */
+    readonly oidcProvider?: OidcProviderChoice;
+    /** Environments this stack manages (GitHub environment, deploy role, variables). Default: none. */
+    readonly environments?: readonly DeliveryEnvironment[];
+    /** Environments that must have reviewers and a branch policy. Default: `["prod"]`. */
+    readonly protectedEnvironments?: readonly string[];
+    /** Declare the pull-request preview role and the repository-wide Actions variables. Default: `true`. */
+    readonly preview?: boolean;
+    /** Cache repositories the preview role reads. Default: every `*-cache` repository of the account in `region`. */
+    readonly cacheRepositoryArns?: pulumi.Input<pulumi.Input<string>[]>;
+    /** State backend URL, published as `PULUMI_BACKEND_URL`; for `s3://` the preview role may read the state. Required when `preview` is on. */
+    readonly stateBackendUrl?: string;
+    /** KMS key ARN of the stacks' secrets provider (`awskms://`); the preview role may decrypt with it. Default: none. */
+    readonly secretsKeyArn?: pulumi.Input<string>;
+    /** Region published as `AWS_REGION`. Default: the AWS provider's region. */
+    readonly region?: pulumi.Input<string>;
+    /** Token for the GitHub provider (repository admin). Default: config `github:token`, then `GITHUB_TOKEN`. */
+    readonly githubToken?: pulumi.Input<string>;
+}
+
+const REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
+const ENVIRONMENT = /^[A-Za-z0-9._-]{1,255}$/;
+
+export function validateDelivery(name: string, args: GithubDeliveryArgs, stack = pulumi.getStack()): void {
+    const p = new Problems();
+    if (typeof args.repository !== "string" || !REPOSITORY.test(args.repository)) {
+        p.add(`repository: ${JSON.stringify(args.repository)} is not "OWNER/REPO"`);
+    }
+    const o = args.oidcProvider;
+    if (o !== undefined && o !== "create" && o !== "lookup" && !(typeof o === "object" && o !== null && "arn" in o)) {
+        p.add(`oidcProvider: ${JSON.stringify(o)} is not valid; valid: "create", "lookup", {"arn": "arn:aws:iam::…:oidc-provider/token.actions.githubusercontent.com"}`);
+    }
+    const protectedEnvs = args.protectedEnvironments ?? ["prod"];
+    const seen = new Set<string>();
+    (args.environments ?? []).forEach((env, i) => {
+        const at = `environments[${i}]`;
+        if (typeof env?.name !== "string" || !ENVIRONMENT.test(env.name)) {
+            p.add(`${at}.name: ${JSON.stringify(env?.name)} is not a valid environment name (letters, digits, '.', '_', '-')`);
+            return;
+        }
+        if (seen.has(env.name)) {
+            p.add(`${at}.name: ${JSON.stringify(env.name)} is listed twice`);
+        }
+        seen.add(env.name);
+        const ids = [...(env.reviewers?.users ?? []), ...(env.reviewers?.teams ?? [])];
+        if (ids.some((id) => !Number.isInteger(id) || id <= 0)) {
+            p.add(`${at}.reviewers: user and team IDs are positive numbers (GitHub's numeric IDs, not logins), got ${JSON.stringify(env.reviewers)}`);
+        }
+        if (ids.length > 6) {
+            p.add(`${at}.reviewers: GitHub allows at most 6 required reviewers, got ${ids.length}`);
+        }
+        if (protectedEnvs.includes(env.name) && ids.length === 0) {
+            p.add(`${at}.reviewers: ${JSON.stringify(env.name)} is a protected environment and needs at least one required reviewer`);
+        }
+        if (env.branches !== undefined && (!Array.isArray(env.branches) || env.branches.length === 0 || env.branches.some((b) => typeof b !== "string" || b === ""))) {
+            p.add(`${at}.branches: must be a non-empty list of branch names or patterns, got ${JSON.stringify(env.branches)}`);
+        }
+    });
+    if ((args.preview ?? true) && !args.stateBackendUrl) {
+        p.add("stateBackendUrl: required with the preview role (published as PULUMI_BACKEND_URL), e.g. \"s3://my-state-bucket/imagefleet?region=eu-west-1\"");
+    }
+    p.throwIfAny(`GithubDelivery ${JSON.stringify(name)}`, stack);
+}
+
+/**
+ * GitHub Actions → AWS without stored keys: GitHub's OIDC provider, a
+ * read-only preview role that pull requests assume, a deploy role per
+ * environment that only jobs of that GitHub environment can assume, the
+ * environments themselves (reviewers, branch policy) and the Actions
+ * variables the workflows read (`AWS_ROLE_ARN`, `AWS_PREVIEW_ROLE_ARN`,
+ * `AWS_REGION`, `PULUMI_BACKEND_URL`).
+ */
+export class GithubDelivery extends pulumi.ComponentResource {
+    public readonly oidcProviderArn: pulumi.Output<string>;
+    /** The preview role's ARN; undefined when `preview` is off. */
+    public readonly previewRoleArn?: pulumi.Output<string>;
+    /** Deploy role ARN per environment. */
+    public readonly deployRoleArns: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, args: GithubDeliveryArgs, opts?: pulumi.ComponentResourceOptions) {
+        validateDelivery(name, args);
+        super("imagefleet:delivery:GithubDelivery", name, {}, opts);
+
+        const [owner, repo] = args.repository.split("/");
+        const protectedEnvs = args.protectedEnvironments ?? ["prod"];
+        const partition = aws.getPartitionOutput({}, { parent: this }).partition;
+        const region = args.region ?? aws.getRegionOutput({}, { parent: this }).region;
+        const token = args.githubToken ?? new pulumi.Config("github").getSecret("token");
+        // Explicit, so the owner is the repository's whatever `github:owner` says.
+        const gh = new github.Provider(`${name}-github`, { owner, token: token === undefined ? undefined : pulumi.secret(token) }, { parent: this });
+        const ghOpts = { parent: this, provider: gh };
+
+        this.oidcProviderArn = this.oidcProvider(name, args.oidcProvider ?? "create");
+        const trust = (subject: string) => this.oidcProviderArn.apply((arn) => JSON.stringify(githubTrustPolicy(arn, subject)));
+
+        if (args.preview ?? true) {
+            const role = new aws.iam.Role(`${name}-preview`, {
+                description: `Pulumi previews of ${args.repository} pull requests: read-only, never pushes images`,
+                assumeRolePolicy: trust(pullRequestSubject(args.repository)),
+                maxSessionDuration: 3600,
+            }, { parent: this });
+            new aws.iam.RolePolicyAttachment(`${name}-preview-readonly`, {
+                role: role.name,
+                policyArn: pulumi.interpolate`arn:${partition}:iam::aws:policy/ReadOnlyAccess`,
+            }, { parent: this });
+            const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+            const caches = args.cacheRepositoryArns ?? [pulumi.interpolate`arn:${partition}:ecr:${region}:${account}:repository/*-cache`];
+            new aws.iam.RolePolicy(`${name}-preview`, {
+                role: role.name,
+                policy: pulumi.all([partition, caches, args.secretsKeyArn]).apply(([part, arns, key]) => JSON.stringify(previewPolicy({
+                    partition: part, cacheRepositoryArns: arns, stateBackendUrl: args.stateBackendUrl, secretsKeyArn: key,
+                }))),
+            }, { parent: this });
+            this.previewRoleArn = role.arn;
+            const vars: Record<string, pulumi.Input<string>> = {
+                AWS_PREVIEW_ROLE_ARN: role.arn,
+                AWS_REGION: region,
+                PULUMI_BACKEND_URL: args.stateBackendUrl!,
+            };
+            for (const [variableName, value] of Object.entries(vars)) {
+                new github.ActionsVariable(`${name}-${variableName.toLowerCase().replace(/_/g, "-")}`, { repository: repo, variableName, value }, ghOpts);
+            }
+        }
+
+        const deployRoles: Record<string, pulumi.Output<string>> = {};
+        for (const env of args.environments ?? []) {
+            const isProtected = protectedEnvs.includes(env.name);
+            const role = new aws.iam.Role(`${name}-deploy-${env.name}`, {
+                description: `pulumi up of ${args.repository} in GitHub environment ${env.name}`,
+                assumeRolePolicy: trust(environmentSubject(args.repository, env.name)),
+                maxSessionDuration: 3600,
+            }, { parent: this });
+            const policyArns = env.policyArns ?? [pulumi.interpolate`arn:${partition}:iam::aws:policy/AdministratorAccess`];
+            policyArns.forEach((policyArn, i) => new aws.iam.RolePolicyAttachment(`${name}-deploy-${env.name}-${i}`, { role: role.name, policyArn }, { parent: this }));
+
+            const branches = env.branches ?? (isProtected ? ["main"] : undefined);
+            const environment = new github.RepositoryEnvironment(`${name}-${env.name}`, {
+                repository: repo,
+                environment: env.name,
+                reviewers: env.reviewers ? [{ users: [...(env.reviewers.users ?? [])], teams: [...(env.reviewers.teams ?? [])] }] : undefined,
+                preventSelfReview: isProtected,
+                canAdminsBypass: !isProtected,
+                deploymentBranchPolicy: branches ? { protectedBranches: false, customBranchPolicies: true } : undefined,
+            }, ghOpts);
+            (branches ?? []).forEach((branchPattern) => new github.RepositoryEnvironmentDeploymentPolicy(`${name}-${env.name}-${branchPattern.replace(/[^A-Za-z0-9._-]/g, "-")}`, {
+                repository: repo, environment: environment.environment, branchPattern,
+            }, ghOpts));
+            const envVars: Record<string, pulumi.Input<string>> = { AWS_ROLE_ARN: role.arn, AWS_REGION: region };
+            for (const [variableName, value] of Object.entries(envVars)) {
+                new github.ActionsEnvironmentVariable(`${name}-${env.name}-${variableName.toLowerCase().replace(/_/g, "-")}`, {
+                    repository: repo, environment: environment.environment, variableName, value,
+                }, ghOpts);
+            }
+            deployRoles[env.name] = role.arn;
+        }
+        this.deployRoleArns = pulumi.output(deployRoles);
+        this.registerOutputs({ oidcProviderArn: this.oidcProviderArn, previewRoleArn: this.previewRoleArn, deployRoleArns: this.deployRoleArns });
+    }
+
+    private oidcProvider(name: string, choice: OidcProviderChoice): pulumi.Output<string> {
+        if (choice === "lookup") {
+            return aws.iam.getOpenIdConnectProviderOutput({ url: GITHUB_OIDC_URL }, { parent: this }).arn;
+        }
+        if (typeof choice === "object") {
+            return pulumi.output(choice.arn);
+        }
+        // No thumbprints: AWS validates GitHub's certificate against its own trusted CAs.
+        return new aws.iam.OpenIdConnectProvider(`${name}-github-oidc`, {
+            url: GITHUB_OIDC_URL,
+            clientIdLists: [STS_AUDIENCE],
+        }, { parent: this }).arn;
+    }
+}

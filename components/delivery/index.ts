@@ -1,0 +1,4 @@
+export * from "./githubDelivery";
+export * from "./policies";
+export * from "./promotion";
+export * from "./stackRefs";

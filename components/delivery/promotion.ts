@@ -1,0 +1,159 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as dockerbuild from "@pulumi/docker-build";
+import { Problems } from "../errors";
+import { NAME, SEMVER, tagSafe } from "../images/policy";
+import { ImageSpec } from "../images/types";
+import { parseRef } from "./stackRefs";
+
+/** One image (of one variant) to promote. */
+export interface PromotedImage {
+    /** Image name; selects the target repository. */
+    readonly image: string;
+    /** Variant name; `""` or absent for the default variant. Tags get `-<variant>`. */
+    readonly variant?: string;
+}
+
+export interface PromotionArgs {
+    /** What to promote. Required, at least one. */
+    readonly images: readonly PromotedImage[];
+    /**
+     * Source ref per image key (`image` or `image-variant`), each `repo:tag@sha256:…`,
+     * e.g. `new StackImageRefs("org/imagefleet/staging").refs`. Required.
+     */
+    readonly sources: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Where the source refs came from, for error messages (e.g. the stack name). Default: `"the source"`. */
+    readonly sourceName?: string;
+    /** Target repository per image name (e.g. `EcrRegistry.repositories`). Required for every image. */
+    readonly repositories: Readonly<Record<string, pulumi.Input<string>>>;
+    /** Credentials for the target registry (which must also be able to read the sources). Default: none. */
+    readonly registry?: { readonly address: pulumi.Input<string>; readonly username?: pulumi.Input<string>; readonly password?: pulumi.Input<string> };
+    /** The moving tag. Default: the stack name. Empty string: no moving tag. */
+    readonly environment?: string;
+    /** A semver release published as `v<release>`. Default: none. */
+    readonly release?: string;
+    /**
+     * Leave promoted manifests in the registry when Pulumi deletes or replaces
+     * their indexes (every new SHA replaces them). The provider deletes by
+     * digest, which would take the previous release and every other tag of
+     * that digest with it. Lifecycle rules, not Pulumi, expire images. Default: `true`.
+     */
+    readonly retainOnDelete?: boolean;
+}
+
+/** The key a family exports an image under: `image` or `image-variant`. */
+export const promotedKey = (p: PromotedImage): string => (p.variant ? `${p.image}-${p.variant}` : p.image);
+
+/**
+ * The images (and variants) a family built, the way ImageFamily decides it:
+ * variants apply to every image except dev-env images unless the image says
+ * otherwise. A promotion-only stack uses this to know what to promote without
+ * declaring a build.
+ */
+export function promotedImages(images: readonly ImageSpec[], variantNames: readonly string[] = []): PromotedImage[] {
+    return images.flatMap((spec) => {
+        const variants = (spec.variants ?? spec.kind !== "dev-env") && variantNames.length > 0 ? variantNames : [""];
+        return variants.map((variant) => ({ image: spec.name, variant }));
+    });
+}
+
+export function validatePromotion(name: string, args: PromotionArgs, stack = pulumi.getStack()): void {
+    const p = new Problems();
+    if (!Array.isArray(args.images) || args.images.length === 0) {
+        p.add("images: at least one image to promote is required");
+    }
+    const keys = new Set<string>();
+    (args.images ?? []).forEach((img, i) => {
+        if (typeof img?.image !== "string" || !NAME.test(img.image)) {
+            p.add(`images[${i}]: image ${JSON.stringify(img?.image)} is not a valid image name`);
+            return;
+        }
+        if (img.variant && !NAME.test(img.variant)) {
+            p.add(`images[${i}]: variant ${JSON.stringify(img.variant)} is not a valid variant name`);
+        }
+        if (keys.has(promotedKey(img))) {
+            p.add(`images[${i}]: ${JSON.stringify(promotedKey(img))} is listed twice`);
+        }
+        keys.add(promotedKey(img));
+        if (args.repositories?.[img.image] === undefined) {
+            p.add(`repositories: no target repository for image ${JSON.stringify(img.image)}`);
+        }
+    });
+    if (args.release !== undefined && !SEMVER.test(args.release)) {
+        p.add(`release: ${JSON.stringify(args.release)} is not a semver version such as "1.4.0"`);
+    }
+    p.throwIfAny(`Promotion ${JSON.stringify(name)}`, stack);
+}
+
+/**
+ * Publishes images another stack built under this stack's tags, without
+ * building: for each image, a docker-build `Index` copies the source's
+ * multi-platform index (pinned by digest) to the target repository under the
+ * same immutable SHA tag; the environment and release tags are aliases of that
+ * copy. An index from a single index source is a carbon copy, so the digest
+ * that staging tested is the digest prod runs.
+ */
+export class Promotion extends pulumi.ComponentResource {
+    /** The promoted ref (`repo:tag@sha256:…`) per image key. */
+    public readonly refs: pulumi.Output<Record<string, string>>;
+    /** The source ref each image was promoted from, per image key. */
+    public readonly sources: pulumi.Output<Record<string, string>>;
+    /** The index under the immutable tag, per image key. */
+    public readonly indexes: Readonly<Record<string, dockerbuild.Index>>;
+
+    constructor(name: string, args: PromotionArgs, opts?: pulumi.ComponentResourceOptions) {
+        validatePromotion(name, args);
+        super("imagefleet:delivery:Promotion", name, {}, opts);
+
+        const environment = args.environment ?? pulumi.getStack();
+        const from = args.sourceName ?? "the source";
+        const registry = args.registry?.password === undefined
+            ? undefined
+            : { address: args.registry.address, username: args.registry.username, password: pulumi.secret(args.registry.password) };
+        const sourceMap = pulumi.output(args.sources);
+        const childOpts: pulumi.CustomResourceOptions = { parent: this, retainOnDelete: args.retainOnDelete ?? true };
+
+        const indexes: Record<string, dockerbuild.Index> = {};
+        const sources: Record<string, pulumi.Output<string>> = {};
+        for (const img of args.images) {
+            const key = promotedKey(img);
+            const suffix = img.variant ? `-${img.variant}` : "";
+            // Checked when the refs arrive: a missing image fails the update with the source and the image named.
+            const source = sourceMap.apply((refs) => {
+                const ref = refs?.[key];
+                if (typeof ref !== "string" || !parseRef(ref)?.tag) {
+                    const have = Object.keys(refs ?? {}).sort().join(", ") || "(none)";
+                    throw new Error(`Promotion ${JSON.stringify(name)}: ${from} has no ref with a tag and a sha256 digest for image ${JSON.stringify(key)} (got ${JSON.stringify(ref)}); it has: ${have}`);
+                }
+                return ref;
+            });
+            const repository = pulumi.output(args.repositories[img.image]);
+            // Keep staging's immutable tag (the SHA) so both stacks name the digest alike.
+            const tag = source.apply((ref) => parseRef(ref)!.tag);
+            const index = new dockerbuild.Index(`${name}-${key}`, {
+                tag: pulumi.interpolate`${repository}:${tag}`,
+                sources: [source],
+                push: true,
+                registry,
+            }, childOpts);
+            const aliases = [
+                ...(environment !== "" ? [{ suffix: "env", tag: `${tagSafe(environment, 40)}${suffix}` }] : []),
+                ...(args.release ? [{ suffix: "release", tag: `v${args.release}${suffix}` }] : []),
+            ];
+            for (const alias of aliases) {
+                new dockerbuild.Index(`${name}-${key}-${alias.suffix}`, {
+                    tag: pulumi.interpolate`${repository}:${alias.tag}`,
+                    sources: [index.ref],
+                    push: true,
+                    registry,
+                }, childOpts);
+            }
+            indexes[key] = index;
+            sources[key] = source;
+        }
+
+        this.indexes = indexes;
+        this.refs = pulumi.output(Object.fromEntries(Object.entries(indexes).map(([k, i]) => [k, i.ref])));
+        this.sources = pulumi.output(sources);
+        this.registerOutputs({ refs: this.refs, sources: this.sources });
+    }
+}

@@ -1,0 +1,201 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import { listOf, Problems } from "../errors";
+import { archOf, DEFAULT_PLATFORMS, isPlatform, Platform } from "../images/platforms";
+import { NAME } from "../images/policy";
+import { RegistrySpec } from "../images/types";
+import { cacheRepositoryRules, imageRepositoryRules, policyDocument } from "./lifecycle";
+
+export type EcrEncryption = "AES256" | "KMS";
+
+/** Environments whose repositories are protected unless `protect` says otherwise. */
+export const PROTECTED_ENVIRONMENTS: readonly string[] = ["prod", "production"];
+
+export interface EcrRegistryArgs {
+    /** Image names of the family; each gets an image repository and a cache repository. Required, at least one. */
+    readonly images: readonly string[];
+    /** Repository name prefix: repositories are `<prefix>/<image>` and `<prefix>/<image>-cache`. Default: `imagefleet/<stack>`. */
+    readonly prefix?: string;
+    /**
+     * Encryption at rest: `AES256` (S3-managed keys) or `KMS`. Default: `AES256` — no key
+     * policy to manage and no per-request KMS charges; choose `KMS` when a customer
+     * managed key is required. ECR cannot change it after creation (replacement).
+     */
+    readonly encryption?: EcrEncryption;
+    /** KMS key ARN when `encryption` is `KMS`. Default: ECR's AWS-managed key (`aws/ecr`). */
+    readonly kmsKey?: pulumi.Input<string>;
+    /** Scan every pushed image for vulnerabilities. Default: `true`. */
+    readonly scanOnPush?: boolean;
+    /** Platforms built; their archs name the cache tags that expire. Default: `["linux/amd64", "linux/arm64"]`. */
+    readonly platforms?: readonly Platform[];
+    /** Branches whose cache never expires (the family's fallback branches). Default: `["main"]`. */
+    readonly keepCacheBranches?: readonly string[];
+    /** Cache tags of other branches expire after this many days without a push. Default: `14`. */
+    readonly cacheExpiryDays?: number;
+    /** Superseded (untagged) cache manifests expire this many days after their push. Default: `1`. */
+    readonly untaggedCacheExpiryDays?: number;
+    /** Untagged manifests in image repositories expire this many days after their push. Default: never (see `imageRepositoryRules`). */
+    readonly untaggedImageExpiryDays?: number;
+    /** The environment; decides the default of `protect`. Default: the stack name. */
+    readonly environment?: string;
+    /**
+     * Protect the repositories (`protect` and `retainOnDelete`): `pulumi destroy`
+     * refuses, and removing them from the program leaves them in AWS. Default: `true`
+     * when `environment` is `prod` or `production`, else `false`.
+     */
+    readonly protect?: boolean;
+    /** Tags for every repository. Default: none. */
+    readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** The resource options protection adds; a pure function so the defaults are testable on their own. */
+export function protectionFor(environment: string, protect?: boolean): { protect: boolean; retainOnDelete: boolean } {
+    const on = protect ?? PROTECTED_ENVIRONMENTS.includes(environment);
+    return { protect: on, retainOnDelete: on };
+}
+
+const REPO_PATH = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+const isDays = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= 1;
+
+export function validateEcrRegistry(name: string, args: EcrRegistryArgs, stack = pulumi.getStack()): void {
+    const p = new Problems();
+    if (!Array.isArray(args.images) || args.images.length === 0) {
+        p.add("images: at least one image name is required");
+    } else {
+        args.images.forEach((image, i) => {
+            if (typeof image !== "string" || !NAME.test(image)) {
+                p.add(`images[${i}]: ${JSON.stringify(image)} is not a valid image name (lowercase letters, digits, '.', '_', '-')`);
+            } else if (args.images.indexOf(image) !== i) {
+                p.add(`images[${i}]: ${JSON.stringify(image)} is listed twice`);
+            }
+        });
+    }
+    if (args.prefix !== undefined && !REPO_PATH.test(args.prefix)) {
+        p.add(`prefix: ${JSON.stringify(args.prefix)} is not a valid ECR repository path (lowercase, e.g. "imagefleet/prod")`);
+    }
+    if (args.encryption !== undefined && !["AES256", "KMS"].includes(args.encryption)) {
+        p.add(`encryption: ${JSON.stringify(args.encryption)} is not valid; valid: "AES256", "KMS"`);
+    }
+    if (args.kmsKey !== undefined && args.encryption !== "KMS") {
+        p.add(`kmsKey: only used with encryption "KMS" (encryption is ${JSON.stringify(args.encryption ?? "AES256")})`);
+    }
+    for (const key of ["cacheExpiryDays", "untaggedCacheExpiryDays", "untaggedImageExpiryDays"] as const) {
+        if (args[key] !== undefined && !isDays(args[key])) {
+            p.add(`${key}: ${JSON.stringify(args[key])} is not a whole number of days (at least 1)`);
+        }
+    }
+    const bad = (args.platforms ?? []).filter((x) => !isPlatform(x));
+    if (bad.length > 0) {
+        p.add(`platforms: ${listOf(bad.map(String))} is not a supported platform`);
+    }
+    if (args.keepCacheBranches !== undefined && (!Array.isArray(args.keepCacheBranches) || args.keepCacheBranches.some((b) => typeof b !== "string" || b.trim() === ""))) {
+        p.add(`keepCacheBranches: must be a list of branch names, got ${JSON.stringify(args.keepCacheBranches)}`);
+    }
+    p.throwIfAny(`EcrRegistry ${JSON.stringify(name)}`, stack);
+}
+
+/**
+ * ECR repositories for an image family: one image repository and one cache
+ * repository per image, scanned on push, encrypted, with lifecycle rules that
+ * clean caches but never expire a tagged image (SHA, environment or release).
+ * In prod they are protected. Credentials come from ECR's authorization token
+ * and stay secret.
+ */
+export class EcrRegistry extends pulumi.ComponentResource {
+    /**
+     * Image repository URL per image name. A plain map (of outputs) so it can be
+     * an ImageFamily's `registry.repositories`: the family checks its keys
+     * before anything resolves.
+     */
+    public readonly repositories: Readonly<Record<string, pulumi.Output<string>>>;
+    /** Cache repository URL per image name; fits `registry.cacheRepositories`. */
+    public readonly cacheRepositories: Readonly<Record<string, pulumi.Output<string>>>;
+    /** ARNs of the image repositories (for IAM policies). */
+    public readonly imageRepositoryArns: pulumi.Output<string[]>;
+    /** ARNs of the cache repositories (for IAM policies). */
+    public readonly cacheRepositoryArns: pulumi.Output<string[]>;
+    /** Image and cache repository ARNs, one output each (e.g. a builder fleet's role takes `Input<string>[]`). */
+    public readonly allRepositoryArns: pulumi.Output<string>[];
+    /** Registry host, `<account>.dkr.ecr.<region>.amazonaws.com`. */
+    public readonly address: pulumi.Output<string>;
+    /** Username for the registry (`AWS`). */
+    public readonly username: pulumi.Output<string>;
+    /** Registry password from ECR's authorization token; a secret. Valid for 12 hours, fetched on every run. */
+    public readonly password: pulumi.Output<string>;
+    /** Whether the repositories were declared with `protect` and `retainOnDelete`. */
+    public readonly isProtected: boolean;
+
+    constructor(name: string, args: EcrRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+        validateEcrRegistry(name, args);
+        super("imagefleet:registry:EcrRegistry", name, {}, opts);
+
+        const environment = args.environment ?? pulumi.getStack();
+        const prefix = args.prefix ?? `imagefleet/${pulumi.getStack()}`;
+        const protection = protectionFor(environment, args.protect);
+        const encryption = args.encryption ?? "AES256";
+        const common = {
+            imageTagMutability: "MUTABLE", // environment tags move and cache tags are rewritten
+            imageScanningConfiguration: { scanOnPush: args.scanOnPush ?? true },
+            encryptionConfigurations: [{ encryptionType: encryption, kmsKey: encryption === "KMS" ? args.kmsKey : undefined }],
+            forceDelete: false,
+            tags: { "imagefleet:environment": environment, ...args.tags },
+        };
+        const repoOpts: pulumi.CustomResourceOptions = { parent: this, ...protection };
+
+        const imagePolicy = imageRepositoryRules({ untaggedExpiryDays: args.untaggedImageExpiryDays });
+        const cachePolicy = cacheRepositoryRules({
+            keepBranches: args.keepCacheBranches ?? ["main"],
+            archs: (args.platforms ?? DEFAULT_PLATFORMS).map(archOf),
+            staleAfterDays: args.cacheExpiryDays ?? 14,
+            untaggedExpiryDays: args.untaggedCacheExpiryDays ?? 1,
+        });
+
+        const repositories: Record<string, pulumi.Output<string>> = {};
+        const cacheRepositories: Record<string, pulumi.Output<string>> = {};
+        const imageArns: pulumi.Output<string>[] = [];
+        const cacheArns: pulumi.Output<string>[] = [];
+        for (const image of args.images) {
+            const repo = new aws.ecr.Repository(`${name}-${image}`, { name: `${prefix}/${image}`, ...common }, repoOpts);
+            const cache = new aws.ecr.Repository(`${name}-${image}-cache`, { name: `${prefix}/${image}-cache`, ...common }, repoOpts);
+            if (imagePolicy.length > 0) {
+                new aws.ecr.LifecyclePolicy(`${name}-${image}`, { repository: repo.name, policy: policyDocument(imagePolicy) }, { parent: this });
+            }
+            new aws.ecr.LifecyclePolicy(`${name}-${image}-cache`, { repository: cache.name, policy: policyDocument(cachePolicy) }, { parent: this });
+            repositories[image] = repo.repositoryUrl;
+            cacheRepositories[image] = cache.repositoryUrl;
+            imageArns.push(repo.arn);
+            cacheArns.push(cache.arn);
+        }
+
+        const token = aws.ecr.getAuthorizationTokenOutput({}, { parent: this });
+        this.repositories = repositories;
+        this.cacheRepositories = cacheRepositories;
+        this.imageRepositoryArns = pulumi.all(imageArns);
+        this.cacheRepositoryArns = pulumi.all(cacheArns);
+        this.allRepositoryArns = [...imageArns, ...cacheArns];
+        this.address = repositories[args.images[0]].apply((url) => url.split("/")[0]);
+        this.username = token.userName;
+        this.password = pulumi.secret(token.password);
+        this.isProtected = protection.protect;
+        this.registerOutputs({
+            repositories: this.repositories,
+            cacheRepositories: this.cacheRepositories,
+            imageRepositoryArns: this.imageRepositoryArns,
+            cacheRepositoryArns: this.cacheRepositoryArns,
+            address: this.address,
+            username: this.username,
+            password: this.password,
+        });
+    }
+
+    /** The registry as an ImageFamily (or Promotion) takes it. */
+    registrySpec(): RegistrySpec {
+        return {
+            address: this.address,
+            username: this.username,
+            password: this.password,
+            repositories: this.repositories,
+            cacheRepositories: this.cacheRepositories,
+        };
+    }
+}

@@ -1,0 +1,46 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Problems } from "../errors";
+import { RegistrySpec } from "../images/types";
+
+export const GHCR_ADDRESS = "ghcr.io";
+
+export interface GhcrRegistryArgs {
+    /** The GitHub user or organization that owns the packages. Required. */
+    readonly owner: string;
+    /** User the token belongs to (any non-empty name works for a GitHub App or Actions token). Required. */
+    readonly username: pulumi.Input<string>;
+    /** A token with `write:packages` (in Actions: `GITHUB_TOKEN` with `packages: write`). Required; kept a secret. */
+    readonly token: pulumi.Input<string>;
+}
+
+// GitHub logins: alphanumerics and single hyphens, not at either end, at most 39.
+const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+
+/**
+ * GitHub's container registry for teams that keep images next to their code.
+ * GHCR creates packages on first push, so there is nothing to declare: this
+ * returns the registry an ImageFamily takes, `ghcr.io/<owner>/<image>`, with
+ * the token as a secret. Caches go to `<image>-cache` packages (the family's
+ * default). Lifecycle rules and protection are ECR features; on GHCR use
+ * package retention settings instead.
+ */
+export function ghcrRegistry(args: GhcrRegistryArgs, stack: string = pulumi.getStack()): RegistrySpec {
+    const p = new Problems();
+    if (typeof args.owner !== "string" || !LOGIN.test(args.owner)) {
+        p.add(`owner: ${JSON.stringify(args.owner)} is not a GitHub user or organization name`);
+    }
+    if (args.username === undefined || args.username === "") {
+        p.add("username: required (the account the token belongs to)");
+    }
+    if (args.token === undefined || args.token === "") {
+        p.add("token: required, a token with write:packages; set it as a secret");
+    }
+    p.throwIfAny("GHCR registry", stack);
+    return {
+        address: GHCR_ADDRESS,
+        // GHCR package paths must be lowercase even when the login is not.
+        namespace: args.owner.toLowerCase(),
+        username: args.username,
+        password: pulumi.secret(args.token),
+    };
+}

@@ -1,0 +1,3 @@
+export * from "./ecrRegistry";
+export * from "./ghcrRegistry";
+export * from "./lifecycle";
