@@ -116,6 +116,16 @@ function checkPlatforms(v: unknown): string | undefined {
     return bad.length > 0 ? `${listOf(bad.map(String))} is not a supported platform; valid: ${listOf(SUPPORTED_PLATFORMS)}` : undefined;
 }
 
+/** Platforms `imagefleet:fleet` has nodes for; they need no `imagefleet:builders` entry (stack/builders.ts checks the fleet itself). */
+function platformsOfFleet(raw: string | undefined): string[] {
+    try {
+        const nodes = raw === undefined ? undefined : JSON.parse(raw)?.nodes;
+        return typeof nodes === "object" && nodes !== null ? Object.keys(nodes) : [];
+    } catch {
+        return [];
+    }
+}
+
 /**
  * Reads and validates the project's config for the current stack. Throws one
  * ValidationError naming each bad key and the stack before anything is declared.
@@ -168,8 +178,9 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     const cacheWrite = r.boolean("cacheWrite", true);
     const buildOnPreview = r.boolean("buildOnPreview", false);
 
+    const fleetPlatforms = platformsOfFleet(r.raw("fleet"));
     for (const p of platforms.filter(isPlatform)) {
-        if (!builders[p]) {
+        if (!builders[p] && !fleetPlatforms.includes(p)) {
             r.problems.add(`${r.key("builders")}: platform ${JSON.stringify(p)} (from ${r.key("platforms")}) has no builder; set ${r.key("builders")}["${p}"] to a buildx builder name`);
         }
     }

@@ -1,0 +1,231 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import { ValidationError } from "../errors";
+import { fleetCertificates, serverNameOf } from "./certificates";
+import { BuildxRegistration } from "./registration";
+import { BuilderFleetArgs, DEFAULTS, FLEET_PLATFORMS, FleetPlatform } from "./types";
+import { CACHE_DEVICE, hostConfigOf, renderUserData } from "./userData";
+import { AMI_ARCHITECTURE, fleetProblems, isIpv6Cidr, SHORT_ARCH } from "./validate";
+
+/** How long the registration waits for a new host's buildkitd (first boot installs it). */
+const REGISTRATION_WAIT_SECONDS = 600;
+
+/** Actions a BuildKit host needs on its family's repositories: pull, push, and cache import/export. */
+const ECR_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+    "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage",
+];
+
+interface Host {
+    readonly name: string;
+    readonly platform: FleetPlatform;
+    readonly serverName: string;
+    readonly endpoint: pulumi.Output<string>;
+    /** Every address the host is reached at; its certificate names them all. */
+    readonly ipAddresses: pulumi.Output<string>[];
+    readonly eni: aws.ec2.NetworkInterface;
+}
+
+/**
+ * Native BuildKit hosts on EC2 — Graviton for linux/arm64, x86 for
+ * linux/amd64 — reached over TCP with mutual TLS, and registered as one buildx
+ * `remote` builder per platform so an ImageFamily can build on them in the
+ * same `pulumi up`. Hosts stop themselves when idle.
+ */
+export class BuilderFleet extends pulumi.ComponentResource {
+    /** buildx builder name per platform; pass to `ImageFamilyArgs.builders`. Resolves after the builder is registered. */
+    public readonly builders: Readonly<Partial<Record<FleetPlatform, pulumi.Output<string>>>>;
+    /** `tcp://host:port` of every host, per platform. */
+    public readonly endpoints: Readonly<Partial<Record<FleetPlatform, pulumi.Output<string[]>>>>;
+    /** EC2 instance ids per platform: what CI starts (`aws ec2 start-instances`) when hosts stopped for idleness. */
+    public readonly instanceIds: Readonly<Partial<Record<FleetPlatform, pulumi.Output<string[]>>>>;
+    /** The CA every host's and the client's certificate chains to. */
+    public readonly caCertPem: pulumi.Output<string>;
+    /** Client certificate accepted by every host. */
+    public readonly clientCertPem: pulumi.Output<string>;
+    /** Client key (secret). */
+    public readonly clientKeyPem: pulumi.Output<string>;
+    public readonly securityGroupId: pulumi.Output<string>;
+    /** The hosts' IAM role. */
+    public readonly roleArn: pulumi.Output<string>;
+
+    constructor(name: string, args: BuilderFleetArgs, opts?: pulumi.ComponentResourceOptions) {
+        const problems = fleetProblems(args);
+        if (problems.length > 0) {
+            throw new ValidationError(`BuilderFleet ${JSON.stringify(name)}`, pulumi.getStack(), problems);
+        }
+        super("imagefleet:builders:BuilderFleet", name, {}, opts);
+
+        const port = args.port ?? DEFAULTS.port;
+        const volume = args.cacheVolumeGiB ?? DEFAULTS.cacheVolumeGiB;
+        const validity = args.certValidityHours ?? DEFAULTS.certValidityHours;
+        const prefix = args.builderNamePrefix ?? name;
+        const tags = (extra: Record<string, string> = {}) => ({ ...args.tags, "imagefleet:fleet": name, ...extra });
+        const platforms = FLEET_PLATFORMS.filter((p) => args.nodes[p] !== undefined);
+
+        // Network: one security group; the BuildKit port from allowedCidrs only.
+        const sg = new aws.ec2.SecurityGroup(`${name}-sg`, {
+            vpcId: args.vpcId,
+            description: `BuildKit hosts of ${name}: mTLS on port ${port} from allowed CIDRs only`,
+            tags: tags({ Name: `${name}-buildkit` }),
+        }, { parent: this });
+        args.allowedCidrs.forEach((cidr, i) => new aws.vpc.SecurityGroupIngressRule(`${name}-ingress-${i}`, {
+            securityGroupId: sg.id,
+            ipProtocol: "tcp",
+            fromPort: port,
+            toPort: port,
+            ...(isIpv6Cidr(cidr) ? { cidrIpv6: cidr } : { cidrIpv4: cidr }),
+            description: `BuildKit (mTLS) from ${cidr}`,
+            tags: tags(),
+        }, { parent: this }));
+        // Builds pull base images and packages from anywhere and push to ECR.
+        for (const [suffix, cidr] of [["v4", { cidrIpv4: "0.0.0.0/0" }], ["v6", { cidrIpv6: "::/0" }]] as const) {
+            new aws.vpc.SecurityGroupEgressRule(`${name}-egress-${suffix}`, {
+                securityGroupId: sg.id, ipProtocol: "-1", ...cidr, description: "builds fetch sources and push images", tags: tags(),
+            }, { parent: this });
+        }
+
+        // A network interface per host exists before its instance, so the
+        // server certificate can name the address clients dial, and the address
+        // survives stops and host replacement.
+        const hosts: Host[] = [];
+        for (const platform of platforms) {
+            for (let i = 0; i < (args.nodes[platform]!.count ?? 1); i++) {
+                const host = `${name}-${SHORT_ARCH[platform]}-${i}`;
+                const eni = new aws.ec2.NetworkInterface(`${host}-eni`, {
+                    subnetId: args.subnetIds[hosts.length % args.subnetIds.length],
+                    securityGroups: [sg.id],
+                    description: `BuildKit host ${host}`,
+                    tags: tags({ Name: host }),
+                }, { parent: this });
+                const eip = args.publicEndpoint
+                    ? new aws.ec2.Eip(`${host}-eip`, { domain: "vpc", networkInterface: eni.id, tags: tags({ Name: host }) }, { parent: this })
+                    : undefined;
+                const address = eip ? eip.publicIp : eni.privateIp;
+                hosts.push({
+                    name: host, platform, serverName: serverNameOf(host), eni,
+                    endpoint: pulumi.interpolate`tcp://${address}:${port}`,
+                    ipAddresses: eip ? [eni.privateIp, eip.publicIp] : [eni.privateIp],
+                });
+            }
+        }
+
+        const certs = fleetCertificates(name, validity, hosts, this);
+
+        // Server keys go to SSM, never into user data (readable by anyone with ec2:DescribeInstanceAttribute).
+        const keyParams = hosts.map((h, i) => new aws.ssm.Parameter(`${h.name}-key-param`, {
+            name: `/imagefleet/${h.name}/tls-key`,
+            type: "SecureString",
+            value: certs.servers[i].keyPem,
+            description: `TLS key of BuildKit host ${h.name}`,
+            tags: tags(),
+        }, { parent: this, additionalSecretOutputs: ["value"] }));
+
+        const role = new aws.iam.Role(`${name}-role`, {
+            assumeRolePolicy: JSON.stringify({
+                Version: "2012-10-17",
+                Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+            }),
+            description: `BuildKit hosts of ${name}`,
+            tags: tags(),
+        }, { parent: this });
+        const ssmCore = new aws.iam.RolePolicyAttachment(`${name}-ssm-core`, {
+            role: role.name,
+            policyArn: aws.iam.ManagedPolicy.AmazonSSMManagedInstanceCore,
+        }, { parent: this });
+        const repositories = args.repositoryArns ?? [];
+        const policy = new aws.iam.RolePolicy(`${name}-policy`, {
+            role: role.name,
+            policy: pulumi.jsonStringify({
+                Version: "2012-10-17",
+                Statement: [
+                    { Sid: "HostTlsKeys", Effect: "Allow", Action: ["ssm:GetParameter"], Resource: keyParams.map((p) => p.arn) },
+                    ...(repositories.length === 0 ? [] : [
+                        { Sid: "FamilyRepositories", Effect: "Allow", Action: ECR_ACTIONS, Resource: [...repositories] },
+                        // GetAuthorizationToken cannot be scoped to a repository; the token grants only what the statement above allows.
+                        { Sid: "EcrLogin", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
+                    ]),
+                ],
+            }),
+        }, { parent: this });
+        const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: tags() }, { parent: this });
+
+        const amis: Partial<Record<FleetPlatform, pulumi.Input<string>>> = {};
+        for (const platform of platforms) {
+            amis[platform] = args.amis?.[platform] ?? aws.ec2.getAmiOutput({
+                mostRecent: true,
+                owners: ["amazon"],
+                filters: [
+                    { name: "name", values: ["al2023-ami-2023.*-kernel-*"] },
+                    { name: "architecture", values: [AMI_ARCHITECTURE[platform]] },
+                ],
+            }, { parent: this }).id;
+        }
+
+        const instances = hosts.map((h, i) => new aws.ec2.Instance(h.name, {
+            ami: amis[h.platform],
+            instanceType: args.nodes[h.platform]!.instanceType,
+            iamInstanceProfile: profile.name,
+            keyName: args.keyName,
+            // The interface outlives the instance: a replacement host keeps the address its certificate names.
+            primaryNetworkInterface: { networkInterfaceId: h.eni.id, deleteOnTermination: false },
+            metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+            rootBlockDevice: { encrypted: true, volumeType: "gp3", volumeSize: DEFAULTS.rootVolumeGiB, deleteOnTermination: true },
+            ebsBlockDevices: [{ deviceName: CACHE_DEVICE, encrypted: true, volumeType: "gp3", volumeSize: volume, deleteOnTermination: true }],
+            // The idle stop powers the host off; "stop" keeps its disks and address for the next start.
+            instanceInitiatedShutdownBehavior: "stop",
+            instanceMarketOptions: args.spot
+                ? { marketType: "spot", spotOptions: { spotInstanceType: "persistent", instanceInterruptionBehavior: "stop" } }
+                : undefined,
+            userData: pulumi.all([certs.ca.certPem, certs.servers[i].certPem, keyParams[i].name]).apply(([caPem, certPem, keyParameter]) =>
+                renderUserData({ ...hostConfigOf(args, h.platform), caPem, certPem, keyParameter })),
+            userDataReplaceOnChange: true,
+            tags: tags({ Name: h.name, "imagefleet:platform": h.platform }),
+            volumeTags: tags({ Name: h.name }),
+        }, {
+            parent: this,
+            dependsOn: [policy, ssmCore],
+            ignoreChanges: ["ami"],
+            // The new host needs the old one's network interface, so the old one goes first.
+            deleteBeforeReplace: true,
+        }));
+
+        const builders: Partial<Record<FleetPlatform, pulumi.Output<string>>> = {};
+        const endpoints: Partial<Record<FleetPlatform, pulumi.Output<string[]>>> = {};
+        const instanceIds: Partial<Record<FleetPlatform, pulumi.Output<string[]>>> = {};
+        for (const platform of platforms) {
+            const mine = hosts.map((h, i) => ({ h, instance: instances[i] })).filter((x) => x.h.platform === platform);
+            const builderName = `${prefix}-${SHORT_ARCH[platform]}`;
+            endpoints[platform] = pulumi.all(mine.map((x) => x.h.endpoint));
+            instanceIds[platform] = pulumi.all(mine.map((x) => x.instance.id));
+            if (args.register ?? true) {
+                const registration = new BuildxRegistration(`${name}-${SHORT_ARCH[platform]}-buildx`, {
+                    builderName,
+                    platform,
+                    nodes: mine.map((x) => ({ endpoint: x.h.endpoint, serverName: x.h.serverName })),
+                    caPem: certs.ca.certPem,
+                    certPem: certs.client.certPem,
+                    keyPem: certs.client.keyPem,
+                    waitSeconds: REGISTRATION_WAIT_SECONDS,
+                }, { parent: this, dependsOn: mine.map((x) => x.instance) });
+                builders[platform] = registration.builderName;
+            } else {
+                builders[platform] = pulumi.output(builderName);
+            }
+        }
+
+        this.builders = builders;
+        this.endpoints = endpoints;
+        this.instanceIds = instanceIds;
+        this.caCertPem = certs.ca.certPem;
+        this.clientCertPem = certs.client.certPem;
+        this.clientKeyPem = pulumi.secret(certs.client.keyPem);
+        this.securityGroupId = sg.id;
+        this.roleArn = role.arn;
+        this.registerOutputs({
+            builders, endpoints, instanceIds,
+            caCertPem: this.caCertPem, clientCertPem: this.clientCertPem, clientKeyPem: this.clientKeyPem,
+            securityGroupId: this.securityGroupId, roleArn: this.roleArn,
+        });
+    }
+}

@@ -1,0 +1,97 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** The platforms EC2 has native hosts for. */
+export type FleetPlatform = "linux/amd64" | "linux/arm64";
+
+export const FLEET_PLATFORMS: readonly FleetPlatform[] = ["linux/amd64", "linux/arm64"];
+
+/** One platform's hosts. */
+export interface NodeGroupSpec {
+    /**
+     * EC2 instance type. Its family must match the platform: a Graviton family
+     * (`c7g.2xlarge`, `m7g`, `c6g`, `t4g`, …) for `linux/arm64`, an x86 family
+     * (`c7i.2xlarge`, `c7a`, `m6i`, …) for `linux/amd64`. Required.
+     */
+    readonly instanceType: string;
+    /**
+     * Hosts of this platform. Default: `1`. More hosts are appended as standby
+     * nodes of the platform's buildx builder: buildx sends a platform's builds to
+     * the first node that answers (docker/buildx#429), so they add availability
+     * (a reclaimed spot host), not parallelism.
+     */
+    readonly count?: number;
+}
+
+/** BuildKit garbage collection limits, written to `buildkitd.toml`. */
+export interface GcSpec {
+    /** Cache BuildKit may keep, in GiB. Default: 80 % of `cacheVolumeGiB`. */
+    readonly maxUsedGiB?: number;
+    /** Free space GC tries to leave on the cache volume, in GiB. Default: 10 % of `cacheVolumeGiB`. */
+    readonly minFreeGiB?: number;
+    /** Age after which unused local sources and cache mounts are dropped first. Default: `"168h"` (a week). */
+    readonly keepDuration?: string;
+}
+
+export interface BuilderFleetArgs {
+    /** VPC the hosts run in. Required. */
+    readonly vpcId: pulumi.Input<string>;
+    /** Subnets the hosts are spread over (round-robin). Required, at least one. */
+    readonly subnetIds: readonly pulumi.Input<string>[];
+    /**
+     * CIDRs that may reach the BuildKit port (CI runners, office, VPN). Required,
+     * at least one; nothing else is let in, on any port.
+     */
+    readonly allowedCidrs: readonly string[];
+    /** Allow `0.0.0.0/0` or `::/0` in `allowedCidrs`. Default: `false`; mTLS still applies. */
+    readonly allowPublicIngress?: boolean;
+    /**
+     * Give each host an Elastic IP and use it as the endpoint (for clients outside
+     * the VPC). Default: `false`; the endpoint is the host's private IP.
+     */
+    readonly publicEndpoint?: boolean;
+    /** Hosts per platform. Required, at least one platform. */
+    readonly nodes: Readonly<Partial<Record<FleetPlatform, NodeGroupSpec>>>;
+    /** Run hosts as persistent spot instances that stop (not terminate) when interrupted. Default: `false` (on-demand). */
+    readonly spot?: boolean;
+    /** Size of each host's encrypted BuildKit cache volume in GiB. Default: `100`. */
+    readonly cacheVolumeGiB?: number;
+    /** BuildKit GC limits. Default: see `GcSpec`. */
+    readonly gc?: GcSpec;
+    /** Stop a host after this many minutes with no build activity; `0` never stops. Default: `30`. */
+    readonly idleStopMinutes?: number;
+    /** BuildKit release installed on the hosts (`vX.Y.Z`). Default: `"v0.34.2"`. */
+    readonly buildkitVersion?: string;
+    /** TCP port buildkitd listens on. Default: `1234`. */
+    readonly port?: number;
+    /**
+     * ARNs of the family's image and cache repositories; the hosts' role may pull
+     * and push these and no other repository. Default: none (no ECR access).
+     */
+    readonly repositoryArns?: readonly pulumi.Input<string>[];
+    /** EC2 key pair for SSH. Default: none; use SSM Session Manager. */
+    readonly keyName?: pulumi.Input<string>;
+    /** AMI per platform. Default: the latest Amazon Linux 2023 of the platform's architecture. */
+    readonly amis?: Readonly<Partial<Record<FleetPlatform, pulumi.Input<string>>>>;
+    /** Prefix of the buildx builder names (`<prefix>-amd64`, `<prefix>-arm64`). Default: the component name. */
+    readonly builderNamePrefix?: string;
+    /**
+     * Register one buildx `remote` builder per platform on the machine running
+     * `pulumi up`, so an ImageFamily in the same program can build on the fleet.
+     * Default: `true`.
+     */
+    readonly register?: boolean;
+    /** Validity of the CA and certificates in hours; they are renewed on `pulumi up` 30 days before expiry. Default: `8760` (a year). */
+    readonly certValidityHours?: number;
+    /** Tags added to every AWS resource. Default: none (the fleet adds `imagefleet:fleet`). */
+    readonly tags?: Readonly<Record<string, string>>;
+}
+
+export const DEFAULTS = {
+    cacheVolumeGiB: 100,
+    rootVolumeGiB: 30,
+    idleStopMinutes: 30,
+    buildkitVersion: "v0.34.2",
+    port: 1234,
+    keepDuration: "168h",
+    certValidityHours: 8760,
+} as const;

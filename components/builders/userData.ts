@@ -1,0 +1,135 @@
+import * as YAML from "yaml";
+import { BuildkitdTomlOptions, HOST_PATHS, renderBuildkitdToml } from "./buildkitdToml";
+import { IDLE_STOP_PATH, IDLE_STOP_SCRIPT, idleStopUnits } from "./idleStop";
+import { BuilderFleetArgs, DEFAULTS, FleetPlatform } from "./types";
+import { SHORT_ARCH } from "./validate";
+
+/** Block device the cache volume is attached as; Amazon Linux links it to the NVMe device. */
+export const CACHE_DEVICE = "/dev/sdf";
+
+export interface HostConfig {
+    readonly platform: FleetPlatform;
+    readonly buildkitVersion: string;
+    readonly port: number;
+    readonly idleStopMinutes: number;
+    readonly gc: { readonly maxUsedGiB: number; readonly minFreeGiB: number; readonly keepDuration: string };
+}
+
+/** A host's settings from the fleet's arguments, defaults applied; GC is sized from the cache volume. */
+export function hostConfigOf(args: BuilderFleetArgs, platform: FleetPlatform): HostConfig {
+    const volume = args.cacheVolumeGiB ?? DEFAULTS.cacheVolumeGiB;
+    return {
+        platform,
+        port: args.port ?? DEFAULTS.port,
+        buildkitVersion: args.buildkitVersion ?? DEFAULTS.buildkitVersion,
+        idleStopMinutes: args.idleStopMinutes ?? DEFAULTS.idleStopMinutes,
+        gc: {
+            maxUsedGiB: args.gc?.maxUsedGiB ?? Math.floor(volume * 0.8),
+            minFreeGiB: args.gc?.minFreeGiB ?? Math.floor(volume * 0.1),
+            keepDuration: args.gc?.keepDuration ?? DEFAULTS.keepDuration,
+        },
+    };
+}
+
+export interface UserDataInputs extends HostConfig {
+    readonly caPem: string;
+    readonly certPem: string;
+    /** SSM SecureString holding the host's TLS key; fetched at every start, never in user data. */
+    readonly keyParameter: string;
+}
+
+export type HostOverrides = Partial<Pick<BuildkitdTomlOptions, "listenAddress" | "tlsDir" | "root" | "insecureRegistries" | "otelSocketPath">>;
+
+/** The host's `buildkitd.toml`: the one rendering both the user data and the e2e test use (the test overrides paths and address). */
+export function hostBuildkitdToml(host: HostConfig, overrides: HostOverrides = {}): string {
+    return renderBuildkitdToml({
+        listenAddress: overrides.listenAddress ?? "0.0.0.0",
+        port: host.port,
+        tlsDir: overrides.tlsDir ?? HOST_PATHS.tlsDir,
+        root: overrides.root ?? HOST_PATHS.root,
+        platform: host.platform,
+        gc: host.gc,
+        insecureRegistries: overrides.insecureRegistries,
+        otelSocketPath: overrides.otelSocketPath,
+    });
+}
+
+const FETCH_KEY = (parameter: string) => `#!/bin/bash
+# Fetches this host's TLS key from SSM so it never sits in user data, which
+# anyone allowed ec2:DescribeInstanceAttribute can read.
+set -euo pipefail
+token=$(curl -fsS -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 60")
+region=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/placement/region)
+umask 077
+aws ssm get-parameter --region "$region" --name ${JSON.stringify(parameter)} --with-decryption \\
+  --query Parameter.Value --output text >${HOST_PATHS.tlsDir}/key.pem.new
+mv ${HOST_PATHS.tlsDir}/key.pem.new ${HOST_PATHS.tlsDir}/key.pem
+`;
+
+const SETUP = (host: HostConfig) => {
+    const v = host.buildkitVersion;
+    const url = `https://github.com/moby/buildkit/releases/download/${v}/buildkit-${v}.linux-${SHORT_ARCH[host.platform]}.tar.gz`;
+    return `#!/bin/bash
+# First boot: put BuildKit's state on the cache volume, install buildkitd, start it.
+set -euo pipefail
+for _ in $(seq 60); do [[ -e ${CACHE_DEVICE} ]] && break; sleep 2; done
+dev=$(readlink -f ${CACHE_DEVICE})
+blkid "$dev" >/dev/null || mkfs.xfs -q "$dev"
+mkdir -p ${HOST_PATHS.root}
+echo "UUID=$(blkid -s UUID -o value "$dev") ${HOST_PATHS.root} xfs defaults,nofail 0 2" >>/etc/fstab
+mount ${HOST_PATHS.root}
+curl -fsSL --retry 5 ${url} | tar -xz -C /usr/local
+/usr/local/bin/buildkitd --version
+systemctl daemon-reload
+systemctl enable --now buildkitd.service ${host.idleStopMinutes > 0 ? "imagefleet-idle-stop.timer" : ""}
+`;
+};
+
+const BUILDKITD_UNIT = `[Unit]
+Description=BuildKit daemon (imagefleet)
+After=network-online.target
+Wants=network-online.target
+RequiresMountsFor=${HOST_PATHS.root}
+
+[Service]
+ExecStartPre=/usr/local/bin/imagefleet-fetch-key
+ExecStart=/usr/local/bin/buildkitd --config ${HOST_PATHS.config}
+Restart=always
+RestartSec=5
+LimitNOFILE=1048576
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+/**
+ * The host's cloud-init: buildkitd.toml, the CA and server certificate (public),
+ * a key fetcher, the systemd units and the idle-stop timer, then a first-boot
+ * setup. Cloud-init writes files only on the first boot, so the fleet replaces a
+ * host when this text changes.
+ */
+export function renderUserData(u: UserDataInputs): string {
+    const units = idleStopUnits(u.idleStopMinutes, u.port);
+    const file = (path: string, content: string, permissions = "0644") => ({ path, permissions, owner: "root:root", content });
+    const doc = {
+        write_files: [
+            file(HOST_PATHS.config, hostBuildkitdToml(u)),
+            file(`${HOST_PATHS.tlsDir}/ca.pem`, u.caPem),
+            file(`${HOST_PATHS.tlsDir}/cert.pem`, u.certPem),
+            file("/usr/local/bin/imagefleet-fetch-key", FETCH_KEY(u.keyParameter), "0755"),
+            file("/usr/local/bin/imagefleet-setup", SETUP(u), "0755"),
+            file("/etc/systemd/system/buildkitd.service", BUILDKITD_UNIT),
+            file(IDLE_STOP_PATH, IDLE_STOP_SCRIPT, "0755"),
+            file("/etc/systemd/system/imagefleet-idle-stop.service", units.service),
+            file("/etc/systemd/system/imagefleet-idle-stop.timer", units.timer),
+        ],
+        runcmd: [["/usr/local/bin/imagefleet-setup"]],
+    };
+    return "#cloud-config\n" + YAML.stringify(doc, { lineWidth: 0 });
+}
+
+/** Pulls one file's content back out of rendered user data (tests, debugging). */
+export function userDataFile(userData: string, path: string): string | undefined {
+    const doc = YAML.parse(userData) as { write_files?: { path: string; content: string }[] };
+    return doc.write_files?.find((f) => f.path === path)?.content;
+}
