@@ -4,4 +4,10 @@
  */
 export * from "./errors";
 export * as images from "./images";
-export { ImageFamily, ImageFamilyArgs, ImageSpec } from "./images";
+export * as builders from "./builders";
+export * as registry from "./registry";
+export * as delivery from "./delivery";
+export { ImageFamily, ImageFamilyArgs, ImageSpec, RegistrySpec } from "./images";
+export { BuilderFleet, BuilderFleetArgs } from "./builders";
+export { EcrRegistry, EcrRegistryArgs, GhcrRegistryArgs } from "./registry";
+export { GithubDelivery, GithubDeliveryArgs, Promotion, PromotionArgs, StackImageRefs } from "./delivery";

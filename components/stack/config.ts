@@ -50,12 +50,18 @@ export class ConfigReader {
         return `${this.namespace}:${name}`;
     }
 
+    /**
+     * The key's value, or undefined when unset. Pulumi.yaml gives every
+     * optional key a default so the engine does not demand it; for keys with
+     * no natural default that default is "", which means unset.
+     */
     raw(name: string): string | undefined {
-        return this.config.get(name);
+        const value = this.config.get(name);
+        return value === "" ? undefined : value;
     }
 
     object<T>(name: string, check: (v: unknown) => string | undefined): T | undefined {
-        const raw = this.config.get(name);
+        const raw = this.raw(name);
         if (raw === undefined) {
             return undefined;
         }
@@ -75,7 +81,7 @@ export class ConfigReader {
     }
 
     string(name: string, pattern?: RegExp, valid?: string): string | undefined {
-        const value = this.config.get(name);
+        const value = this.raw(name);
         if (value !== undefined && pattern && !pattern.test(value)) {
             this.problems.add(`${this.key(name)}: ${JSON.stringify(value)} is not valid; ${valid ?? `must match ${pattern}`}`);
             return undefined;
@@ -84,7 +90,7 @@ export class ConfigReader {
     }
 
     boolean(name: string, fallback: boolean): boolean {
-        const value = this.config.get(name);
+        const value = this.raw(name);
         if (value === undefined) {
             return fallback;
         }
@@ -179,7 +185,9 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     const buildOnPreview = r.boolean("buildOnPreview", false);
 
     const fleetPlatforms = platformsOfFleet(r.raw("fleet"));
-    for (const p of platforms.filter(isPlatform)) {
+    // A promoting stack (prod) builds nothing, so it needs no builder at all.
+    const builds = r.raw("promoteFrom") === undefined;
+    for (const p of builds ? platforms.filter(isPlatform) : []) {
         if (!builders[p] && !fleetPlatforms.includes(p)) {
             r.problems.add(`${r.key("builders")}: platform ${JSON.stringify(p)} (from ${r.key("platforms")}) has no builder; set ${r.key("builders")}["${p}"] to a buildx builder name`);
         }

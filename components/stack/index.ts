@@ -1,3 +1,4 @@
 export * from "./config";
 export * from "./builders";
 export * from "./registry";
+export * from "./delivery";

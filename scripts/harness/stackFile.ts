@@ -25,7 +25,7 @@ export function readStackConfig(stack: string, root = ROOT): StackConfigMap {
         throw new Error(`no stack ${JSON.stringify(stack)}: ${file} does not exist; stacks: ${known.join(", ")}`);
     }
     const doc = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
-    const config: Record<string, string> = {};
+    const config: Record<string, string> = projectDefaults(root);
     const secretKeys: string[] = [];
     for (const [key, value] of Object.entries<any>(doc.config ?? {})) {
         const full = key.includes(":") ? key : `${PROJECT}:${key}`;
@@ -37,6 +37,18 @@ export function readStackConfig(stack: string, root = ROOT): StackConfigMap {
         }
     }
     return { config, secretKeys };
+}
+
+/** The `default`s of Pulumi.yaml's typed config, which the engine hands to the program too. */
+function projectDefaults(root: string): Record<string, string> {
+    const project = YAML.parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) ?? {};
+    const defaults: Record<string, string> = {};
+    for (const [key, spec] of Object.entries<any>(project.config ?? {})) {
+        if (spec && typeof spec === "object" && "default" in spec) {
+            defaults[`${PROJECT}:${key}`] = typeof spec.default === "string" ? spec.default : JSON.stringify(spec.default);
+        }
+    }
+    return defaults;
 }
 
 /** Applies `key=value` overrides the way `pulumi config set key value` would. */
