@@ -45,6 +45,7 @@ export class BuilderFleet extends pulumi.ComponentResource {
     public readonly clientCertPem: pulumi.Output<string>;
     /** Client key (secret). */
     public readonly clientKeyPem: pulumi.Output<string>;
+    /** The hosts' security group: the BuildKit port from `allowedCidrs`, nothing else. */
     public readonly securityGroupId: pulumi.Output<string>;
     /** The hosts' IAM role. */
     public readonly roleArn: pulumi.Output<string>;

@@ -24,8 +24,8 @@ export interface BuildkitdTomlOptions {
         readonly minFreeGiB: number;
         readonly keepDuration: string;
     };
-    /** Registries reached over plain HTTP (the e2e tier's local registry). Default: none. */
-    readonly insecureRegistries?: readonly string[];
+    /** Extra CA certificate files per registry host, for registries with a private CA. Default: none. */
+    readonly registryCAs?: Readonly<Record<string, readonly string[]>>;
     /** Tracing socket; only set when several buildkitd share a machine (the e2e tier). Default: buildkitd's own. */
     readonly otelSocketPath?: string;
 }
@@ -70,8 +70,8 @@ export function renderBuildkitdToml(o: BuildkitdTomlOptions): string {
         "[worker.containerd]",
         "  enabled = false",
     ];
-    for (const host of o.insecureRegistries ?? []) {
-        lines.push("", `[registry.${q(host)}]`, "  http = true");
+    for (const [host, cas] of Object.entries(o.registryCAs ?? {})) {
+        lines.push("", `[registry.${q(host)}]`, `  ca = [${cas.map(q).join(", ")}]`);
     }
     return lines.join("\n") + "\n";
 }

@@ -22,13 +22,19 @@ export interface RegistrationState {
     readonly waitSeconds?: number;
 }
 
+/** Arguments of `BuildxRegistration` (BuilderFleet declares one per platform). */
 export interface BuildxRegistrationArgs {
     /** buildx builder name. Required. */
     readonly builderName: pulumi.Input<string>;
     /** The one platform the builder's nodes build. Required. */
     readonly platform: pulumi.Input<string>;
     /** The hosts, in order; the first is the builder's first node. Required, at least one. */
-    readonly nodes: pulumi.Input<pulumi.Input<{ readonly endpoint: pulumi.Input<string>; readonly serverName: pulumi.Input<string> }>[]>;
+    readonly nodes: pulumi.Input<pulumi.Input<{
+        /** `tcp://host:port`. Required. */
+        readonly endpoint: pulumi.Input<string>;
+        /** The name the host's certificate is verified against. Required. */
+        readonly serverName: pulumi.Input<string>;
+    }>[]>;
     /** CA certificate the hosts' certificates are checked against. Required. */
     readonly caPem: pulumi.Input<string>;
     /** Client certificate. Required. */
@@ -167,7 +173,9 @@ export const buildxProvider: pulumi.dynamic.ResourceProvider = {
  */
 export class BuildxRegistration extends pulumi.dynamic.Resource {
     // `declare`: a class field would reset what the base constructor set (ES2022 class fields).
+    /** The registered buildx builder's name; resolves once the builder exists. */
     declare public readonly builderName: pulumi.Output<string>;
+    /** Directory holding the builder's CA, client certificate and key. */
     declare public readonly certDir: pulumi.Output<string>;
 
     constructor(name: string, args: BuildxRegistrationArgs, opts?: pulumi.CustomResourceOptions) {

@@ -32,6 +32,7 @@ export interface GcSpec {
     readonly keepDuration?: string;
 }
 
+/** Arguments of `BuilderFleet`. */
 export interface BuilderFleetArgs {
     /** VPC the hosts run in. Required. */
     readonly vpcId: pulumi.Input<string>;

@@ -38,7 +38,7 @@ export interface UserDataInputs extends HostConfig {
     readonly keyParameter: string;
 }
 
-export type HostOverrides = Partial<Pick<BuildkitdTomlOptions, "listenAddress" | "tlsDir" | "root" | "insecureRegistries" | "otelSocketPath">>;
+export type HostOverrides = Partial<Pick<BuildkitdTomlOptions, "listenAddress" | "tlsDir" | "root" | "registryCAs" | "otelSocketPath">>;
 
 /** The host's `buildkitd.toml`: the one rendering both the user data and the e2e test use (the test overrides paths and address). */
 export function hostBuildkitdToml(host: HostConfig, overrides: HostOverrides = {}): string {
@@ -49,7 +49,7 @@ export function hostBuildkitdToml(host: HostConfig, overrides: HostOverrides = {
         root: overrides.root ?? HOST_PATHS.root,
         platform: host.platform,
         gc: host.gc,
-        insecureRegistries: overrides.insecureRegistries,
+        registryCAs: overrides.registryCAs,
         otelSocketPath: overrides.otelSocketPath,
     });
 }

@@ -8,6 +8,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as YAML from "yaml";
 import { BuilderFleetArgs } from "../../components/builders";
 import { buildxProvider, RegistrationState } from "../../components/builders/registration";
 import { hostConfigOf } from "../../components/builders/userData";
@@ -17,7 +18,8 @@ import { caProfile, clientProfile } from "../../components/builders/certificates
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const REGISTRY = "localhost:5000";
-const REGISTRY_HTTP = process.env.IMAGEFLEET_REGISTRY_HTTP ?? "http://127.0.0.1:5000";
+const REGISTRY_HTTP = process.env.IMAGEFLEET_REGISTRY_HTTP ?? "https://localhost:5000";
+const REGISTRY_CA = process.env.IMAGEFLEET_REGISTRY_CA ?? "/var/lib/imagefleet-e2e/registry/tls/ca.pem";
 const STRICT = !!process.env.IMAGEFLEET_E2E;
 // How a refused handshake looks from the client: the server's TLS alert, or,
 // when the server hangs up before the client reads it, a broken connection.
@@ -27,7 +29,6 @@ const REFUSED = /certificate required|bad certificate|unknown certificate author
 
 /** The committed dev fleet, as the stack would pass it (only the port differs). */
 function devFleetArgs(port: number): BuilderFleetArgs {
-    const YAML = require("yaml");
     const doc = YAML.parse(fs.readFileSync(path.join(ROOT, "stacks", "Pulumi.dev.yaml"), "utf8"));
     return { ...doc.config["imagefleet:fleet"], cacheVolumeGiB: 20, port };
 }
@@ -63,7 +64,7 @@ describe("a fleet host, for real (buildkitd + mTLS + buildx remote)", function (
         }
         const port = await freePort();
         const config = hostConfigOf(devFleetArgs(port), "linux/amd64");
-        host = new Buildkitd(path.join(dir, "host"), config, fleetPems(path.join(dir, "pki"), "imagefleet-dev", "imagefleet-dev-amd64-0", "127.0.0.1"), [REGISTRY]);
+        host = new Buildkitd(path.join(dir, "host"), config, fleetPems(path.join(dir, "pki"), "imagefleet-dev", "imagefleet-dev-amd64-0", "127.0.0.1"), { [REGISTRY]: [REGISTRY_CA] });
         await host.start();
     });
 

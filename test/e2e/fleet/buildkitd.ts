@@ -47,7 +47,7 @@ export class Buildkitd {
     readonly toml: string;
     private proc?: ChildProcess;
 
-    constructor(readonly dir: string, readonly host: HostConfig, readonly pems: FleetPems, insecureRegistries: string[]) {
+    constructor(readonly dir: string, readonly host: HostConfig, readonly pems: FleetPems, registryCAs: Record<string, string[]>) {
         this.addr = `tcp://127.0.0.1:${host.port}`;
         this.tlsDir = path.join(dir, "tls");
         // Host paths and address are the only overrides; the rest is the fleet's rendering.
@@ -55,7 +55,7 @@ export class Buildkitd {
             listenAddress: "127.0.0.1",
             tlsDir: this.tlsDir,
             root: path.join(dir, "root"),
-            insecureRegistries,
+            registryCAs,
             otelSocketPath: path.join(dir, "otel-grpc.sock"),
         });
     }

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Builds the real Pulumi engine tools and BuildKit from Go modules (the npm
+# `pulumi` wrapper and prebuilt downloads cannot be fetched here), then
+# installs the docker-build provider as a Pulumi plugin.
+#
+#   scripts/build-tools.sh            build what is stale, install, verify
+#   scripts/build-tools.sh --smoke    also run `pulumi up` on an empty nodejs program
+#   eval "$(scripts/build-tools.sh --print-env)"   or: . "$IMAGEFLEET_TOOLS_DIR/env.sh"
+#
+# Outputs in ${IMAGEFLEET_TOOLS_DIR:-~/.cache/imagefleet/tools}/bin:
+#   pulumi, pulumi-language-nodejs (ours: see scripts/tools/pulumi/cmd), buildkitd, buildctl
+# and libexec/pulumi-resource-docker-build, installed as plugin docker-build 0.0.22.
+# The engine must never try to download plugins (no network for that here), so
+# env.sh sets PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true and
+# PULUMI_SKIP_UPDATE_CHECK=true; keep both set wherever pulumi runs.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MODS="$ROOT/scripts/tools"
+TOOLS_DIR="${IMAGEFLEET_TOOLS_DIR:-$HOME/.cache/imagefleet/tools}"
+BIN="$TOOLS_DIR/bin"
+STAMPS="$TOOLS_DIR/stamps"
+# The provider is used only as an installed plugin: on PATH the engine would
+# prefer it over the plugin cache and warn on every run.
+LIBEXEC="$TOOLS_DIR/libexec"
+PROVIDER_VERSION=0.0.22 # must match npm @pulumi/docker-build
+
+# Static binaries need no libc match with the host, and cgo would only add
+# compile time.
+export CGO_ENABLED=0
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# One compile per core; the default is the same, but CI may set GOFLAGS.
+NPROC=$(nproc)
+export GOFLAGS="${GOFLAGS:-} -p=$NPROC"
+
+log() { echo "[build-tools] $*" >&2; }
+
+print_env() {
+  cat <<EOF
+export PATH="$BIN:\$PATH"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+EOF
+}
+
+# step NAME CMD...: run and report the wall time in seconds.
+step() {
+  local name=$1 start=$SECONDS
+  shift
+  log "$name: $*"
+  "$@"
+  log "$name: done in $((SECONDS - start)) s"
+}
+
+# mod_version DIR MODULE: the version MODULE resolves to in DIR's go.mod.
+mod_version() { (cd "$1" && go list -m -f '{{.Version}}' "$2"); }
+
+# A group is rebuilt when anything that determines its output changed.
+stamp_of() { # dir ldflags
+  (
+    cd "$1"
+    find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 | sort -z |
+      xargs -0 sha256sum
+    go version
+    echo "CGO_ENABLED=$CGO_ENABLED ${BUILD_FLAGS[*]} $2"
+  ) | sha256sum | cut -d' ' -f1
+}
+
+BUILD_FLAGS=(-trimpath -buildvcs=false)
+
+# build_group NAME DIR OUTDIR LDFLAGS OUTPUTS PACKAGES...
+build_group() {
+  local name=$1 dir=$2 out=$3 ldflags=$4 outputs=$5
+  shift 5
+  local want have=
+  want=$(stamp_of "$dir" "$ldflags")
+  [[ -s $STAMPS/$name ]] && have=$(cat "$STAMPS/$name")
+  local missing=0 o
+  for o in $outputs; do [[ -x $out/$o ]] || missing=1; done
+  if [[ $want == "$have" && $missing == 0 ]]; then
+    log "$name: up to date ($outputs)"
+    return
+  fi
+  # Load the packages first so the log shows download time apart from compile
+  # time; `go list -deps` fetches exactly the modules these mains need.
+  (cd "$dir" && step "$name: download modules" go list -deps "$@" >/dev/null)
+  # One `go build` for several mains shares the compile of common packages.
+  (cd "$dir" && step "$name: compile" go build "${BUILD_FLAGS[@]}" -ldflags "-s -w $ldflags" -o "$out/" "$@")
+  echo "$want" >"$STAMPS/$name"
+  BUILT="$BUILT $name"
+}
+
+install_plugin() {
+  if [[ $BUILT != *provider* ]] &&
+    pulumi plugin ls 2>/dev/null | grep -Eq "^docker-build +resource +$PROVIDER_VERSION "; then
+    log "plugin resource docker-build $PROVIDER_VERSION: already installed"
+    return
+  fi
+  step "install plugin" pulumi plugin install resource docker-build "$PROVIDER_VERSION" \
+    --file "$LIBEXEC/pulumi-resource-docker-build" --reinstall
+  pulumi plugin ls | grep -Eq "^docker-build +resource +$PROVIDER_VERSION " ||
+    { pulumi plugin ls >&2; log "docker-build $PROVIDER_VERSION missing from 'pulumi plugin ls'"; exit 1; }
+}
+
+verify() {
+  log "versions:"
+  echo "  pulumi                       $(pulumi version)"
+  echo "  pulumi-language-nodejs       $(pulumi-language-nodejs -version)"
+  # The provider has no --version: ask the engine for its schema instead.
+  echo "  pulumi-resource-docker-build $(pulumi package get-schema "docker-build@$PROVIDER_VERSION" |
+    node -e 'const s=JSON.parse(require("fs").readFileSync(0));console.log(s.name, s.version, Object.keys(s.resources).join(" "))')"
+  echo "  buildkitd                    $(buildkitd --version)"
+  echo "  buildctl                     $(buildctl --version)"
+  pulumi plugin ls | sed 's/^/  /'
+}
+
+# An empty nodejs program through the real engine: proves the CLI, the
+# language host and the project's @pulumi/pulumi work together.
+smoke() (
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  mkdir -p "$tmp/state" "$tmp/proj"
+  cat >"$tmp/proj/Pulumi.yaml" <<'EOF'
+name: smoke
+runtime:
+  name: nodejs
+  options:
+    typescript: false
+EOF
+  printf '%s\n' 'const pulumi = require("@pulumi/pulumi");' \
+    'exports.answer = pulumi.output(42);' >"$tmp/proj/index.js"
+  echo '{"name":"smoke","main":"index.js"}' >"$tmp/proj/package.json"
+  if [[ -d $ROOT/node_modules/@pulumi/pulumi ]]; then
+    ln -s "$ROOT/node_modules" "$tmp/proj/node_modules"
+  else
+    step "smoke: npm install" npm install --prefix "$tmp/proj" --no-audit --no-fund @pulumi/pulumi@3.270.0
+  fi
+  (
+    cd "$tmp/proj"
+    export PULUMI_CONFIG_PASSPHRASE=smoke PULUMI_HOME="${PULUMI_HOME:-$HOME/.pulumi}"
+    export PULUMI_BACKEND_URL="file://$tmp/state"
+    pulumi stack init smoke --non-interactive >/dev/null
+    step "smoke: pulumi up" pulumi up --yes --non-interactive --skip-preview
+    [[ $(pulumi stack output answer) == 42 ]] || { log "smoke: unexpected stack output"; exit 1; }
+    pulumi destroy --yes --non-interactive >/dev/null
+    pulumi stack rm --yes smoke >/dev/null
+  )
+  log "smoke: OK (pulumi up ran an empty nodejs program, output answer=42)"
+)
+
+main() {
+  if [[ ${1:-} == --print-env ]]; then print_env; return; fi
+  local total=$SECONDS
+  command -v go >/dev/null || { log "go is required"; exit 1; }
+  mkdir -p "$BIN" "$LIBEXEC" "$STAMPS"
+  export PATH="$BIN:$PATH"
+  BUILT=
+  local pulumi_v buildkit_v
+  pulumi_v=$(mod_version "$MODS/pulumi" github.com/pulumi/pulumi/pkg/v3)
+  buildkit_v=$(mod_version "$MODS/buildkit" github.com/moby/buildkit)
+  log "Pulumi CLI $pulumi_v, docker-build provider v$PROVIDER_VERSION, BuildKit $buildkit_v -> $BIN"
+
+  build_group pulumi "$MODS/pulumi" "$BIN" \
+    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$pulumi_v" \
+    "pulumi pulumi-language-nodejs" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi ./cmd/pulumi-language-nodejs
+  build_group provider "$MODS/provider" "$LIBEXEC" \
+    "-X github.com/pulumi/pulumi-docker-build/provider.Version=$PROVIDER_VERSION" \
+    "pulumi-resource-docker-build" \
+    github.com/pulumi/pulumi-docker-build/provider/cmd/pulumi-resource-docker-build
+  build_group buildkit "$MODS/buildkit" "$BIN" \
+    "-X github.com/moby/buildkit/version.Version=$buildkit_v" \
+    "buildkitd buildctl" \
+    github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
+
+  install_plugin
+  verify
+  print_env >"$TOOLS_DIR/env.sh"
+  [[ ${1:-} == --smoke ]] && smoke
+  log "total $((SECONDS - total)) s. To use the tools:"
+  echo ". $TOOLS_DIR/env.sh"
+}
+
+main "$@"
