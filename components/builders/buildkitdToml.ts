@@ -71,7 +71,8 @@ export function renderBuildkitdToml(o: BuildkitdTomlOptions): string {
         "  enabled = false",
     ];
     for (const [host, cas] of Object.entries(o.registryCAs ?? {})) {
-        lines.push("", `[registry.${q(host)}]`, `  ca = [${cas.map(q).join(", ")}]`);
+        // http = false: BuildKit otherwise assumes plain HTTP for localhost.
+        lines.push("", `[registry.${q(host)}]`, "  http = false", `  ca = [${cas.map(q).join(", ")}]`);
     }
     return lines.join("\n") + "\n";
 }

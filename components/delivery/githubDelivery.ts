@@ -9,7 +9,12 @@ export interface DeliveryEnvironment {
     /** Environment name, normally the stack name; it is part of the role's `sub`. Required. */
     readonly name: string;
     /** Required reviewers as GitHub user and team IDs (numbers, at most 6 in all). Default: none; a protected environment needs at least one. */
-    readonly reviewers?: { readonly users?: readonly number[]; readonly teams?: readonly number[] };
+    readonly reviewers?: {
+        /** GitHub user IDs. Default: none. */
+        readonly users?: readonly number[];
+        /** GitHub team IDs. Default: none. */
+        readonly teams?: readonly number[];
+    };
     /** Branches allowed to deploy here. Default: any branch, except `["main"]` for a protected environment. */
     readonly branches?: readonly string[];
     /**
@@ -20,8 +25,13 @@ export interface DeliveryEnvironment {
     readonly policyArns?: readonly pulumi.Input<string>[];
 }
 
-export type OidcProviderChoice = "create" | "lookup" | { readonly arn: pulumi.Input<string> };
+/** How `GithubDelivery` gets GitHub's OIDC provider in AWS: create it, look it up, or use the one given. */
+export type OidcProviderChoice = "create" | "lookup" | {
+    /** ARN of an existing provider for `token.actions.githubusercontent.com`. Required. */
+    readonly arn: pulumi.Input<string>;
+};
 
+/** Arguments of `GithubDelivery`. */
 export interface GithubDeliveryArgs {
     /** `OWNER/REPO`, spelled exactly as on GitHub (IAM compares `sub` case-sensitively). Required. */
     readonly repository: string;
@@ -39,7 +49,7 @@ export interface GithubDeliveryArgs {
     readonly preview?: boolean;
     /** Cache repositories the preview role reads. Default: every `*-cache` repository of the account in `region`. */
     readonly cacheRepositoryArns?: pulumi.Input<pulumi.Input<string>[]>;
-    /** State backend URL, published as `PULUMI_BACKEND_URL`; for `s3://` the preview role may read the state. Required when `preview` is on. */
+    /** State backend URL, published as `PULUMI_BACKEND_URL`; for `s3://` the preview role may read the state. Default: none; required when `preview` is on. */
     readonly stateBackendUrl?: string;
     /** KMS key ARN of the stacks' secrets provider (`awskms://`); the preview role may decrypt with it. Default: none. */
     readonly secretsKeyArn?: pulumi.Input<string>;
@@ -102,6 +112,7 @@ export function validateDelivery(name: string, args: GithubDeliveryArgs, stack =
  * `AWS_REGION`, `PULUMI_BACKEND_URL`).
  */
 export class GithubDelivery extends pulumi.ComponentResource {
+    /** ARN of GitHub's OIDC provider the roles trust (created, looked up or given). */
     public readonly oidcProviderArn: pulumi.Output<string>;
     /** The preview role's ARN; undefined when `preview` is off. */
     public readonly previewRoleArn?: pulumi.Output<string>;

@@ -7,12 +7,13 @@ import { parseRef } from "./stackRefs";
 
 /** One image (of one variant) to promote. */
 export interface PromotedImage {
-    /** Image name; selects the target repository. */
+    /** Image name; selects the target repository. Required. */
     readonly image: string;
-    /** Variant name; `""` or absent for the default variant. Tags get `-<variant>`. */
+    /** Variant name; tags get `-<variant>`. Default: the default variant (`""`). */
     readonly variant?: string;
 }
 
+/** Arguments of `Promotion`. */
 export interface PromotionArgs {
     /** What to promote. Required, at least one. */
     readonly images: readonly PromotedImage[];
@@ -26,7 +27,14 @@ export interface PromotionArgs {
     /** Target repository per image name (e.g. `EcrRegistry.repositories`). Required for every image. */
     readonly repositories: Readonly<Record<string, pulumi.Input<string>>>;
     /** Credentials for the target registry (which must also be able to read the sources). Default: none. */
-    readonly registry?: { readonly address: pulumi.Input<string>; readonly username?: pulumi.Input<string>; readonly password?: pulumi.Input<string> };
+    readonly registry?: {
+        /** Registry host. Required. */
+        readonly address: pulumi.Input<string>;
+        /** Username. Default: none. */
+        readonly username?: pulumi.Input<string>;
+        /** Password or token; kept a secret. Default: none (no credentials are passed). */
+        readonly password?: pulumi.Input<string>;
+    };
     /** The moving tag. Default: the stack name. Empty string: no moving tag. */
     readonly environment?: string;
     /** A semver release published as `v<release>`. Default: none. */

@@ -29,10 +29,11 @@ export function parseRef(ref: string): ParsedRef | undefined {
 /** The name an ImageFamily or a Promotion exports its refs under. */
 export const REFS_OUTPUT = "refs";
 
+/** Options of `StackImageRefs`. */
 export interface StackImageRefsOptions {
     /** Stack output holding `{ "<image>[-variant]": "repo:tag@sha256:…" }`. Default: `refs`. */
     readonly output?: string;
-    /** Resource options for the StackReference (e.g. `parent`). */
+    /** Resource options for the StackReference (e.g. `parent`). Default: none. */
     readonly opts?: pulumi.CustomResourceOptions;
 }
 
@@ -48,12 +49,18 @@ export interface StackImageRefsOptions {
  * image when the stack has not exported it, instead of deploying `undefined`.
  */
 export class StackImageRefs {
+    /** The StackReference the refs are read through. */
     readonly reference: pulumi.StackReference;
+    /** The stack output read (`options.output`). */
     readonly output: string;
     /** Every ref the stack exported, by image key. */
     readonly refs: pulumi.Output<Record<string, string>>;
 
-    constructor(readonly stack: string, options: StackImageRefsOptions = {}) {
+    constructor(
+        /** Fully qualified stack name, `org/project/stack`. */
+        readonly stack: string,
+        options: StackImageRefsOptions = {},
+    ) {
         this.output = options.output ?? REFS_OUTPUT;
         this.reference = new pulumi.StackReference(stack, { name: stack }, options.opts);
         this.refs = this.reference.requireOutput(this.output).apply((value) => {

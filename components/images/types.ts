@@ -11,15 +11,21 @@ export const IMAGE_KINDS: readonly ImageKind[] = ["dev-env", "artifact", "runtim
  * build of the same platform, pinned by digest) or a local directory
  * (StarRocks' `ARTIFACT_SOURCE=local`).
  */
-export type FromSource = string | { readonly image: string } | { readonly local: string };
+export type FromSource = string | {
+    /** Name of another image of the family. Required. */
+    readonly image: string;
+} | {
+    /** Local directory, relative to the program's working directory (or `ImageFamilyArgs.baseDir`). Required. */
+    readonly local: string;
+};
 
 /** One image of the family. */
 export interface ImageSpec {
-    /** Unique within the family; used in repository names, tags and resource names. Lowercase `[a-z0-9][a-z0-9._-]*`. */
+    /** Unique within the family; used in repository names, tags and resource names. Lowercase `[a-z0-9][a-z0-9._-]*`. Required. */
     readonly name: string;
-    /** `dev-env` (toolchains), `artifact` (what was compiled) or `runtime` (what ships). */
+    /** `dev-env` (toolchains), `artifact` (what was compiled) or `runtime` (what ships). Required. */
     readonly kind: ImageKind;
-    /** Build context directory, relative to the program's working directory (or `ImageFamilyArgs.baseDir`). */
+    /** Build context directory, relative to the program's working directory (or `ImageFamilyArgs.baseDir`). Required. */
     readonly context: string;
     /** Dockerfile path relative to `context`. Default: `Dockerfile`. */
     readonly dockerfile?: string;
@@ -43,7 +49,7 @@ export interface ImageSpec {
 
 /** Registry the family pushes to. */
 export interface RegistrySpec {
-    /** Registry host, e.g. `localhost:5000` or `123456789012.dkr.ecr.eu-west-1.amazonaws.com`. */
+    /** Registry host, e.g. `registry.localhost:5000` or `123456789012.dkr.ecr.eu-west-1.amazonaws.com`. Required. */
     readonly address: pulumi.Input<string>;
     /** Path between the address and the image name. Default: none (`<address>/<image>`). */
     readonly namespace?: string;
@@ -77,12 +83,13 @@ export interface TagSpec {
 
 /** The git commit the images are built from. */
 export interface GitSpec {
-    /** Branch name; decides the cache ref written. */
+    /** Branch name; decides the cache ref written. Required. */
     readonly branch: string;
-    /** Commit SHA (at least 7 hex characters); the immutable tag uses its first 12. */
+    /** Commit SHA (at least 7 hex characters); the immutable tag uses its first 12. Required. */
     readonly sha: string;
 }
 
+/** Arguments of `ImageFamily`. */
 export interface ImageFamilyArgs {
     /** The images of the family. Required, at least one. */
     readonly images: readonly ImageSpec[];

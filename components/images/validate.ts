@@ -135,7 +135,7 @@ export function validateFamily(name: string, args: ImageFamilyArgs, stack: strin
     }
 
     if (!args.registry || args.registry.address === undefined || args.registry.address === "") {
-        problems.add("registry.address is required, e.g. \"localhost:5000\"");
+        problems.add("registry.address is required, e.g. \"registry.localhost:5000\"");
     }
     if (args.registry?.namespace !== undefined && !/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/.test(args.registry.namespace)) {
         problems.add(`registry.namespace ${JSON.stringify(args.registry.namespace)} is not a valid repository path`);

@@ -11,6 +11,7 @@ export type EcrEncryption = "AES256" | "KMS";
 /** Environments whose repositories are protected unless `protect` says otherwise. */
 export const PROTECTED_ENVIRONMENTS: readonly string[] = ["prod", "production"];
 
+/** Arguments of `EcrRegistry`. */
 export interface EcrRegistryArgs {
     /** Image names of the family; each gets an image repository and a cache repository. Required, at least one. */
     readonly images: readonly string[];

@@ -4,6 +4,7 @@ import { RegistrySpec } from "../images/types";
 
 export const GHCR_ADDRESS = "ghcr.io";
 
+/** Arguments of `ghcrRegistry`. */
 export interface GhcrRegistryArgs {
     /** The GitHub user or organization that owns the packages. Required. */
     readonly owner: string;

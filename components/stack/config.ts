@@ -39,10 +39,12 @@ export interface StackConfig {
  * it does not parse; `pulumi config set` stores objects as JSON strings.
  */
 export class ConfigReader {
+    /** Every problem found so far; the caller throws them together. */
     readonly problems = new Problems();
+    /** The config namespace being read. */
     readonly config: pulumi.Config;
 
-    constructor(readonly namespace = "imagefleet") {
+    constructor(/** Config namespace (the part before `:`). Default: `imagefleet`. */ readonly namespace = "imagefleet") {
         this.config = new pulumi.Config(namespace);
     }
 
@@ -143,12 +145,12 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     const registry = r.object<StackConfig["registry"]>("registry", (v) => {
         const o = v as Record<string, unknown>;
         if (typeof o !== "object" || o === null || typeof o.address !== "string" || o.address === "") {
-            return `must be an object with an "address" (e.g. {"address": "localhost:5000"}), got ${JSON.stringify(v)}`;
+            return `must be an object with an "address" (e.g. {"address": "registry.localhost:5000"}), got ${JSON.stringify(v)}`;
         }
         return "password" in o ? "put the password in the secret key imagefleet:registryPassword, not in plain config" : undefined;
     });
     if (registry === undefined && r.raw("registry") === undefined) {
-        r.problems.add(`${r.key("registry")} is required, e.g. {"address": "localhost:5000"}`);
+        r.problems.add(`${r.key("registry")} is required, e.g. {"address": "registry.localhost:5000"}`);
     }
     const platforms = r.object<Platform[]>("platforms", checkPlatforms) ?? [...DEFAULT_PLATFORMS];
     const builders = r.object<Partial<Record<Platform, string>>>("builders", (v) => {

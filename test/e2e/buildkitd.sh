@@ -126,9 +126,12 @@ root = "$dir/root"
   enabled = false
 
 # The e2e registry's certificate comes from a local CA (test/e2e/setup.sh).
-[registry."localhost:5000"]
+# http = false: BuildKit assumes plain HTTP for loopback names.
+[registry."registry.localhost:5000"]
+  http = false
   ca = ["${IMAGEFLEET_STATE_DIR:-/var/lib/imagefleet-e2e}/registry/tls/ca.pem"]
 [registry."127.0.0.1:5000"]
+  http = false
   ca = ["${IMAGEFLEET_STATE_DIR:-/var/lib/imagefleet-e2e}/registry/tls/ca.pem"]
 EOF
 }

@@ -54,7 +54,7 @@ describe("real builds (Docker engine BuildKit, local registry, QEMU)", function 
 
     it("runs the runtime image on both platforms (arm64 under QEMU)", () => {
         const outputs = ["linux/amd64", "linux/arm64"].map((platform) =>
-            must("docker", ["run", "--rm", "--pull", "always", "--platform", platform, `localhost:5000/imagefleet/runtime:${tag}`]).stdout.trim());
+            must("docker", ["run", "--rm", "--pull", "always", "--platform", platform, `registry.localhost:5000/imagefleet/runtime:${tag}`]).stdout.trim());
         assert.match(outputs[0], /^imagefleet-example 0\.1\.0 arch=x86_64 checksum=\d+$/);
         assert.match(outputs[1], /^imagefleet-example 0\.1\.0 arch=aarch64 checksum=\d+$/);
         assert.equal(outputs[0].split("checksum=")[1], outputs[1].split("checksum=")[1], "both platforms compiled the same program");
@@ -70,7 +70,7 @@ describe("real builds (Docker engine BuildKit, local registry, QEMU)", function 
         for (const step of heavy) {
             assert.equal(step.status, "CACHED", `${step.name} ran (${step.status}) instead of coming from the registry cache`);
         }
-        assert.match(r.stderr, /importing cache manifest from localhost:5000\/imagefleet\/.*-cache:e2e-/);
+        assert.match(r.stderr, /importing cache manifest from registry.localhost:5000\/imagefleet\/.*-cache:e2e-/);
     });
 
     it("a one-line change to the runtime Dockerfile re-runs only runtime steps", async () => {

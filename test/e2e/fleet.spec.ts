@@ -17,8 +17,8 @@ import { fleetPems, issue } from "./fleet/certs";
 import { caProfile, clientProfile } from "../../components/builders/certificates";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const REGISTRY = "localhost:5000";
-const REGISTRY_HTTP = process.env.IMAGEFLEET_REGISTRY_HTTP ?? "https://localhost:5000";
+const REGISTRY = "registry.localhost:5000";
+const REGISTRY_HTTP = process.env.IMAGEFLEET_REGISTRY_HTTP ?? "https://registry.localhost:5000";
 const REGISTRY_CA = process.env.IMAGEFLEET_REGISTRY_CA ?? "/var/lib/imagefleet-e2e/registry/tls/ca.pem";
 const STRICT = !!process.env.IMAGEFLEET_E2E;
 // How a refused handshake looks from the client: the server's TLS alert, or,

@@ -3,8 +3,11 @@
 
 IMAGEFLEET_STATE_DIR=${IMAGEFLEET_STATE_DIR:-/var/lib/imagefleet-e2e}
 IMAGEFLEET_CACHE_DIR=${IMAGEFLEET_CACHE_DIR:-/var/cache/imagefleet}
-# 'localhost' (not 127.0.0.1) because that is the address the local stack config uses.
-IMAGEFLEET_REGISTRY=${IMAGEFLEET_REGISTRY:-localhost:5000}
+# A name, not 'localhost' or 127.0.0.1: BuildKit and buildx treat loopback
+# names as plain HTTP, while the docker-build provider reads indexes over
+# HTTPS only, so a loopback name can never serve both. setup.sh maps this one
+# to 127.0.0.1 in /etc/hosts. It is the address the local stack config uses.
+IMAGEFLEET_REGISTRY=${IMAGEFLEET_REGISTRY:-registry.localhost:5000}
 # The registry listens on IPv4 loopback only, on the port of IMAGEFLEET_REGISTRY.
 REGISTRY_ADDR=127.0.0.1:${IMAGEFLEET_REGISTRY##*:}
 # The default socket, so every client (docker CLI, buildx, the docker-build provider)

@@ -83,17 +83,27 @@ binfmt_qemu() {
     die "qemu-aarch64 binfmt lacks the F flag; emulation inside containers will fail"
 }
 
-# registry_tls: a local CA and a server certificate for localhost/127.0.0.1,
-# trusted system-wide (Go clients: the provider, buildx) and by the engine.
+# registry_tls: the registry's name in /etc/hosts, a local CA and a server
+# certificate for it, trusted system-wide (Go clients: the provider, buildx)
+# and by the engine.
 registry_tls() {
+  local name=${IMAGEFLEET_REGISTRY%:*}
+  if ! grep -Eq "^127\.0\.0\.1[[:space:]].*[[:space:]]$name([[:space:]]|\$)" /etc/hosts; then
+    echo "127.0.0.1 $name" >>/etc/hosts
+    log "mapped $name to 127.0.0.1 in /etc/hosts"
+  fi
   mkdir -p "$REGISTRY_TLS"
-  if [[ ! -s $REGISTRY_TLS/server.pem ]]; then
-    log "creating the registry's CA and certificate in $REGISTRY_TLS"
+  if [[ ! -s $REGISTRY_TLS/ca-key.pem ]]; then
+    log "creating the registry's CA in $REGISTRY_TLS"
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=imagefleet e2e registry CA" \
       -keyout "$REGISTRY_TLS/ca-key.pem" -out "$REGISTRY_CA" 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    rm -f "$REGISTRY_TLS/server.pem"
+  fi
+  if ! openssl x509 -in "$REGISTRY_TLS/server.pem" -noout -checkhost "$name" 2>/dev/null | grep -q "does match"; then
+    log "creating the registry's certificate for $name"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$name" \
       -keyout "$REGISTRY_TLS/server-key.pem" -out "$REGISTRY_TLS/server.csr" 2>/dev/null
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$REGISTRY_TLS/ext.cnf"
+    printf 'subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' "$name" >"$REGISTRY_TLS/ext.cnf"
     openssl x509 -req -in "$REGISTRY_TLS/server.csr" -CA "$REGISTRY_CA" -CAkey "$REGISTRY_TLS/ca-key.pem" \
       -CAcreateserial -days 3650 -extfile "$REGISTRY_TLS/ext.cnf" -out "$REGISTRY_TLS/server.pem" 2>/dev/null
     chmod 600 "$REGISTRY_TLS"/*-key.pem
@@ -157,19 +167,11 @@ start_dockerd() {
 
 registry_up() { curl -sf --cacert "$REGISTRY_CA" "https://$REGISTRY_ADDR/v2/" >/dev/null; }
 
-start_registry() {
-  if pid_alive "$REGISTRY_PID" && ! grep -q "tls:" "$REGISTRY_DIR/config.yml" 2>/dev/null; then
-    log "the registry runs without TLS; restarting it"
-    stop_pidfile "$REGISTRY_PID" registry
-  fi
-  if pid_alive "$REGISTRY_PID"; then
-    wait_for 30 "the running registry to answer" registry_up
-    log "registry already running (pid $(cat "$REGISTRY_PID"))"
-  elif registry_up; then
-    log "reusing the registry already answering on $REGISTRY_ADDR"
-  else
-    mkdir -p "$REGISTRY_DIR/data"
-    cat >"$REGISTRY_DIR/config.yml" <<EOF
+registry_config() {
+  # The certificate's fingerprint is part of the config, so a new certificate
+  # restarts the registry.
+  cat <<EOF
+# certificate $(openssl x509 -in "$REGISTRY_TLS/server.pem" -noout -fingerprint -sha256)
 version: 0.1
 log:
   level: warn
@@ -184,14 +186,29 @@ http:
     certificate: $REGISTRY_TLS/server.pem
     key: $REGISTRY_TLS/server-key.pem
 EOF
+}
+
+start_registry() {
+  if pid_alive "$REGISTRY_PID" && [[ "$(registry_config)" != "$(cat "$REGISTRY_DIR/config.yml" 2>/dev/null)" ]]; then
+    log "the registry runs with another configuration; restarting it"
+    stop_pidfile "$REGISTRY_PID" registry
+  fi
+  if pid_alive "$REGISTRY_PID"; then
+    wait_for 30 "the running registry to answer" registry_up
+    log "registry already running (pid $(cat "$REGISTRY_PID"))"
+  elif registry_up; then
+    log "reusing the registry already answering on $REGISTRY_ADDR"
+  else
+    mkdir -p "$REGISTRY_DIR/data"
+    registry_config >"$REGISTRY_DIR/config.yml"
     log "starting docker-registry (log: $REGISTRY_DIR/registry.log)"
     setsid docker-registry serve "$REGISTRY_DIR/config.yml" >>"$REGISTRY_DIR/registry.log" 2>&1 </dev/null &
     echo $! >"$REGISTRY_PID"
     wait_for 30 "the registry (see $REGISTRY_DIR/registry.log)" registry_up
   fi
-  # Clients use the name 'localhost'; it must reach the IPv4 listener.
+  # Clients use the registry's name; it must reach the IPv4 listener.
   curl -sf --cacert "$REGISTRY_CA" "https://$IMAGEFLEET_REGISTRY/v2/" >/dev/null ||
-    die "https://$IMAGEFLEET_REGISTRY/v2/ does not answer; make localhost resolve to 127.0.0.1 in /etc/hosts"
+    die "https://$IMAGEFLEET_REGISTRY/v2/ does not answer; map ${IMAGEFLEET_REGISTRY%:*} to 127.0.0.1 in /etc/hosts"
 }
 
 default_builder_has_arm64() { docker buildx inspect default | grep -q '^Platforms:.*linux/arm64'; }

@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
-export const REGISTRY_HTTP = process.env.IMAGEFLEET_REGISTRY_HTTP ?? "https://localhost:5000";
+export const REGISTRY_HTTP = process.env.IMAGEFLEET_REGISTRY_HTTP ?? "https://registry.localhost:5000";
 
 /** A fresh 40-hex SHA per test run, so its tags never collide with earlier runs'. */
 export function runSha(): string {

@@ -13,8 +13,8 @@ describe("npm run bake", () => {
         assert.equal(t.context, "example");
         assert.equal(t.dockerfile, "artifact.Dockerfile");
         assert.deepEqual(t.platforms, ["linux/arm64"]);
-        assert.deepEqual(t.tags, [`localhost:5000/imagefleet/artifact:${SHA.slice(0, 12)}-arm64`]);
-        assert.equal(t.args?.BUSYBOX_IMAGE, "localhost:5000/base/busybox:1.36");
+        assert.deepEqual(t.tags, [`registry.localhost:5000/imagefleet/artifact:${SHA.slice(0, 12)}-arm64`]);
+        assert.equal(t.args?.BUSYBOX_IMAGE, "registry.localhost:5000/base/busybox:1.36");
         assert.deepEqual(t.output, ["type=registry"]);
     });
 
@@ -28,19 +28,19 @@ describe("npm run bake", () => {
         const { bake } = await bakeForStack("local", git);
         const t = bake.target["example-runtime-arm64"];
         assert.deepEqual(t["cache-from"], [
-            "type=registry,ref=localhost:5000/imagefleet/runtime-cache:feature-x-arm64",
-            "type=registry,ref=localhost:5000/imagefleet/runtime-cache:main-arm64",
+            "type=registry,ref=registry.localhost:5000/imagefleet/runtime-cache:feature-x-arm64",
+            "type=registry,ref=registry.localhost:5000/imagefleet/runtime-cache:main-arm64",
         ]);
-        assert.deepEqual(t["cache-to"], ["type=registry,ref=localhost:5000/imagefleet/runtime-cache:feature-x-arm64,mode=max,image-manifest=true,oci-mediatypes=true"]);
+        assert.deepEqual(t["cache-to"], ["type=registry,ref=registry.localhost:5000/imagefleet/runtime-cache:feature-x-arm64,mode=max,image-manifest=true,oci-mediatypes=true"]);
     });
 
     it("has a group per image and a default group with every target", async () => {
         const { bake, indexes } = await bakeForStack("local", git);
         assert.deepEqual(bake.group["example-runtime"].targets, ["example-runtime-amd64", "example-runtime-arm64"]);
         assert.equal(bake.group.default.targets.length, 6);
-        const runtime = indexes.find((i) => i.tag === `localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}`)!;
-        assert.deepEqual(runtime.sources.sort(), [`localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}-amd64`, `localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}-arm64`]);
-        const alias = indexes.find((i) => i.tag === "localhost:5000/imagefleet/runtime:local")!;
-        assert.deepEqual(alias.sources, [`localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}`]);
+        const runtime = indexes.find((i) => i.tag === `registry.localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}`)!;
+        assert.deepEqual(runtime.sources.sort(), [`registry.localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}-amd64`, `registry.localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}-arm64`]);
+        const alias = indexes.find((i) => i.tag === "registry.localhost:5000/imagefleet/runtime:local")!;
+        assert.deepEqual(alias.sources, [`registry.localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}`]);
     });
 });

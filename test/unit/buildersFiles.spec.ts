@@ -41,9 +41,9 @@ describe("buildkitd.toml", () => {
         assert.ok(!toml.includes("[registry."), "the fleet adds no registry settings by default");
         const local = renderBuildkitdToml({
             listenAddress: "127.0.0.1", port: 1, tlsDir: "/t", root: "/r", platform: "linux/amd64",
-            gc: { maxUsedGiB: 8, minFreeGiB: 1, keepDuration: "1h" }, registryCAs: { "localhost:5000": ["/etc/ca.pem"] },
+            gc: { maxUsedGiB: 8, minFreeGiB: 1, keepDuration: "1h" }, registryCAs: { "registry.localhost:5000": ["/etc/ca.pem"] },
         });
-        assert.match(local, /\[registry\."localhost:5000"\]\n {2}ca = \["\/etc\/ca.pem"\]/);
+        assert.match(local, /\[registry\."registry.localhost:5000"\]\n {2}http = false\n {2}ca = \["\/etc\/ca.pem"\]/);
         assert.ok(!local.includes("http = true"), "no registry is reached over plain HTTP");
     });
 });

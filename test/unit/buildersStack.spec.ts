@@ -28,7 +28,7 @@ async function configError(stack: string, overrides: string[]): Promise<Validati
     try {
         await run(stack, overrides);
     } catch (err) {
-        assert.ok(err instanceof ValidationError, `expected a ValidationError, got ${err}`);
+        assert.ok(err instanceof ValidationError, `expected a ValidationError, got ${String(err)}`);
         return err as ValidationError & { resources: Recorded[] };
     }
     throw new Error("expected the stack config to be rejected");

@@ -25,7 +25,7 @@ async function configError(stack: string, overrides: string[]): Promise<Validati
     try {
         await run(stack, overrides);
     } catch (err) {
-        assert.ok(err instanceof ValidationError, `expected a ValidationError, got ${err}`);
+        assert.ok(err instanceof ValidationError, `expected a ValidationError, got ${String(err)}`);
         return err as ValidationError & { resources: unknown[] };
     }
     throw new Error("expected the stack config to be rejected");
@@ -42,14 +42,14 @@ describe("the program (index.ts) on stack config", () => {
             const i = plain(img);
             assert.equal(i.platforms.length, 1);
             assert.equal(i.builder.name, `imagefleet-local-${i.platforms[0].split("/")[1]}`);
-            assert.equal(i.buildArgs.BASE_IMAGE, "localhost:5000/base/debian:bookworm");
+            assert.equal(i.buildArgs.BASE_IMAGE, "registry.localhost:5000/base/debian:bookworm");
         }
         for (const image of ["dev-env", "artifact", "runtime"]) {
             const idx = plain(byName(resources, `example-${image}`));
             assert.equal(idx.sources.length, 2);
-            assert.equal(idx.tag, `localhost:5000/imagefleet/${image}:${SHA.slice(0, 12)}`);
+            assert.equal(idx.tag, `registry.localhost:5000/imagefleet/${image}:${SHA.slice(0, 12)}`);
         }
-        assert.equal(plain(byName(resources, "example-runtime-env")).tag, "localhost:5000/imagefleet/runtime:local");
+        assert.equal(plain(byName(resources, "example-runtime-env")).tag, "registry.localhost:5000/imagefleet/runtime:local");
     });
 
     it("writes only the current branch's cache ref and reads it before main's", async () => {

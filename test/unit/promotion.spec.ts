@@ -133,8 +133,8 @@ describe("Promotion", () => {
 
 describe("StackImageRefs", () => {
     it("splits refs, registry ports included", () => {
-        assert.deepEqual(parseRef(`localhost:5000/a/b:t1@${digest("d")}`), { repository: "localhost:5000/a/b", tag: "t1", digest: digest("d") });
-        assert.deepEqual(parseRef(`localhost:5000/a@${digest("d")}`), { repository: "localhost:5000/a", tag: "", digest: digest("d") });
+        assert.deepEqual(parseRef(`registry.localhost:5000/a/b:t1@${digest("d")}`), { repository: "registry.localhost:5000/a/b", tag: "t1", digest: digest("d") });
+        assert.deepEqual(parseRef(`registry.localhost:5000/a@${digest("d")}`), { repository: "registry.localhost:5000/a", tag: "", digest: digest("d") });
         assert.equal(parseRef("repo:tag"), undefined);
         assert.equal(parseRef("repo:tag@sha256:short"), undefined);
     });

@@ -22,7 +22,7 @@ describe("npm run synth", () => {
     });
 
     it("masks secrets as [secret]", () => {
-        const r = synth("--stack", "local", "--json", "--config", "imagefleet:registry={\"address\":\"localhost:5000\",\"username\":\"u\"}");
+        const r = synth("--stack", "local", "--json", "--config", "imagefleet:registry={\"address\":\"registry.localhost:5000\",\"username\":\"u\"}");
         assert.equal(r.code, 0, r.stderr);
         assert.ok(!r.stdout.includes("4dabf18193072939515e22adb298388d"));
     });
