@@ -47,14 +47,24 @@ export function must(cmd: string, args: readonly string[], opts: Parameters<type
 export interface Step {
     readonly id: string;
     readonly name: string;
-    readonly status: "CACHED" | "DONE" | "ERROR" | "RUNNING";
-    readonly seconds?: number;
+    /** BuildKit reported the vertex CACHED (it may still show blob downloads later). */
+    readonly cached: boolean;
+    /** The step's process printed output: it really ran. */
+    readonly ran: boolean;
+    readonly failed: boolean;
 }
 
-/** Parses BuildKit's `--progress=plain` output into one entry per vertex. */
+/**
+ * Parses BuildKit's `--progress=plain` output into one entry per vertex. A
+ * cached vertex whose layers are fetched from the registry cache during export
+ * shows download lines and a final DONE after its CACHED, so "ran" is judged by
+ * process output (lines with an elapsed-time prefix), not by the last status.
+ */
 export function parseProgress(output: string): Step[] {
     const names = new Map<string, string>();
-    const status = new Map<string, { status: Step["status"]; seconds?: number }>();
+    const cached = new Set<string>();
+    const ran = new Set<string>();
+    const failed = new Set<string>();
     for (const line of output.split("\n")) {
         const m = /^#(\d+) (.*)$/.exec(line);
         if (!m) {
@@ -65,19 +75,19 @@ export function parseProgress(output: string): Step[] {
             names.set(id, rest);
         }
         if (rest === "CACHED") {
-            status.set(id, { status: "CACHED" });
-        } else if (/^DONE [\d.]+s$/.test(rest)) {
-            status.set(id, { status: "DONE", seconds: parseFloat(rest.slice(5)) });
+            cached.add(id);
+        } else if (/^\d+\.\d+ /.test(rest)) {
+            ran.add(id);
         } else if (rest.startsWith("ERROR")) {
-            status.set(id, { status: "ERROR" });
+            failed.add(id);
         }
     }
-    return [...names].map(([id, name]) => ({ id, name, ...(status.get(id) ?? { status: "RUNNING" as const }) }));
+    return [...names].map(([id, name]) => ({ id, name, cached: cached.has(id), ran: ran.has(id), failed: failed.has(id) }));
 }
 
-/** Steps that are `RUN` instructions of the given bake targets (prefix match on the target name). */
-export function runSteps(steps: readonly Step[], targetPrefix: string): Step[] {
-    return steps.filter((s) => s.name.startsWith(`[${targetPrefix}`) && / RUN /.test(s.name));
+/** The arch a vertex belongs to, from its bake target name (`[example-artifact-arm64 …]`). */
+export function archOf(step: Step): string | undefined {
+    return /^\[[^\]]*-(amd64|arm64)[ \]]/.exec(step.name)?.[1];
 }
 
 const INDEX_TYPES = [
