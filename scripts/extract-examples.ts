@@ -6,7 +6,7 @@
 //   ts-node scripts/extract-examples.ts docs/components.md <out-dir>
 //
 // Each file is named after the section the block sits in
-// (`01-imagefamily.ts`, …).
+// and prefixed with the document (`components-01-imagefamily.ts`, …).
 import * as fs from "fs";
 import * as path from "path";
 
@@ -49,7 +49,8 @@ function main(): void {
     fs.mkdirSync(outDir, { recursive: true });
     examples.forEach((ex, i) => {
         const slug = ex.section.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
-        const file = path.join(outDir, `${String(i + 1).padStart(2, "0")}-${slug}.ts`);
+        const doc = path.basename(markdownFile, ".md").toLowerCase();
+        const file = path.join(outDir, `${doc}-${String(i + 1).padStart(2, "0")}-${slug}.ts`);
         fs.writeFileSync(file, `// ${path.basename(markdownFile)}:${ex.line}, section "${ex.section}"\n${ex.code}`);
     });
     console.log(`${examples.length} examples from ${markdownFile} -> ${outDir}`);

@@ -37,9 +37,9 @@ mv "$tarball" "$WORK/imagefleet.tgz"
 log "a throwaway copy of test/consumer"
 mkdir "$WORK/consumer"
 tar -C test/consumer --exclude=./node_modules --exclude=./package-lock.json -cf - . | tar -C "$WORK/consumer" -xf -
-if [[ -f docs/components.md ]]; then
-  npx ts-node --transpile-only scripts/extract-examples.ts docs/components.md "$WORK/consumer/examples"
-fi
+for doc in README.md docs/components.md; do
+  npx ts-node --transpile-only scripts/extract-examples.ts "$doc" "$WORK/consumer/examples"
+done
 
 cd "$WORK/consumer"
 log "npm install (the packed imagefleet and the consumer's own pins)"

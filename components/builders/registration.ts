@@ -122,7 +122,7 @@ export function waitForBuilder(s: RegistrationState): void {
         }
         if (Date.now() >= deadline) {
             throw new Error(`buildx builder ${s.builderName} did not answer within ${s.waitSeconds}s `
-                + `(hosts stopped when idle must be started first: docs/builders.md, "Starting stopped hosts"): ${r.out}`);
+                + `(hosts stopped when idle must be started first: README.md, "Native builders", "Starting stopped hosts"): ${r.out}`);
         }
         require("child_process").spawnSync("sleep", ["10"]);
     }
