@@ -1,38 +1,20 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
-import * as path from "path";
-import { ValidationError } from "../../components/errors";
 import { ecrRepositoryArns } from "../../components/stack/builders";
-import { evaluate, Recorded } from "../../scripts/harness/mocks";
-import { applyOverrides, readStackConfig, ROOT } from "../../scripts/harness/stackFile";
-import { plain, SHA } from "./helpers";
+import { Recorded } from "../../scripts/harness/mocks";
+import { readStackConfig, ROOT } from "../../scripts/harness/stackFile";
+import { plain, runStack, SHA, stackConfigError } from "./helpers";
 
-const GIT = [`imagefleet:gitSha=${SHA}`, "imagefleet:gitBranch=main"];
 const INSTANCE = "aws:ec2/instance:Instance";
 const REGISTRATION = "pulumi-nodejs:dynamic/builders:BuildxRegistration";
 
 const isFleet = (r: Recorded) => r.type.startsWith("imagefleet:builders:") || r.type === INSTANCE || r.type === REGISTRATION;
 
 async function run(stack: string, overrides: string[] = []): Promise<Recorded[]> {
-    const { config, secretKeys } = applyOverrides(readStackConfig(stack), [...GIT, ...overrides]);
-    const cwd = process.cwd();
-    process.chdir(ROOT);
-    try {
-        return (await evaluate({ stack, config, secretKeys, program: path.join(ROOT, "index.ts") })).resources;
-    } finally {
-        process.chdir(cwd);
-    }
+    return (await runStack(stack, overrides)).resources;
 }
 
-async function configError(stack: string, overrides: string[]): Promise<ValidationError & { resources: Recorded[] }> {
-    try {
-        await run(stack, overrides);
-    } catch (err) {
-        assert.ok(err instanceof ValidationError, `expected a ValidationError, got ${String(err)}`);
-        return err as ValidationError & { resources: Recorded[] };
-    }
-    throw new Error("expected the stack config to be rejected");
-}
+const configError = stackConfigError;
 
 /** The committed dev fleet with some keys replaced. */
 function devFleet(change: Record<string, unknown>): string {

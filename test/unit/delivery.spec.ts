@@ -1,10 +1,8 @@
 import { strict as assert } from "assert";
-import * as path from "path";
 import { ValidationError } from "../../components/errors";
 import { ECR_WRITE_ACTIONS, GithubDelivery, GithubDeliveryArgs, previewPolicy, s3Backend } from "../../components/delivery";
 import { evaluate, isSecret, Recorded } from "../../scripts/harness/mocks";
-import { applyOverrides, readStackConfig, ROOT } from "../../scripts/harness/stackFile";
-import { byName, plain } from "./helpers";
+import { byName, plain, runStack } from "./helpers";
 
 const ROLE = "aws:iam/role:Role";
 const OIDC = "aws:iam/openIdConnectProvider:OpenIdConnectProvider";
@@ -172,14 +170,7 @@ describe("GithubDelivery", () => {
 
 describe("delivery stack config (imagefleet:delivery)", () => {
     async function run(stack: string, overrides: string[] = []) {
-        const { config, secretKeys } = applyOverrides(readStackConfig(stack), ["imagefleet:gitSha=0123456789abcdef", "imagefleet:gitBranch=main", ...overrides]);
-        const cwd = process.cwd();
-        process.chdir(ROOT);
-        try {
-            return (await evaluate({ stack, config, secretKeys, program: path.join(ROOT, "index.ts") })).resources;
-        } finally {
-            process.chdir(cwd);
-        }
+        return (await runStack(stack, overrides)).resources;
     }
 
     it("dev owns the OIDC provider and preview role; prod manages only its own protected environment", async () => {

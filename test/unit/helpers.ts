@@ -1,6 +1,9 @@
+import { strict as assert } from "assert";
 import * as path from "path";
+import { ValidationError } from "../../components/errors";
 import { ImageFamily, ImageFamilyArgs, ImageSpec } from "../../components/images";
-import { evaluate, Recorded, unwrapSecrets } from "../../scripts/harness/mocks";
+import { evaluate, Evaluation, Recorded, unwrapSecrets } from "../../scripts/harness/mocks";
+import { applyOverrides, readStackConfig, ROOT } from "../../scripts/harness/stackFile";
 
 export const FIXTURE = path.join(__dirname, "..", "fixtures", "family");
 export const SHA = "0123456789abcdef0123456789abcdef01234567";
@@ -48,3 +51,40 @@ export const byName = (rs: Recorded[], name: string): Recorded => {
     return found;
 };
 export const plain = (r: Recorded) => unwrapSecrets(r.inputs);
+
+export const GIT_CONFIG = [`imagefleet:gitSha=${SHA}`, "imagefleet:gitBranch=main"];
+
+/** Runs the program (index.ts) with a stack's committed config plus `pulumi config set`-style overrides. */
+export async function runStack(stack: string, overrides: readonly string[] = [], secrets: Record<string, string> = {}): Promise<Evaluation> {
+    const map = applyOverrides(readStackConfig(stack), [...GIT_CONFIG, ...overrides]);
+    const cwd = process.cwd();
+    process.chdir(ROOT);
+    try {
+        return await evaluate({
+            stack,
+            config: { ...map.config, ...secrets },
+            secretKeys: [...map.secretKeys, ...Object.keys(secrets)],
+            program: path.join(ROOT, "index.ts"),
+        });
+    } finally {
+        process.chdir(cwd);
+    }
+}
+
+/** The ValidationError a stack's config is rejected with, plus what was declared before it. */
+export async function stackConfigError(stack: string, overrides: readonly string[]): Promise<ValidationError & { resources: Recorded[] }> {
+    try {
+        await runStack(stack, overrides);
+    } catch (err) {
+        assert.ok(err instanceof ValidationError, `expected a ValidationError, got ${String(err)}`);
+        return err as ValidationError & { resources: Recorded[] };
+    }
+    throw new Error("expected the stack config to be rejected");
+}
+
+/** Asserts that a message contains every part, showing the whole message when one is missing. */
+export function assertMentions(message: string, parts: readonly string[]): void {
+    for (const part of parts) {
+        assert.ok(message.includes(part), `missing ${JSON.stringify(part)} in\n${message}`);
+    }
+}

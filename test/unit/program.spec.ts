@@ -1,35 +1,11 @@
 import { strict as assert } from "assert";
 import * as path from "path";
-import { ValidationError } from "../../components/errors";
-import { evaluate, isSecret } from "../../scripts/harness/mocks";
-import { applyOverrides, readStackConfig, ROOT } from "../../scripts/harness/stackFile";
-import { builds, byName, fixtureImages, indexes, plain, SHA } from "./helpers";
+import { isSecret } from "../../scripts/harness/mocks";
+import { ROOT } from "../../scripts/harness/stackFile";
+import { assertMentions, builds, byName, fixtureImages, indexes, plain, runStack, SHA, stackConfigError } from "./helpers";
 
-const PROGRAM = path.join(ROOT, "index.ts");
-const GIT = [`imagefleet:gitSha=${SHA}`, "imagefleet:gitBranch=main"];
-
-/** Runs index.ts with a stack's committed config plus `pulumi config set`-style overrides. */
-async function run(stack: string, overrides: string[] = [], secrets: Record<string, string> = {}) {
-    const map = applyOverrides(readStackConfig(stack), [...GIT, ...overrides]);
-    const config = { ...map.config, ...secrets };
-    const cwd = process.cwd();
-    process.chdir(ROOT);
-    try {
-        return await evaluate({ stack, config, secretKeys: [...map.secretKeys, ...Object.keys(secrets)], program: PROGRAM });
-    } finally {
-        process.chdir(cwd);
-    }
-}
-
-async function configError(stack: string, overrides: string[]): Promise<ValidationError & { resources: unknown[] }> {
-    try {
-        await run(stack, overrides);
-    } catch (err) {
-        assert.ok(err instanceof ValidationError, `expected a ValidationError, got ${String(err)}`);
-        return err as ValidationError & { resources: unknown[] };
-    }
-    throw new Error("expected the stack config to be rejected");
-}
+const run = runStack;
+const configError = stackConfigError;
 
 const fixtureFamily = `imagefleet:images=${JSON.stringify(fixtureImages)}`;
 
@@ -115,7 +91,7 @@ describe("the program (index.ts) on stack config", () => {
             'imagefleet:gitSha: "not-a-sha" (from config) is not a commit SHA',
             'imagefleet:fallbackBranches: "main" is not valid JSON',
         ]) {
-            assert.ok(err.message.includes(part), `missing ${part} in\n${err.message}`);
+            assertMentions(err.message, [part]);
         }
     });
 });

@@ -1,12 +1,10 @@
 import { strict as assert } from "assert";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../../components/errors";
 import { ImageFamily } from "../../components/images";
 import { cacheRepositoryRules, EcrRegistry, EcrRegistryArgs, ghcrRegistry, protectionFor } from "../../components/registry";
 import { evaluate, isSecret, Recorded } from "../../scripts/harness/mocks";
-import { applyOverrides, readStackConfig, ROOT } from "../../scripts/harness/stackFile";
-import { builds, byName, familyArgs, indexes, plain } from "./helpers";
+import { builds, byName, familyArgs, indexes, plain, stackConfigError } from "./helpers";
 
 const REPO = "aws:ecr/repository:Repository";
 const POLICY = "aws:ecr/lifecyclePolicy:LifecyclePolicy";
@@ -162,20 +160,7 @@ describe("GHCR registry", () => {
 });
 
 describe("stack registry config (imagefleet:registryKind, imagefleet:ecr)", () => {
-    async function configError(stack: string, overrides: string[]): Promise<ValidationError & { resources: Recorded[] }> {
-        const { config, secretKeys } = applyOverrides(readStackConfig(stack), ["imagefleet:gitSha=0123456789abcdef", "imagefleet:gitBranch=main", ...overrides]);
-        const cwd = process.cwd();
-        process.chdir(ROOT);
-        try {
-            await evaluate({ stack, config, secretKeys, program: path.join(ROOT, "index.ts") });
-        } catch (err) {
-            assert.ok(err instanceof ValidationError, String(err));
-            return err as ValidationError & { resources: Recorded[] };
-        } finally {
-            process.chdir(cwd);
-        }
-        throw new Error("expected the stack config to be rejected");
-    }
+    const configError = stackConfigError;
 
     it("names the key, the value and the stack for bad ECR and GHCR settings, before declaring anything", async () => {
         const ecr = await configError("staging", ['imagefleet:ecr={"encryption": "RSA", "retention": 3}']);
