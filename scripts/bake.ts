@@ -95,7 +95,33 @@ export function toBake(resources: readonly Recorded[]): BakeFile {
         const group = groupOf(r);
         file.group[group] = { targets: [...(file.group[group]?.targets ?? []), r.name] };
     }
+    addDependencyCaches(file);
     return file;
+}
+
+/**
+ * A `target:` context builds the dependency inside the dependent's own solve,
+ * and BuildKit shares that vertex between the two targets: whichever job
+ * resolves it first decides which cache it is looked up in. So a target also
+ * reads the caches of everything it builds in-graph (after its own), or a
+ * rebuild from an empty builder can miss and re-run a dependency's steps.
+ */
+function addDependencyCaches(file: BakeFile): void {
+    const reads = (name: string, seen: Set<string>): string[] => {
+        if (seen.has(name)) {
+            return [];
+        }
+        seen.add(name);
+        const t = file.target[name];
+        const deps = Object.values(t.contexts ?? {}).filter((c) => c.startsWith("target:")).map((c) => c.slice("target:".length));
+        return [...(t["cache-from"] ?? []), ...deps.flatMap((d) => reads(d, seen))];
+    };
+    for (const [name, t] of Object.entries(file.target)) {
+        const all = [...new Set(reads(name, new Set()))];
+        if (all.length > 0) {
+            t["cache-from"] = all;
+        }
+    }
 }
 
 /** The `imagetools create` calls that the stack's `Index` resources stand for, by tag. */

@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { exampleFamily } from "../../example/family";
 import { bakeForStack } from "../../scripts/bake";
-import { archOf, copyExample, indexPlatforms, manifest, must, parseProgress, requireEngine, Run, runSha, sh, Step, tags } from "./support";
+import { archOf, copyExample, fromCache, indexPlatforms, manifest, must, parseProgress, requireEngine, Run, runSha, sh, Step, tags } from "./support";
 
 const BUILDER = process.env.IMAGEFLEET_E2E_BUILDER ?? "default";
 
@@ -45,11 +45,15 @@ describe("real builds (Docker engine BuildKit, local registry, QEMU)", function 
     const sha = runSha();
     const tag = sha.slice(0, 12);
     const branch = `e2e-${tag}`;
-    const git = [`imagefleet:gitSha=${sha}`, `imagefleet:gitBranch=${branch}`];
+    // No fallback cache: the first build is really cold. Layers a builder only
+    // holds lazily (from an earlier import) are not re-exported to a new cache
+    // ref, which would make the wiped-cache rebuild below depend on history.
+    const git = [`imagefleet:gitSha=${sha}`, `imagefleet:gitBranch=${branch}`, `imagefleet:fallbackBranches=["none-${tag}"]`];
 
     before(() => requireEngine());
 
     it("builds the family for linux/amd64 and linux/arm64 and pushes a manifest list per image", async () => {
+        must("docker", ["buildx", "prune", "--builder", BUILDER, "--all", "--force"]);
         const r = await bake(git);
         assert.equal(r.code, 0, r.stderr.slice(-6000));
         publishIndexes(r.indexes);
@@ -79,9 +83,9 @@ describe("real builds (Docker engine BuildKit, local registry, QEMU)", function 
         const heavy = heavySteps(r.steps);
         assert.deepEqual([...heavy.keys()].sort(), EXPECTED_HEAVY);
         for (const step of heavy.values()) {
-            assert.ok(step.cached && !step.ran, `${step.name} ran instead of coming from the registry cache`);
+            assert.ok(fromCache(step), `${step.name} ran instead of coming from the registry cache:\n${step.lines.join("\n")}`);
         }
-        assert.match(r.stderr, /importing cache manifest from registry.localhost:5000\/imagefleet\/.*-cache:e2e-/);
+        assert.match(r.stderr, /importing cache manifest from registry\.localhost:5000\/imagefleet\/.*-cache:e2e-/);
     });
 
     it("a one-line change to the runtime Dockerfile re-runs only runtime steps", async () => {
@@ -94,7 +98,7 @@ describe("real builds (Docker engine BuildKit, local registry, QEMU)", function 
         const heavy = heavySteps(r.steps);
         assert.deepEqual([...heavy.keys()].sort(), EXPECTED_HEAVY);
         for (const step of heavy.values()) {
-            assert.ok(step.cached && !step.ran, `${step.name} re-ran after a runtime-only change`);
+            assert.ok(fromCache(step), `${step.name} re-ran after a runtime-only change:\n${step.lines.join("\n")}`);
         }
         const changed = r.steps.filter((s) => s.name.includes("imagefleet-change"));
         assert.deepEqual(changed.map(archOf).sort(), ["amd64", "arm64"]);

@@ -52,6 +52,8 @@ export interface Step {
     /** The step's process printed output: it really ran. */
     readonly ran: boolean;
     readonly failed: boolean;
+    /** The vertex's own lines, for failure messages. */
+    readonly lines: readonly string[];
 }
 
 /**
@@ -65,12 +67,14 @@ export function parseProgress(output: string): Step[] {
     const cached = new Set<string>();
     const ran = new Set<string>();
     const failed = new Set<string>();
+    const lines = new Map<string, string[]>();
     for (const line of output.split("\n")) {
         const m = /^#(\d+) (.*)$/.exec(line);
         if (!m) {
             continue;
         }
         const [, id, rest] = m;
+        lines.set(id, [...(lines.get(id) ?? []), line].slice(-40));
         if (!names.has(id) && rest.startsWith("[")) {
             names.set(id, rest);
         }
@@ -82,7 +86,17 @@ export function parseProgress(output: string): Step[] {
             failed.add(id);
         }
     }
-    return [...names].map(([id, name]) => ({ id, name, cached: cached.has(id), ran: ran.has(id), failed: failed.has(id) }));
+    return [...names].map(([id, name]) => ({ id, name, cached: cached.has(id), ran: ran.has(id), failed: failed.has(id), lines: lines.get(id) ?? [] }));
+}
+
+/**
+ * The step did not execute: BuildKit either reported it CACHED or only fetched
+ * its layers from the registry cache (blob transfers, then DONE; plain progress
+ * prints no CACHED line for those). Any process output means it ran.
+ */
+export function fromCache(step: Step): boolean {
+    const allowed = /^#\d+ (\[|CACHED$|DONE [\d.]+s$|sha256:[0-9a-f]{64} [\d.]+[kMG]?B \/ [\d.]+[kMG]?B [\d.]+s( done)?$|extracting sha256:|\.\.\.$)/;
+    return !step.ran && !step.failed && step.lines.every((l) => allowed.test(l)) && (step.cached || step.lines.some((l) => /^#\d+ sha256:/.test(l)));
 }
 
 /** The arch a vertex belongs to, from its bake target name (`[example-artifact-arm64 …]`). */

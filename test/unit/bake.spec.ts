@@ -27,11 +27,24 @@ describe("npm run bake", () => {
     it("carries the cache policy: read branch then main, write only the branch", async () => {
         const { bake } = await bakeForStack("local", git);
         const t = bake.target["example-runtime-arm64"];
-        assert.deepEqual(t["cache-from"], [
+        assert.deepEqual(t["cache-from"]?.slice(0, 2), [
             "type=registry,ref=registry.localhost:5000/imagefleet/runtime-cache:feature-x-arm64",
             "type=registry,ref=registry.localhost:5000/imagefleet/runtime-cache:main-arm64",
         ]);
         assert.deepEqual(t["cache-to"], ["type=registry,ref=registry.localhost:5000/imagefleet/runtime-cache:feature-x-arm64,mode=max,image-manifest=true,oci-mediatypes=true"]);
+    });
+
+    it("lets a target read the caches of the dependencies it builds in-graph, after its own", async () => {
+        const { bake } = await bakeForStack("local", git);
+        assert.deepEqual(bake.target["example-runtime-amd64"]["cache-from"], [
+            "type=registry,ref=registry.localhost:5000/imagefleet/runtime-cache:feature-x-amd64",
+            "type=registry,ref=registry.localhost:5000/imagefleet/runtime-cache:main-amd64",
+            "type=registry,ref=registry.localhost:5000/imagefleet/artifact-cache:feature-x-amd64",
+            "type=registry,ref=registry.localhost:5000/imagefleet/artifact-cache:main-amd64",
+            "type=registry,ref=registry.localhost:5000/imagefleet/dev-env-cache:feature-x-amd64",
+            "type=registry,ref=registry.localhost:5000/imagefleet/dev-env-cache:main-amd64",
+        ]);
+        assert.equal(bake.target["example-dev-env-arm64"]["cache-from"]?.length, 2);
     });
 
     it("has a group per image and a default group with every target", async () => {
