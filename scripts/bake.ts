@@ -4,9 +4,9 @@
 // so `docker buildx bake -f FILE` runs the exact build without Pulumi state.
 import * as fs from "fs";
 import * as path from "path";
-import { ValidationError } from "../components/errors";
-import { evaluate, Recorded, unwrapSecrets } from "./harness/mocks";
-import { applyOverrides, readStackConfig, ROOT } from "./harness/stackFile";
+import { parseStackArgs, runMain } from "./harness/cli";
+import { evaluateStack } from "./harness/evaluateStack";
+import { Recorded, unwrapSecrets } from "./harness/mocks";
 
 export interface BakeTarget {
     context: string;
@@ -137,49 +137,20 @@ export function indexPlan(resources: readonly Recorded[]): { tag: string; source
 }
 
 export async function bakeForStack(stack: string, overrides: readonly string[] = []): Promise<{ bake: BakeFile; indexes: ReturnType<typeof indexPlan>; resources: Recorded[] }> {
-    const { config, secretKeys } = applyOverrides(readStackConfig(stack), overrides);
-    const cwd = process.cwd();
-    process.chdir(ROOT);
-    try {
-        const { resources } = await evaluate({ stack, config, secretKeys, program: path.join(ROOT, "index.ts") });
-        return { bake: toBake(resources), indexes: indexPlan(resources), resources };
-    } finally {
-        process.chdir(cwd);
-    }
-}
-
-async function main(): Promise<void> {
-    const argv = process.argv.slice(2);
-    let stack: string | undefined;
-    let out: string | undefined;
-    const overrides: string[] = [];
-    for (let i = 0; i < argv.length; i++) {
-        if (argv[i] === "--stack" || argv[i] === "-s") {
-            stack = argv[++i];
-        } else if (argv[i] === "--out" || argv[i] === "-o") {
-            out = argv[++i];
-        } else if (argv[i] === "--config" || argv[i] === "-c") {
-            overrides.push(argv[++i]);
-        } else {
-            throw new Error(`unknown argument ${JSON.stringify(argv[i])}; usage: bake --stack <name> [--out FILE] [--config key=value ...]`);
-        }
-    }
-    if (!stack) {
-        throw new Error("--stack is required, e.g. --stack local");
-    }
-    const { bake } = await bakeForStack(stack, overrides);
-    const json = JSON.stringify(bake, null, 2) + "\n";
-    if (out) {
-        fs.writeFileSync(out, json);
-        process.stderr.write(`bake: wrote ${Object.keys(bake.target).length} targets to ${out}\n`);
-    } else {
-        process.stdout.write(json);
-    }
+    const { resources } = await evaluateStack(stack, { overrides });
+    return { bake: toBake(resources), indexes: indexPlan(resources), resources };
 }
 
 if (require.main === module) {
-    main().catch((err) => {
-        process.stderr.write(`bake: ${err instanceof ValidationError ? err.message : err?.stack ?? err}\n`);
-        process.exit(1);
+    runMain("bake", async () => {
+        const args = parseStackArgs(process.argv.slice(2), "bake --stack <name> [--out FILE] [--config key=value ...]", { out: true });
+        const { bake } = await bakeForStack(args.stack, args.config);
+        const json = JSON.stringify(bake, null, 2) + "\n";
+        if (args.out) {
+            fs.writeFileSync(args.out, json);
+            process.stderr.write(`bake: wrote ${Object.keys(bake.target).length} targets to ${args.out}\n`);
+        } else {
+            process.stdout.write(json);
+        }
     });
 }

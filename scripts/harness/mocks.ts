@@ -16,7 +16,14 @@ export interface Recorded {
     readonly inputs: Record<string, any>;
     /** What the mock provider answered (e.g. an image's digest and ref). */
     readonly state: Record<string, any>;
+    /** Resource options that never reach a mock provider but decide what a delete does. */
+    options: ResourceOptionsSeen;
     urn?: string;
+}
+
+export interface ResourceOptionsSeen {
+    readonly protect?: boolean;
+    readonly retainOnDelete?: boolean;
 }
 
 export interface EvaluateOptions {
@@ -117,7 +124,7 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
         await pulumi.runtime.setMocks({
             newResource: (args) => {
                 const state = args.custom === false ? {} : mockState(args.type, args.name, args.inputs, options.stackOutputs);
-                resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: args.inputs, state });
+                resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: args.inputs, state, options: {} });
                 return { id: args.custom === false ? undefined : `${args.name}-id`, state };
             },
             call: (args) => answerCall(calls, args),
@@ -156,9 +163,20 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
         };
         let outputs: Record<string, any> = {};
         const stackType = "pulumi:pulumi:Stack";
-        const declared = () => resources.filter((r) => r.type !== stackType);
+        const seenOptions = new Map<string, ResourceOptionsSeen>();
+        const declared = () => {
+            const rs = resources.filter((r) => r.type !== stackType);
+            rs.forEach((r) => (r.options = seenOptions.get(`${r.type} ${r.name}`) ?? {}));
+            return rs;
+        };
         try {
             await pulumi.runtime.runInPulumiStack(async () => {
+            // The SDK applies stack transformations as each resource is built,
+            // so they see the options the mock monitor is never sent.
+            pulumi.runtime.registerStackTransformation((t) => {
+                seenOptions.set(`${t.type} ${t.name}`, { protect: t.opts.protect, retainOnDelete: t.opts.retainOnDelete });
+                return undefined;
+            });
             if (typeof options.program === "function") {
                 return options.program();
             }

@@ -3,7 +3,7 @@ import * as path from "path";
 import { ValidationError } from "../../components/errors";
 import { ImageFamily, ImageFamilyArgs, ImageSpec } from "../../components/images";
 import { evaluate, Evaluation, Recorded, unwrapSecrets } from "../../scripts/harness/mocks";
-import { applyOverrides, readStackConfig, ROOT } from "../../scripts/harness/stackFile";
+import { evaluateStack } from "../../scripts/harness/evaluateStack";
 
 export const FIXTURE = path.join(__dirname, "..", "fixtures", "family");
 export const SHA = "0123456789abcdef0123456789abcdef01234567";
@@ -55,20 +55,8 @@ export const plain = (r: Recorded) => unwrapSecrets(r.inputs);
 export const GIT_CONFIG = [`imagefleet:gitSha=${SHA}`, "imagefleet:gitBranch=main"];
 
 /** Runs the program (index.ts) with a stack's committed config plus `pulumi config set`-style overrides. */
-export async function runStack(stack: string, overrides: readonly string[] = [], secrets: Record<string, string> = {}): Promise<Evaluation> {
-    const map = applyOverrides(readStackConfig(stack), [...GIT_CONFIG, ...overrides]);
-    const cwd = process.cwd();
-    process.chdir(ROOT);
-    try {
-        return await evaluate({
-            stack,
-            config: { ...map.config, ...secrets },
-            secretKeys: [...map.secretKeys, ...Object.keys(secrets)],
-            program: path.join(ROOT, "index.ts"),
-        });
-    } finally {
-        process.chdir(cwd);
-    }
+export function runStack(stack: string, overrides: readonly string[] = [], secrets: Record<string, string> = {}): Promise<Evaluation> {
+    return evaluateStack(stack, { overrides: [...GIT_CONFIG, ...overrides], secrets });
 }
 
 /** The ValidationError a stack's config is rejected with, plus what was declared before it. */

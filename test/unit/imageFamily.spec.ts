@@ -1,5 +1,4 @@
 import { strict as assert } from "assert";
-import * as pulumi from "@pulumi/pulumi";
 import { isSecret } from "../../scripts/harness/mocks";
 import { builds, byName, declareFamily, familyArgs, FIXTURE, indexes, plain, SHA } from "./helpers";
 
@@ -195,22 +194,8 @@ describe("ImageFamily", () => {
 
 describe("ImageFamily retain policy", () => {
     async function retained(retainOnDelete?: boolean): Promise<Map<string, boolean | undefined>> {
-        const seen = new Map<string, boolean | undefined>();
-        const { evaluate } = await import("../../scripts/harness/mocks");
-        const { ImageFamily } = await import("../../components/images");
-        await evaluate({
-            stack: "test",
-            program: () => {
-                // SDK-side transformations see each resource's options; under
-                // mocks the engine-side transforms are never invoked.
-                pulumi.runtime.registerStackTransformation((a) => {
-                    seen.set(`${a.type} ${a.name}`, a.opts.retainOnDelete);
-                    return undefined;
-                });
-                new ImageFamily("fam", familyArgs({ retainOnDelete }));
-            },
-        });
-        return seen;
+        const { resources } = await declareFamily(familyArgs({ retainOnDelete }));
+        return new Map(resources.map((r) => [`${r.type} ${r.name}`, r.options.retainOnDelete]));
     }
 
     it("keeps every pushed image and index in the registry on delete by default", async () => {

@@ -1,10 +1,10 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseRef, promotedImages, Promotion, PromotionArgs, StackImageRefs } from "../../components/delivery";
 import { evaluate, isSecret, Recorded } from "../../scripts/harness/mocks";
-import { applyOverrides, readStackConfig, ROOT } from "../../scripts/harness/stackFile";
+import { evaluateStack } from "../../scripts/harness/evaluateStack";
+import { ROOT } from "../../scripts/harness/stackFile";
 import { byName, fixtureImages, indexes, plain, SHA } from "./helpers";
 
 const STAGING = "organization/imagefleet/staging";
@@ -40,29 +40,8 @@ async function promote(args: Partial<PromotionArgs> = {}, sources: Record<string
 }
 
 /** index.ts on a stack's committed config, with the StackReference answered by `stackOutputs`. */
-async function runProgram(stack: string, overrides: string[] = [], stackOutputs?: Record<string, Record<string, unknown>>) {
-    const { config, secretKeys } = applyOverrides(readStackConfig(stack), [`imagefleet:gitSha=${SHA}`, "imagefleet:gitBranch=main", ...overrides]);
-    const options = new Map<string, { protect?: boolean; retainOnDelete?: boolean }>();
-    const program = path.join(ROOT, "index.ts");
-    const cwd = process.cwd();
-    process.chdir(ROOT);
-    try {
-        const { resources } = await evaluate({
-            stack, config, secretKeys, stackOutputs,
-            program: () => {
-                // Resource options never reach the mock provider; the SDK applies stack transformations as resources are built.
-                pulumi.runtime.registerStackTransformation((t) => {
-                    options.set(`${t.type} ${t.name}`, { protect: t.opts.protect, retainOnDelete: t.opts.retainOnDelete });
-                    return undefined;
-                });
-                delete require.cache[require.resolve(program)];
-                return require(program);
-            },
-        });
-        return { resources, options };
-    } finally {
-        process.chdir(cwd);
-    }
+function runProgram(stack: string, overrides: string[] = [], stackOutputs?: Record<string, Record<string, unknown>>) {
+    return evaluateStack(stack, { overrides: [`imagefleet:gitSha=${SHA}`, "imagefleet:gitBranch=main", ...overrides], stackOutputs });
 }
 
 describe("Promotion", () => {
@@ -97,25 +76,18 @@ describe("Promotion", () => {
 
     it("keeps promoted manifests in the registry when an index is replaced or deleted, unless told otherwise", async () => {
         const retained = async (retainOnDelete?: boolean) => {
-            const seen: (boolean | undefined)[] = [];
-            await evaluate({
+            const { resources } = await evaluate({
                 stack: "prod",
-                program: () => {
-                    pulumi.runtime.registerStackTransformation((t) => {
-                        if (t.type === "docker-build:index:Index") {
-                            seen.push(t.opts.retainOnDelete);
-                        }
-                        return undefined;
-                    });
-                    new Promotion("p", { images: promotedImages(fixtureImages), sources: stagingRefs, repositories, retainOnDelete });
-                },
+                program: () => new Promotion("p", { images: promotedImages(fixtureImages), sources: stagingRefs, repositories, retainOnDelete }),
             });
-            return seen;
+            return indexes(resources).map((r) => r.options.retainOnDelete);
         };
         const byDefault = await retained();
         assert.equal(byDefault.length, 3 * 2);
         assert.ok(byDefault.every((v) => v === true));
-        assert.ok((await retained(false)).every((v) => v === false));
+        const optedOut = await retained(false);
+        assert.equal(optedOut.length, 3 * 2);
+        assert.ok(optedOut.every((v) => v === false));
     });
 
     it("keeps the registry password secret", async () => {
@@ -173,8 +145,8 @@ describe("the prod stack (promotion only)", () => {
 
     it("protects prod's repositories and needs no Dockerfile or builder", async () => {
         const missing = [{ name: "runtime", kind: "runtime", context: "does/not/exist" }];
-        const { resources, options } = await runProgram("prod", [`imagefleet:images=${JSON.stringify(missing)}`], { [STAGING]: { refs: stagingRefs } });
-        const repos = [...options].filter(([k]) => k.startsWith("aws:ecr/repository:Repository "));
+        const { resources } = await runProgram("prod", [`imagefleet:images=${JSON.stringify(missing)}`], { [STAGING]: { refs: stagingRefs } });
+        const repos = resources.filter((r) => r.type === "aws:ecr/repository:Repository").map((r) => [r.name, r.options] as const);
         assert.equal(repos.length, 2);
         assert.ok(repos.every(([, o]) => o.protect === true && o.retainOnDelete === true), JSON.stringify(repos));
         assert.deepEqual(indexes(resources).map((r) => r.name).sort(), ["example-runtime", "example-runtime-env"]);
