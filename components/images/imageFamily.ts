@@ -55,6 +55,9 @@ export class ImageFamily extends pulumi.ComponentResource {
         const push = args.push ?? true;
         const registryAuth = registryCredentials(args);
         const childOpts: pulumi.CustomResourceOptions = { parent: this, retainOnDelete: args.retainOnDelete ?? true };
+        const cacheOn = !(args.cache?.disabled ?? false);
+        // The branch's own ref first, then each fallback's: the same for every build.
+        const readSlugs = [slug, ...fallbacks.map((f) => branchSlug(f, fallbacks)).filter((s) => s !== slug)];
         const byName = new Map(args.images.map((i) => [i.name, i]));
         const order = (topoOrder(args.images) as { order: string[] }).order;
 
@@ -89,8 +92,6 @@ export class ImageFamily extends pulumi.ComponentResource {
                             : { location: pulumi.interpolate`docker-image://${dep.from.repository}@${dep.from.builds[platform]!.digest}` };
                     }
                     const cacheRef = (branch: string) => pulumi.interpolate`${cacheRepository}:${cacheTag(branch, variant, arch)}`;
-                    const readSlugs = [slug, ...fallbacks.map((f) => branchSlug(f, fallbacks)).filter((s) => s !== slug)];
-                    const cacheOn = !(args.cache?.disabled ?? false);
                     builds[platform] = new dockerbuild.Image(`${name}-${key}-${arch}`, {
                         tags: [pulumi.interpolate`${repository}:${tags.immutable}-${arch}`],
                         platforms: [platform as dockerbuild.Platform],

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { listOf, Problems } from "../errors";
 import { dependenciesOf, topoOrder } from "./graph";
 import { NAME, SEMVER, SHA } from "./policy";
-import { isPlatform, SUPPORTED_PLATFORMS } from "./platforms";
+import { DEFAULT_PLATFORMS, isPlatform, SUPPORTED_PLATFORMS } from "./platforms";
 import { IMAGE_KINDS, ImageFamilyArgs, ImageSpec } from "./types";
 
 function isNonEmptyDir(dir: string): boolean {
@@ -111,7 +111,7 @@ export function validateFamily(name: string, args: ImageFamilyArgs, stack: strin
         }
     }
 
-    const platforms = args.platforms ?? ["linux/amd64", "linux/arm64"];
+    const platforms = args.platforms ?? DEFAULT_PLATFORMS;
     if (!Array.isArray(platforms) || platforms.length === 0) {
         problems.add(`platforms: at least one platform is required; valid: ${listOf(SUPPORTED_PLATFORMS)}`);
     } else {

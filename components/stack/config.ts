@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { listOf, Problems } from "../errors";
 import { resolveGit, ResolvedGit } from "../images/git";
 import { DEFAULT_PLATFORMS, isPlatform, Platform, SUPPORTED_PLATFORMS } from "../images/platforms";
-import { SEMVER } from "../images/policy";
+import { SEMVER, SHA } from "../images/policy";
 import { ImageSpec } from "../images/types";
 
 /** The environments imagefleet ships stacks for. */
@@ -179,7 +179,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConf
     if (!git.branch) {
         r.problems.add(`${r.key("gitBranch")}: no branch found in config, CI variables or git; set it`);
     }
-    if (!/^[0-9a-fA-F]{7,64}$/.test(git.sha)) {
+    if (!SHA.test(git.sha)) {
         r.problems.add(`${r.key("gitSha")}: ${JSON.stringify(git.sha)} (from ${git.source}) is not a commit SHA (7 to 64 hex characters)`);
     }
     const push = r.boolean("push", true);
