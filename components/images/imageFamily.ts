@@ -67,6 +67,7 @@ export class ImageFamily extends pulumi.ComponentResource {
 
         for (const imageName of order) {
             const spec = byName.get(imageName)!;
+            const imagePlatforms = spec.platforms ?? platforms;
             for (const variant of variantsOf(spec)) {
                 const deps = dependenciesOf(spec).map((dep) => {
                     if (dep.local !== undefined) {
@@ -83,7 +84,7 @@ export class ImageFamily extends pulumi.ComponentResource {
                 const key = imageKey(spec.name, variant);
 
                 const builds: Partial<Record<Platform, dockerbuild.Image>> = {};
-                for (const platform of platforms) {
+                for (const platform of imagePlatforms) {
                     const arch = archOf(platform);
                     const named: Record<string, pulumi.Input<dockerbuild.types.input.ContextArgs>> = {};
                     for (const dep of deps) {
@@ -121,7 +122,7 @@ export class ImageFamily extends pulumi.ComponentResource {
                 if (push) {
                     index = new dockerbuild.Index(`${name}-${key}`, {
                         tag: pulumi.interpolate`${repository}:${tags.immutable}`,
-                        sources: platforms.map((p) => builds[p]!.ref),
+                        sources: imagePlatforms.map((p) => builds[p]!.ref),
                         push: true,
                         registry: registryAuth,
                     }, childOpts);

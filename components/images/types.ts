@@ -45,6 +45,13 @@ export interface ImageSpec {
      * depend on a build profile.
      */
     readonly variants?: boolean;
+    /**
+     * Platforms this image is built for: a subset of the family's `platforms`
+     * (GraphScope ships some images for amd64 only). An image that takes
+     * another as a context may only use platforms that image has.
+     * Default: the family's `platforms`.
+     */
+    readonly platforms?: readonly Platform[];
 }
 
 /** Registry the family pushes to. */
