@@ -48,6 +48,39 @@ export function tagNames(sha: string, variant: string, environment: string, rele
     return { immutable: `${sha.slice(0, 12).toLowerCase()}${suffix}`, aliases };
 }
 
+/**
+ * The tag of one per-platform build: `build-<inputs12>[-variant]-<arch>`,
+ * where `<inputs12>` is the start of `buildInputsDigest`. It names what was
+ * built, not when, so a commit that changes none of a build's inputs declares
+ * exactly the same `Image`, and every per-platform manifest an index
+ * references keeps a tag of its own (no lifecycle rule sees it as untagged).
+ */
+export function platformTag(inputsDigest: string, variant: string, arch: string): string {
+    return `build-${inputsDigest.slice(0, 12)}${variantSuffix(variant)}-${arch}`;
+}
+
+/** Everything that decides what a per-platform build produces. */
+export interface BuildInputs {
+    /** `StagedContext.digest`: the admitted files, normalized modes, and the Dockerfile. */
+    readonly context: string;
+    readonly target?: string;
+    readonly buildArgs: Readonly<Record<string, string>>;
+    readonly platform: string;
+    readonly variant: string;
+    /** Named context → `docker-image://repo@sha256:…` or a staged local directory's digest. */
+    readonly named: Readonly<Record<string, string>>;
+}
+
+/** sha256 (hex) over a build's inputs, independent of key order. */
+export function buildInputsDigest(inputs: BuildInputs): string {
+    const sorted = (m: Readonly<Record<string, string>>) => Object.keys(m).sort().map((k) => [k, m[k]]);
+    const canonical = JSON.stringify([
+        "imagefleet/build-inputs/v1", inputs.context, inputs.target ?? "", sorted(inputs.buildArgs),
+        inputs.platform, inputs.variant, sorted(inputs.named),
+    ]);
+    return createHash("sha256").update(canonical).digest("hex");
+}
+
 /** The cache ref tag of one branch, variant and platform. */
 export function cacheTag(branchSlugValue: string, variant: string, arch: string): string {
     return `${branchSlugValue}${variantSuffix(variant)}-${arch}`;

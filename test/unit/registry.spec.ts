@@ -107,7 +107,7 @@ describe("EcrRegistry", () => {
             assert.equal(plain(r).registries?.[0]?.password ?? plain(r).registry?.password, "mock-ecr-password");
         }
         const runtime = plain(byName(resources, "fam-runtime-amd64"));
-        assert.match(runtime.tags[0], new RegExp(`^${HOST}/imagefleet/dev/runtime:[0-9a-f]{12}-amd64$`));
+        assert.match(runtime.tags[0], new RegExp(`^${HOST}/imagefleet/dev/runtime:build-[0-9a-f]{12}-amd64$`));
         assert.equal(runtime.cacheTo[0].registry.ref, `${HOST}/imagefleet/dev/runtime-cache:main-amd64`);
     });
 
