@@ -104,6 +104,18 @@ describe("ECR lifecycle rules", () => {
         assert.deepEqual([...expiredBy(rules, [...tagged, orphan, fresh]).keys()], [orphan]);
     });
 
+    it("image repositories: a per-platform manifest a kept index references keeps its own build-* tag, so no rule expires it", () => {
+        // What ImageFamily pushes over many commits: each build under
+        // build-<inputs12>[-variant]-<arch>, each commit's index under <sha12>,
+        // aliases under the environment and release. Builds whose inputs did not
+        // change are shared by later indexes and are never re-pushed untagged.
+        const builds = ["build-0123456789ab-amd64", "build-0123456789ab-arm64", "build-abcdef012345-perf-arm64"];
+        for (const rules of [imageRepositoryRules(), imageRepositoryRules({ untaggedExpiryDays: 1 })]) {
+            const repo = [...builds, ...SHA_TAGS, ...RELEASE_TAGS, "prod", "staging-perf"].map((t) => ({ tags: [t], pushedDaysAgo: 9000 }));
+            assert.deepEqual([...expiredBy(rules, repo).keys()], []);
+        }
+    });
+
     const cacheRules = cacheRepositoryRules({ keepBranches: ["main", "release/1.x"], archs: ["amd64", "arm64"], staleAfterDays: 14, untaggedExpiryDays: 1 });
 
     it("cache repositories: valid by ECR's documented constraints, one rule per pattern", () => {
