@@ -72,7 +72,7 @@ function projectFiles(from: string): string[] {
     const listed = from === ROOT
         ? must("git", ["ls-files", "-co", "--exclude-standard"], { cwd: ROOT }).stdout
         : must("git", ["ls-files"], { cwd: from }).stdout;
-    return listed.split("\n").filter((f) => f && !f.startsWith("node_modules/") && fs.existsSync(path.join(from, f)));
+    return listed.split("\n").filter((f) => f && !f.startsWith("node_modules/") && fs.lstatSync(path.join(from, f), { throwIfNoEntry: false }));
 }
 
 export class Project {
@@ -91,6 +91,10 @@ export class Project {
             const dst = path.join(this.dir, f);
             for (let d = path.dirname(dst); d !== this.dir && !fs.existsSync(d); d = path.dirname(d)) {
                 fs.mkdirSync(d, { recursive: true });
+            }
+            if (fs.lstatSync(src).isSymbolicLink()) {
+                fs.symlinkSync(fs.readlinkSync(src), dst);
+                continue;
             }
             fs.writeFileSync(dst, fs.readFileSync(src));
             fs.chmodSync(dst, ((fs.statSync(src).mode & 0o111) !== 0 ? 0o777 : 0o666) & ~umask);
@@ -111,7 +115,7 @@ export class Project {
         must("git", ["init", "-q", "-b", options.branch], { cwd: this.dir });
         this.commit("import");
         if (options.namespace) {
-            this.config("registry", JSON.stringify({ address: "registry.localhost:5000", namespace: options.namespace }));
+            this.config("registry.namespace", options.namespace);
         }
     }
 
