@@ -135,11 +135,9 @@ export function didYouMean(input: string, valid: readonly string[]): string | un
     return best !== undefined && best.d <= Math.max(1, Math.floor(Math.max(input.length, best.name.length) / 3)) ? best.name : undefined;
 }
 
-/** The message for keys an object does not take: each key, a suggestion where one is close, and the valid keys. */
-export function unknownKeysMessage(keys: readonly string[], valid: readonly string[], spell: (key: string) => string = (k) => JSON.stringify(k)): string {
-    const parts = keys.map((k) => {
-        const near = didYouMean(k, valid);
-        return near === undefined ? spell(k) : `${spell(k)} (did you mean ${spell(near)}?)`;
-    });
-    return `unknown ${keys.length === 1 ? "key" : "keys"} ${parts.join(", ")}; valid: ${valid.length === 0 ? "(none)" : valid.map(spell).join(", ")}`;
+/** The message for a key an object does not take: a suggestion where one is close, and the valid keys. */
+export function unknownKeyMessage(key: string, valid: readonly string[], spell: (key: string) => string = (k) => JSON.stringify(k)): string {
+    const near = didYouMean(key, valid);
+    const list = valid.length === 0 ? "(none)" : valid.map(spell).join(", ");
+    return near === undefined ? `unknown key (valid keys: ${list})` : `unknown key; did you mean ${spell(near)}? (valid keys: ${list})`;
 }

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { Issue, listOf, show, unknownKeysMessage } from "./errors";
+import { Issue, listOf, show, unknownKeyMessage } from "./errors";
 
 /**
  * Shared pieces of the argument and config schemas (zod 4). Every message a
@@ -59,7 +59,13 @@ export function checked(problem: (value: string) => string | undefined, what: st
 
 /** A whole number in a range. */
 export function wholeNumber(min: number, max: number, what: string): z.ZodNumber {
-    return hint(z.number().int().min(min).max(max), what);
+    const error = (iss: { input?: unknown }) => (iss.input === undefined ? undefined : `must be ${what}, got ${show(iss.input)}`);
+    return hint(z.number({ error }).int({ error }).min(min, { error }).max(max, { error }), what);
+}
+
+/** A list with at least one entry; an empty one is refused with `message`. */
+export function nonEmpty<T extends z.ZodType>(item: T, message: string, what: string): z.ZodArray<T> {
+    return hint(z.array(item).min(1, { error: message }), what);
 }
 
 /** A map from name to value whose keys are checked one by one, so each bad key is named on its own. */
@@ -115,7 +121,8 @@ function errorMap(iss: z.core.$ZodRawIssue): string | undefined {
         case "invalid_value":
             return `${show(iss.input)} is not valid; valid: ${listOf(iss.values.map(String))}`;
         case "unrecognized_keys":
-            return unknownKeysMessage(iss.keys, validKeysOf(iss.inst));
+            // Split per key in flatten(), which has no access to the schema: carry the valid keys.
+            return UNKNOWN_KEYS + JSON.stringify(validKeysOf(iss.inst));
         case "invalid_union":
             return `must be ${valid ?? "one of the documented forms"}, got ${show(iss.input)}`;
         case "too_small": {
@@ -147,6 +154,8 @@ function errorMap(iss: z.core.$ZodRawIssue): string | undefined {
 
 type FinalIssue = z.core.$ZodIssue;
 
+const UNKNOWN_KEYS = "\u0000unknown-keys:";
+
 const isOutputBranch = (branch: readonly FinalIssue[]) =>
     branch.length === 1 && branch[0].code === "custom" && branch[0].path.length === 0;
 
@@ -176,6 +185,11 @@ function flatten(issues: readonly FinalIssue[], base: readonly PropertyKey[], ou
                 flatten(branch, path, out);
                 continue;
             }
+        }
+        if (issue.code === "unrecognized_keys" && issue.message.startsWith(UNKNOWN_KEYS)) {
+            const valid = JSON.parse(issue.message.slice(UNKNOWN_KEYS.length)) as string[];
+            out.push(...issue.keys.map((key) => ({ path: [...path, key], message: unknownKeyMessage(key, valid) })));
+            continue;
         }
         out.push({ path, message: issue.message });
     }

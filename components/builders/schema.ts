@@ -1,7 +1,7 @@
 import * as net from "net";
 import { z } from "zod";
 import { show } from "../errors";
-import { checked, hint, input, matching, wholeNumber } from "../schema";
+import { checked, hint, input, matching, nonEmpty, wholeNumber } from "../schema";
 import { BuilderFleetArgs, FLEET_PLATFORMS, FleetPlatform } from "./types";
 
 /** The schema of BuilderFleetArgs; rules across fields (architecture, GC below the volume, public CIDRs) are in validate.ts. */
@@ -35,8 +35,9 @@ export const nodeGroup = hint(z.strictObject({
 
 export const builderFleetArgs = z.strictObject({
     vpcId: input(vpcId),
-    subnetIds: hint(z.array(input(subnetId)).min(1), "a non-empty list of subnet ids"),
-    allowedCidrs: hint(z.array(checked((c) => cidrProblem(c), 'a CIDR such as "10.0.0.0/16"')).min(1),
+    subnetIds: nonEmpty(input(subnetId), "is required: a non-empty list of subnet ids", "a non-empty list of subnet ids"),
+    allowedCidrs: nonEmpty(checked((c) => cidrProblem(c), 'a CIDR such as "10.0.0.0/16"'),
+        'is required: the CIDRs of the CI runners or office that may reach BuildKit, e.g. ["10.0.0.0/16"]',
         'a non-empty list of the CIDRs of the CI runners or office that may reach BuildKit, e.g. ["10.0.0.0/16"]'),
     allowPublicIngress: z.boolean().optional(),
     publicEndpoint: z.boolean().optional(),

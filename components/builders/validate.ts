@@ -47,7 +47,7 @@ export function isIpv6Cidr(cidr: string): boolean {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Rules across fields; each runs on whatever part of the arguments is well-formed, so one error lists every problem. */
-function crossFieldIssues(args: unknown): Issue[] {
+export function fleetCrossFieldIssues(args: unknown): Issue[] {
     const issues: Issue[] = [];
     if (!isObject(args)) {
         return issues;
@@ -88,7 +88,7 @@ function crossFieldIssues(args: unknown): Issue[] {
  * `allowedCidrs[0]`, …): the schema first, then the rules across fields.
  */
 export function fleetIssues(args: unknown): Issue[] {
-    return [...parseIssues(builderFleetArgs, args), ...crossFieldIssues(args)];
+    return [...parseIssues(builderFleetArgs, args), ...fleetCrossFieldIssues(args)];
 }
 
 /** `fleetIssues` as lines, for callers that prefix them with where the arguments came from. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { hint, input, matching } from "../schema";
-import { imageName, registryAddress, release, repository } from "../images/schema";
+import { hint, input, matching, wholeNumber } from "../schema";
+import { imageName, registrySpec, release, repository } from "../images/schema";
 import { ecrRepositoryArn } from "../builders/schema";
 import { kmsKeyArn } from "../registry/schema";
 import { GithubDeliveryArgs, DeliveryEnvironment } from "./githubDelivery";
@@ -10,7 +10,7 @@ import { PromotionArgs } from "./promotion";
 
 export const githubRepository = matching(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/, '"OWNER/REPO"');
 export const environmentName = matching(/^[A-Za-z0-9._-]{1,255}$/, "a valid environment name (letters, digits, '.', '_', '-')");
-const githubId = (what: string) => hint(z.number().int().min(1), `a GitHub ${what} ID (a positive whole number, not a login: gh api users/<login> --jq .id)`);
+const githubId = (what: string) => wholeNumber(1, Number.MAX_SAFE_INTEGER, `a GitHub ${what} ID (a positive whole number, not a login: gh api users/<login> --jq .id)`);
 const oidcProviderArn = matching(/^arn:aws(?:-cn|-us-gov)?:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/,
     'the ARN of GitHub\'s OIDC provider, "arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com"');
 const policyArn = matching(/^arn:aws(?:-cn|-us-gov)?:iam::(?:aws|\d{12}):policy\/[\w+=,.@/-]+$/, 'an IAM policy ARN such as "arn:aws:iam::aws:policy/PowerUserAccess"');
@@ -54,11 +54,8 @@ export const promotionArgs = z.strictObject({
     sources: input(z.record(z.string(), input(hint(z.string(), "a ref repo:tag@sha256:…")))),
     sourceName: hint(z.string().min(1), "a name for messages").optional(),
     repositories: hint(z.record(z.string(), input(repository)), "a map of image name to repository"),
-    registry: z.strictObject({
-        address: input(registryAddress),
-        username: input(z.string()).optional(),
-        password: input(z.string()).optional(),
-    }).optional(),
+    // A RegistrySpec (e.g. EcrRegistry.registrySpec()) is what a program has at hand; its repositories are ignored here.
+    registry: registrySpec.optional(),
     environment: hint(z.string(), "an environment name").optional(),
     release: release.optional(),
     retainOnDelete: z.boolean().optional(),

@@ -7,7 +7,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 /** Every problem of GithubDelivery's arguments: the schema, then repeated environments, reviewers of protected ones, and the preview's backend. */
 export function deliveryIssues(args: unknown): Issue[] {
-    const issues = parseIssues(githubDeliveryArgs, args);
+    return [...parseIssues(githubDeliveryArgs, args), ...deliveryCrossFieldIssues(args)];
+}
+
+/** The rules across GithubDelivery's fields, on whatever part of the arguments is well-formed. */
+export function deliveryCrossFieldIssues(args: unknown): Issue[] {
+    const issues: Issue[] = [];
     if (!isObject(args)) {
         return issues;
     }

@@ -1,7 +1,7 @@
 import * as net from "net";
 import { z } from "zod";
-import { show } from "../errors";
-import { checked, hint, input, keyedMap, matching } from "../schema";
+import { listOf, show } from "../errors";
+import { checked, hint, input, keyedMap, matching, nonEmpty } from "../schema";
 import { Platform, SUPPORTED_PLATFORMS } from "./platforms";
 import { IMAGE_KINDS, ImageFamilyArgs, ImageKind, ImageSpec } from "./types";
 
@@ -24,7 +24,9 @@ const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 export const IMAGE_NAME_HINT = "an image name: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63";
 export const imageName = matching(NAME_RE, IMAGE_NAME_HINT);
 export const variantName = matching(NAME_RE, "a variant name: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63");
-export const platform = hint(z.enum(SUPPORTED_PLATFORMS as [Platform, ...Platform[]]), "a supported platform");
+export const platform = hint(z.enum(SUPPORTED_PLATFORMS as [Platform, ...Platform[]], {
+    error: (iss) => (iss.code === "invalid_value" ? `${show(iss.input)} is not a supported platform; valid: ${listOf(SUPPORTED_PLATFORMS)}` : undefined),
+}), "a supported platform");
 export const platformList = hint(z.array(platform).min(1), "a non-empty list of platforms");
 export const sha = matching(SHA_RE, "a commit SHA (7 to 64 hex characters)");
 
@@ -165,11 +167,12 @@ export const registrySpec = hint(z.strictObject({
 export const builderName = input(hint(z.string().min(1), "a buildx builder name"));
 
 export const imageFamilyArgs = z.strictObject({
-    images: hint(z.array(imageSpec).min(1), "a non-empty list of images"),
+    images: nonEmpty(imageSpec, "the family is empty; declare at least one image (kinds: dev-env, artifact, runtime)", "a non-empty list of images"),
     platforms: platformList.optional(),
     builders: hint(z.partialRecord(platform, builderName), 'a map of platform to buildx builder name, e.g. {"linux/amd64": "ci-amd64"}'),
     registry: registrySpec,
-    git: hint(z.strictObject({ branch: branchName, sha }), 'the commit: {"branch": "main", "sha": "<hex>"}'),
+    // `source` is what resolveGit adds (config, environment or git); a ResolvedGit is a GitSpec.
+    git: hint(z.strictObject({ branch: branchName, sha, source: z.string().optional() }), 'the commit: {"branch": "main", "sha": "<hex>"}'),
     buildArgs: buildArgs.optional(),
     variants: keyedMap((k) => (NAME_RE.test(k) ? undefined : `${show(k)} is not a variant name: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63`),
         buildArgs, "a map of variant name to build args").optional(),

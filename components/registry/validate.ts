@@ -7,7 +7,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 /** Every problem of EcrRegistry's arguments: the schema, then repeated names, a repository two images would share, and a key without KMS. */
 export function ecrRegistryIssues(args: unknown): Issue[] {
-    const issues = parseIssues(ecrRegistryArgs, args);
+    return [...parseIssues(ecrRegistryArgs, args), ...ecrCrossFieldIssues(args)];
+}
+
+/** The rules across EcrRegistry's fields, on whatever part of the arguments is well-formed. */
+export function ecrCrossFieldIssues(args: unknown): Issue[] {
+    const issues: Issue[] = [];
     if (!isObject(args)) {
         return issues;
     }

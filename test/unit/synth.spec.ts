@@ -39,7 +39,7 @@ describe("npm run synth", () => {
         const r = synth("--stack", "local", "--config", "imagefleet:platforms=[\"linux/arm65\"]");
         assert.notEqual(r.code, 0);
         assert.equal(r.stdout, "");
-        assert.match(r.stderr, /imagefleet:platforms: "linux\/arm65" is not a supported platform/);
+        assert.match(r.stderr, /imagefleet:platforms\[0\]: "linux\/arm65" is not a supported platform/);
         assert.match(r.stderr, /stack "local"/);
     });
 
