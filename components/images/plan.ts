@@ -35,6 +35,8 @@ interface Planned {
     readonly path: readonly PropertyKey[];
     /** A tag another branch's builds push (a fallback branch's cache), not this plan. */
     readonly foreign?: boolean;
+    /** What pushes it without the image and platform, so one clash across images and platforms is reported once. */
+    readonly group: string;
 }
 
 /** Whether a per-platform tag (with its opaque hash) could ever equal a plain tag. */
@@ -138,7 +140,7 @@ export function planIssues(args: ImageFamilyArgs, options: PlanOptions): Issue[]
             const vpath = variant === "" ? imagePath : ["variants", variant];
             for (const p of platforms) {
                 const arch = archOf(p as Platform);
-                planned.push({ repository: repo, tag: platformTag(HASH, variant, arch), owner: `the ${p} build of ${show(key)}`, path: vpath });
+                planned.push({ repository: repo, tag: platformTag(HASH, variant, arch), owner: `the ${p} build of ${show(key)}`, path: vpath, group: `build ${variant}` });
                 if (cacheOn) {
                     for (const b of [branch, ...fallbacks.filter((f) => f !== branch)]) {
                         const foreign = b !== branch;
@@ -151,18 +153,20 @@ export function planIssues(args: ImageFamilyArgs, options: PlanOptions): Issue[]
                             owner: `branch ${show(b)}'s ${p} cache of ${show(key)}`,
                             path: foreign ? ["cache", "fallbackBranches", fallbacks.indexOf(b)] : ["git", "branch"],
                             foreign,
+                            group: `cache ${b} ${variant}`,
                         });
                     }
                 }
             }
             if (push) {
                 const tags = tagNames(args.git.sha, variant, environment, args.tags?.release);
-                planned.push({ repository: repo, tag: tags.immutable, owner: `the index of ${show(key)}`, path: vpath });
+                planned.push({ repository: repo, tag: tags.immutable, owner: `the index of ${show(key)}`, path: vpath, group: `index ${variant}` });
                 tags.aliases.forEach((alias, n) => planned.push({
                     repository: repo,
                     tag: alias,
                     owner: `the ${n === 0 && environment !== "" ? "environment" : "release"} alias of ${show(key)}`,
                     path: n === 0 && environment !== "" ? ["tags", "environment"] : ["tags", "release"],
+                    group: `alias ${n} ${variant}`,
                 }));
             }
         }
@@ -179,34 +183,51 @@ export function planIssues(args: ImageFamilyArgs, options: PlanOptions): Issue[]
     }
 
     // Two entries in one repository with the same tag (or a plain tag a per-platform tag could take).
-    const byRepo = new Map<string, Planned[]>();
+    const clashes = new Map<string, { issue: { path: readonly PropertyKey[]; message: string }; more: number }>();
+    const clash = (x: Planned, y: Planned, tag: string, repo: string) => {
+        if (x.foreign && y.foreign && x.group.split(" ")[1] === y.group.split(" ")[1]) {
+            return; // one fallback branch's own refs
+        }
+        const blame = x.foreign && !y.foreign ? y : x;
+        const other = blame === x ? y : x;
+        const id = `${blame.group}|${other.group}`;
+        const seen = clashes.get(id);
+        if (seen !== undefined) {
+            seen.more++;
+            return;
+        }
+        clashes.set(id, {
+            more: 0,
+            issue: {
+                path: blame.path,
+                message: `${blame.owner} and ${other.owner} both push tag ${show(tag)} in ${show(repo)}; ` +
+                    "the second would replace the first; rename one (variant, branch, environment or release)",
+            },
+        });
+    };
+    const byRepo = new Map<string, { plain: Map<string, Planned[]>; templates: Planned[] }>();
     for (const t of planned) {
-        byRepo.set(t.repository, [...(byRepo.get(t.repository) ?? []), t]);
+        const r = byRepo.get(t.repository) ?? { plain: new Map<string, Planned[]>(), templates: [] };
+        byRepo.set(t.repository, r);
+        if (t.tag.includes(HASH)) {
+            r.templates.push(t);
+        } else {
+            const same = r.plain.get(t.tag) ?? [];
+            same.forEach((u) => clash(u, t, t.tag, t.repository));
+            r.plain.set(t.tag, [...same, t]);
+        }
     }
-    const seen = new Set<string>();
-    for (const [repo, tags] of byRepo) {
-        for (let a = 0; a < tags.length; a++) {
-            for (let b = a + 1; b < tags.length; b++) {
-                const x = tags[a];
-                const y = tags[b];
-                if (x.foreign && y.foreign && x.owner.split("'s")[0] === y.owner.split("'s")[0]) {
-                    continue;
+    for (const [repo, r] of byRepo) {
+        for (const template of r.templates) {
+            for (const [tag, owners] of r.plain) {
+                if (templateMatches(template.tag, tag)) {
+                    owners.forEach((u) => clash(template, u, tag, repo));
                 }
-                const same = x.tag.includes(HASH) ? (y.tag.includes(HASH) ? false : templateMatches(x.tag, y.tag)) : y.tag.includes(HASH) ? templateMatches(y.tag, x.tag) : x.tag === y.tag;
-                const id = `${repo} ${x.tag} ${y.tag}`;
-                if (!same || seen.has(id)) {
-                    continue;
-                }
-                seen.add(id);
-                const blame = x.foreign && !y.foreign ? y : x;
-                const other = blame === x ? y : x;
-                issues.push({
-                    path: blame.path,
-                    message: `${blame.owner} and ${other.owner} both push tag ${show(x.tag.includes(HASH) ? y.tag : x.tag)} in ${show(repo)}; ` +
-                        "the second would replace the first; rename one (variant, branch, environment or release)",
-                });
             }
         }
+    }
+    for (const { issue, more } of clashes.values()) {
+        issues.push(more === 0 ? issue : { ...issue, message: `${issue.message} (and ${more} more ${more === 1 ? "tag" : "tags"} the same way, for other images or platforms)` });
     }
     return issues;
 }
