@@ -3,6 +3,7 @@ import { z } from "zod";
 import { show } from "../errors";
 import { checked, hint, input, matching, nonEmpty, wholeNumber } from "../schema";
 import { BuilderFleetArgs, FLEET_PLATFORMS, FleetPlatform } from "./types";
+import { BuildxRegistrationArgs } from "./registration";
 
 /** The schema of BuilderFleetArgs; rules across fields (architecture, GC below the volume, public CIDRs) are in validate.ts. */
 
@@ -66,7 +67,23 @@ export const builderFleetArgs = z.strictObject({
 /** `imagefleet:fleet`: the fleet's arguments with plain values, without what the program sets itself. */
 export const fleetConfig = builderFleetArgs.omit({ amis: true, builderNamePrefix: true, register: true });
 
+/** BuildxRegistration's arguments; BuilderFleet makes them, so only their shape is checked. */
+export const buildxRegistrationArgs = z.strictObject({
+    builderName: input(matching(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, "a buildx builder name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)")),
+    platform: input(hint(z.string().min(1), "a platform such as \"linux/arm64\"")),
+    nodes: input(hint(z.array(input(z.strictObject({
+        endpoint: input(matching(/^tcp:\/\/\S+:\d{1,5}$/, 'an endpoint such as "tcp://10.0.1.5:1234"')),
+        serverName: input(hint(z.string().min(1), "a server name")),
+    }))).min(1), "a non-empty list of hosts")),
+    caPem: input(hint(z.string().min(1), "a PEM certificate")),
+    certPem: input(hint(z.string().min(1), "a PEM certificate")),
+    keyPem: input(hint(z.string().min(1), "a PEM key")),
+    certDir: input(hint(z.string().min(1), "a directory")).optional(),
+    waitSeconds: input(wholeNumber(0, 3600, "whole seconds from 0 to 3600")).optional(),
+});
+
 type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : never;
 const _keys: SameKeys<z.infer<typeof builderFleetArgs>, BuilderFleetArgs> = true;
+const _registrationKeys: SameKeys<z.infer<typeof buildxRegistrationArgs>, BuildxRegistrationArgs> = true;
 const _type: z.ZodType<BuilderFleetArgs> = builderFleetArgs;
-void [_keys, _type];
+void [_keys, _type, _registrationKeys];

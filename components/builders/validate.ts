@@ -1,6 +1,7 @@
-import { Issue, issueLine, show } from "../errors";
+import * as pulumi from "@pulumi/pulumi";
+import { Issue, issueLine, Problems, show } from "../errors";
 import { parseIssues } from "../schema";
-import { builderFleetArgs, cidrProblem } from "./schema";
+import { builderFleetArgs, buildxRegistrationArgs, cidrProblem } from "./schema";
 import { BuilderFleetArgs, DEFAULTS, FleetPlatform } from "./types";
 
 export { cidrProblem };
@@ -94,4 +95,11 @@ export function fleetIssues(args: unknown): Issue[] {
 /** `fleetIssues` as lines, for callers that prefix them with where the arguments came from. */
 export function fleetProblems(args: BuilderFleetArgs): string[] {
     return fleetIssues(args).map((i) => issueLine(i));
+}
+
+/** Throws one ValidationError naming each bad argument of a BuildxRegistration. */
+export function validateRegistration(name: string, args: unknown, stack = pulumi.getStack()): void {
+    const p = new Problems();
+    p.addIssues(parseIssues(buildxRegistrationArgs, args));
+    p.throwIfAny(`BuildxRegistration ${JSON.stringify(name)}`, stack);
 }

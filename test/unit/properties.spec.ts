@@ -4,7 +4,8 @@ import * as fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
 import { BuilderFleet } from "../../components/builders";
 import { GithubDelivery, Promotion, StackImageRefs } from "../../components/delivery";
-import { fleetIssues } from "../../components/builders/validate";
+import { BuildxRegistration } from "../../components/builders/registration";
+import { fleetIssues, validateRegistration } from "../../components/builders/validate";
 import { validateDelivery, validatePromotion } from "../../components/delivery/validate";
 import { Issue, issueLine, Problems, ValidationError } from "../../components/errors";
 import { validateFamily } from "../../components/images/validate";
@@ -207,13 +208,20 @@ describe("property: random arguments for every component never crash it", () => 
 
     // `check` is the constructor's first step (its validation); past DECLARED valid cases only it runs,
     // since declaring hundreds of valid fleets costs seconds and adds nothing the first ones did not show.
-    const components: { name: string; stack: string; base: unknown; declare: (n: number, args: any) => unknown; check: (args: any) => unknown }[] = [
+    const registrationBase = {
+        builderName: "imagefleet-dev-arm64", platform: "linux/arm64", nodes: [{ endpoint: "tcp://10.0.1.5:1234", serverName: "h.buildkit" }],
+        caPem: "-----BEGIN CERTIFICATE-----", certPem: "-----BEGIN CERTIFICATE-----", keyPem: "-----BEGIN PRIVATE KEY-----", waitSeconds: 0,
+    };
+    const components: { name: string; stack: string; base: unknown; declare: (n: number, args: any) => unknown; check: (args: any) => unknown; declared?: number }[] = [
         { name: "ImageFamily", stack: "test", base: familyBase, declare: (n, a) => new ImageFamily(`f${n}`, a), check: (a) => validateFamily("f", a, "test") },
         { name: "BuilderFleet", stack: "test", base: fleetBase, declare: (n, a) => new BuilderFleet(`b${n}`, a), check: (a) => throwIfAny("BuilderFleet", fleetIssues(a)) },
         { name: "EcrRegistry", stack: "dev", base: ecrBase, declare: (n, a) => new EcrRegistry(`r${n}`, a), check: (a) => validateEcrRegistry("r", a, "dev") },
         { name: "ghcrRegistry", stack: "dev", base: { owner: "Acme", username: "bot", token: "t" }, declare: (_n, a) => ghcrRegistry(a), check: (a) => ghcrRegistry(a) },
         { name: "GithubDelivery", stack: "dev", base: deliveryBase, declare: (n, a) => new GithubDelivery(`d${n}`, a), check: (a) => validateDelivery("d", a, "dev") },
         { name: "Promotion", stack: "prod", base: promotionBase, declare: (n, a) => new Promotion(`p${n}`, a), check: (a) => validatePromotion("p", a, "prod") },
+        // A dynamic resource serializes its provider on every declaration; a few are enough.
+        { name: "BuildxRegistration", stack: "dev", base: registrationBase, declared: 5,
+            declare: (n, a) => new BuildxRegistration(`x${n}`, a), check: (a) => validateRegistration("x", a, "dev") },
         { name: "StackImageRefs", stack: "prod", base: { stack: "acme/images/staging", options: { output: "refs" } },
             declare: (_n, a) => new StackImageRefs(a?.stack, a?.options), check: (a) => new StackImageRefs(a?.stack, a?.options) },
     ];
@@ -224,7 +232,7 @@ describe("property: random arguments for every component never crash it", () => 
             const seen = { ok: 0, refused: 0 };
             await declareMany(c.stack, () => {
                 fc.assert(fc.property(near(c.base), (args) => {
-                    seen[succeedsOrNamesAKey(() => (seen.ok < DECLARED ? c.declare(n++, args) : c.check(args)))]++;
+                    seen[succeedsOrNamesAKey(() => (seen.ok < (c.declared ?? DECLARED) ? c.declare(n++, args) : c.check(args)))]++;
                 }), { numRuns: RUNS });
             });
             assert.ok(seen.ok > 0 && seen.refused > 0, `${c.name}: ${JSON.stringify(seen)}; the cases should reach both outcomes`);
