@@ -32,7 +32,9 @@ function typeOf(s: z.ZodType): string {
 
 /** The fields of an object key: name, required or not, and what is valid. */
 function fieldsOf(s: z.ZodType): { name: string; required: boolean; valid: string }[] {
-    const shape = (unwrap(s) as unknown as { _zod: { def: { shape?: Record<string, z.ZodType> } } })._zod.def.shape;
+    const def = (unwrap(s) as unknown as { _zod: { def: { type: string; element?: z.ZodType; shape?: Record<string, z.ZodType> } } })._zod.def;
+    // A list of objects (imagefleet:images) shows the fields of its entries.
+    const shape = def.type === "array" && def.element ? (unwrap(def.element) as unknown as { _zod: { def: { shape?: Record<string, z.ZodType> } } })._zod.def.shape : def.shape;
     if (!shape) {
         return [];
     }

@@ -26,8 +26,8 @@ export const imageName = matching(NAME_RE, IMAGE_NAME_HINT);
 export const variantName = matching(NAME_RE, "a variant name: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63");
 export const platform = hint(z.enum(SUPPORTED_PLATFORMS as [Platform, ...Platform[]], {
     error: (iss) => (iss.code === "invalid_value" ? `${show(iss.input)} is not a supported platform; valid: ${listOf(SUPPORTED_PLATFORMS)}` : undefined),
-}), "a supported platform");
-export const platformList = hint(z.array(platform).min(1), "a non-empty list of platforms");
+}), `a supported platform: ${SUPPORTED_PLATFORMS.join(", ")}`);
+export const platformList = hint(z.array(platform).min(1), `a non-empty list of platforms (${SUPPORTED_PLATFORMS.join(", ")})`);
 export const sha = matching(SHA_RE, "a commit SHA (7 to 64 hex characters)");
 
 /** Why a semver release cannot be published as a tag, or undefined when it can. */
@@ -143,7 +143,7 @@ export const imageFrom = hint(z.union([
 
 export const imageSpec = hint(z.strictObject({
     name: imageName,
-    kind: hint(z.enum(IMAGE_KINDS as [ImageKind, ...ImageKind[]]), "an image kind"),
+    kind: hint(z.enum(IMAGE_KINDS as [ImageKind, ...ImageKind[]]), '"dev-env", "artifact" or "runtime"'),
     context: hint(z.string().min(1), "a directory with the build's files"),
     dockerfile: hint(z.string().min(1), "a Dockerfile path relative to context").optional(),
     target: hint(z.string().min(1), "a build stage name").optional(),

@@ -37,7 +37,8 @@ const plainRegistry = hint(z.strictObject({
     address: registryAddress,
     namespace: matching(/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/, 'a repository path such as "team" or "team/dev" (lowercase letters, digits, separators . _ - /)').optional(),
     username: hint(z.string().min(1), "a user name").optional(),
-    password: z.never({ error: "put the password in the secret key imagefleet:registryPassword (pulumi config set --secret registryPassword …), not in plain config" }).optional(),
+    password: hint(z.never({ error: "put the password in the secret key imagefleet:registryPassword (pulumi config set --secret registryPassword …), not in plain config" }),
+        "never here: the password goes in the secret key imagefleet:registryPassword").optional(),
 }), '{"address": "host[:port]", "namespace": "path", "username": "user"}');
 
 const variants = hint(z.record(z.string(), buildArgs).superRefine((map, ctx) => {
