@@ -28,8 +28,8 @@ describe("branch names and cache refs", () => {
             const git = spawnSync("git", ["check-ref-format", "--branch", n], { cwd, encoding: "utf8" }).status === 0;
             assert.equal(branchProblem(n) === undefined, git, `${JSON.stringify(n)}: git says ${git ? "valid" : "invalid"}, we say ${branchProblem(n) ?? "valid"}`);
             refused += git ? 0 : 1;
-        }), { numRuns: 300 });
-        assert.ok(refused > 30, `only ${refused} of 300 names were invalid: the generator does not reach git's rules`);
+        }), { numRuns: 200 });
+        assert.ok(refused > 20, `only ${refused} of 200 names were invalid: the generator does not reach git's rules`);
     });
 
     it("maps two different branches to two different cache refs (injective slug, random names)", () => {

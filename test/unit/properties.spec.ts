@@ -32,10 +32,10 @@ import { FIXTURE, fixtureImages, SHA } from "./helpers";
 /** Cases per config key and per component; IMAGEFLEET_PROPERTY_RUNS raises it for a longer hunt. */
 const RUNS = Number(process.env.IMAGEFLEET_PROPERTY_RUNS ?? 1000);
 /** Cases per key that also run the whole program (synth's path), the valid ones first. */
-const FULL_RUNS = 4;
+const FULL_RUNS = 2;
 const ENV = { GIT_BRANCH: "main", GIT_COMMIT: SHA };
 /** Valid argument sets per component that are declared in full; the rest run the constructor's validation only. */
-const DECLARED = 100;
+const DECLARED = 20;
 
 function throwIfAny(subject: string, issues: Issue[]): void {
     const p = new Problems();
