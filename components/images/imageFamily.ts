@@ -4,7 +4,7 @@ import * as dockerbuild from "@pulumi/docker-build";
 import { dependenciesOf, topoOrder } from "./graph";
 import { declarePlatformBuild, NamedSource } from "./platformBuild";
 import { archOf, DEFAULT_PLATFORMS, Platform } from "./platforms";
-import { branchSlug, tagNames, variantSuffix } from "./policy";
+import { branchSlug, tagNames, variantsOf as variantsOfSpec, variantSuffix } from "./policy";
 import { ContextStager, DEFAULT_STAGE_DIR } from "./stager";
 import { StagedContext } from "./stage";
 import { ImageFamilyArgs, ImageSpec } from "./types";
@@ -67,8 +67,7 @@ export class ImageFamily extends pulumi.ComponentResource {
         const order = (topoOrder(args.images) as { order: string[] }).order;
 
         const built = new Map<string, FamilyImage>();
-        const variantsOf = (spec: ImageSpec): string[] =>
-            (spec.variants ?? spec.kind !== "dev-env") && variantNames.length > 0 ? variantNames : [""];
+        const variantsOf = (spec: ImageSpec): string[] => variantsOfSpec(spec, variantNames);
         const stager = new ContextStager(path.join(args.stageDir ?? DEFAULT_STAGE_DIR, pulumi.getStack(), name), args.baseDir,
             args.sourceDateEpoch ?? 0);
 

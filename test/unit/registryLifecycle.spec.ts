@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { branchSlug } from "../../components/images/policy";
 import { cacheRepositoryRules, imageRepositoryRules, KEEP_COUNT, LifecycleRule, policyDocument } from "../../components/registry/lifecycle";
 
 // A small model of how ECR evaluates a lifecycle policy, from AWS's
@@ -116,11 +117,12 @@ describe("ECR lifecycle rules", () => {
         }
     });
 
+    const RELEASE_SLUG = branchSlug("release/1.x");
     const cacheRules = cacheRepositoryRules({ keepBranches: ["main", "release/1.x"], archs: ["amd64", "arm64"], staleAfterDays: 14, untaggedExpiryDays: 1 });
 
     it("cache repositories: valid by ECR's documented constraints, one rule per pattern", () => {
         checkDocumentedConstraints(cacheRules);
-        assert.deepEqual(cacheRules.filter(isKeep).map((r) => r.selection.tagPatternList), [["v*.*.*"], ["main-*"], ["release-1.x-*"]]);
+        assert.deepEqual(cacheRules.filter(isKeep).map((r) => r.selection.tagPatternList), [["v*.*.*"], ["main-*"], [`${RELEASE_SLUG}-*`]]);
         assert.deepEqual(cacheRules.filter((r) => !isKeep(r)).map((r) => r.selection.tagPatternList ?? "untagged"), ["untagged", ["*-amd64"], ["*-arm64"]]);
         assert.deepEqual(JSON.parse(policyDocument(cacheRules)), { rules: JSON.parse(JSON.stringify(cacheRules)) });
     });
@@ -138,7 +140,7 @@ describe("ECR lifecycle rules", () => {
     it("cache repositories: stale branch caches and superseded caches expire; main's, release and SHA tags never do", () => {
         const img = (tags: string[], pushedDaysAgo: number) => ({ tags, pushedDaysAgo });
         const keep = [
-            img(["main-amd64"], 400), img(["main-perf-arm64"], 400), img(["release-1.x-arm64"], 90),
+            img(["main-amd64"], 400), img(["main-perf-arm64"], 400), img([`${RELEASE_SLUG}-arm64`], 90),
             img(["feature-x-amd64"], 3), // a branch still building
             ...[...RELEASE_TAGS, ...SHA_TAGS].map((t) => img([t], 5000)),
             img(["feature-y-amd64", "v2.0.0"], 400), // an image that also carries a release tag
