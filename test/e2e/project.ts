@@ -107,6 +107,9 @@ export class Project {
             PULUMI_BACKEND_URL: `file://${this.stateDir}`,
             PULUMI_CONFIG_PASSPHRASE: "imagefleet-local",
             IMAGEFLEET_SKIP_PROVISION: "1",
+            // `--event-log` (each resource's ops and its provider's progress
+            // lines, as the Automation API reads them) is behind this switch.
+            PULUMI_DEBUG_COMMANDS: "true",
             GIT_BRANCH: options.branch,
             // The program resolves the commit from git; CI variables must not override it.
             GIT_COMMIT: "", GITHUB_SHA: "", GITHUB_REF_NAME: "",
