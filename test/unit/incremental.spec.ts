@@ -1,6 +1,10 @@
 // The tag and alias policy of content-stable builds: per-platform Images are
 // named by their inputs, commits by their indexes.
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { exampleFamily } from "../../example/family";
 import { BuildInputs, buildInputsDigest, platformTag } from "../../components/images/policy";
 import { Recorded } from "../../scripts/harness/mocks";
 import { builds, declareFamily, familyArgs, fixtureImages, indexes, plain, runStack } from "./helpers";
@@ -69,6 +73,25 @@ describe("content-stable builds: tags and aliases", () => {
         for (const name of a.keys()) {
             assert.notEqual(b.get(name).tags[0], a.get(name).tags[0], `${name} kept its tag though dev-env changed`);
             assert.equal(c.get(name).tags[0], a.get(name).tags[0], `${name} is not a function of its inputs`);
+        }
+    });
+
+    it("a change to the artifact's sources leaves the dev-env's Images alone (its ignore file admits nothing)", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-example-"));
+        try {
+            fs.cpSync(path.join(__dirname, "..", "..", "example"), dir, { recursive: true });
+            const declare = async () => byName(builds((await declareFamily(familyArgs({ images: exampleFamily({ context: dir }) }))).resources));
+            const before = await declare();
+            fs.appendFileSync(path.join(dir, "src", "main.c"), "/* a change */\n");
+            const after = await declare();
+            for (const name of ["fam-dev-env-amd64", "fam-dev-env-arm64"]) {
+                assert.deepEqual(after.get(name), before.get(name), `${name} changed`);
+            }
+            for (const name of ["fam-artifact-amd64", "fam-runtime-arm64"]) {
+                assert.notDeepEqual(after.get(name), before.get(name), `${name} did not change`);
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
         }
     });
 
