@@ -11,7 +11,8 @@
 # Outputs in ${IMAGEFLEET_TOOLS_DIR:-~/.cache/imagefleet/tools}/bin:
 #   pulumi, pulumi-language-nodejs (ours: see scripts/tools/pulumi/cmd), buildkitd, buildctl
 # and libexec/pulumi-resource-docker-build, installed as plugin docker-build 0.0.22;
-# cosign and syft for the supply chain (see build_supplychain_tools).
+# cosign and syft for the supply chain (see build_supplychain_tools), and
+# pulumi-resource-pulumi-nodejs, the engine's plugin for dynamic providers.
 # The engine must never try to download plugins (no network for that here), so
 # env.sh sets PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true and
 # PULUMI_SKIP_UPDATE_CHECK=true; keep both set wherever pulumi runs.
@@ -169,6 +170,25 @@ build_supplychain_tools() {
     "-X main.version=$syft_v" \
     "syft" \
     github.com/anchore/syft/cmd/syft
+  install_dynamic_provider_plugin
+}
+
+# The engine runs dynamic providers (the supply chain's cosign/syft resources,
+# the fleet's buildx registration) through the plugin `pulumi-resource-pulumi-nodejs`,
+# which the CLI's release archive ships next to `pulumi` and a CLI built from
+# source lacks ("no resource plugin 'pulumi-resource-pulumi-nodejs' found").
+# It is the SDK's own 4-line script: run the project's @pulumi/pulumi dynamic provider.
+install_dynamic_provider_plugin() {
+  cat >"$BIN/pulumi-resource-pulumi-nodejs.tmp" <<'SCRIPT'
+#!/bin/sh
+# From the Pulumi SDK (sdk/nodejs/dist/pulumi-resource-pulumi-nodejs).
+PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH=$(node -e "console.log(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))")
+if [ ! -z "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" ]; then
+    node "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" $@
+fi
+SCRIPT
+  chmod 755 "$BIN/pulumi-resource-pulumi-nodejs.tmp"
+  mv "$BIN/pulumi-resource-pulumi-nodejs.tmp" "$BIN/pulumi-resource-pulumi-nodejs"
 }
 
 verify_supplychain_tools() {

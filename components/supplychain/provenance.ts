@@ -268,6 +268,22 @@ export function indexMembers(predicate: PredicateView): IndexMember[] {
         .map((d) => ({ platform: String(d.name), digest: `sha256:${d.digest!.sha256}` }));
 }
 
+/** The payload type of a `cosign sign` signature (not an attestation). */
+export const COSIGN_SIGNATURE_TYPE = "https://sigstore.dev/cosign/sign/v1";
+
+/**
+ * Whether `cosign verify` output holds a *signature* of `digest`. cosign v3
+ * (bundle format) accepts any bundle signed by the key, attestations included,
+ * so a manifest that only carries an SBOM or a provenance passes `cosign
+ * verify` too; only an entry of type cosign/sign/v1 is a signature.
+ */
+export function signatureFound(output: string, digest: string): boolean {
+    return output.split("\n").filter((l) => l.trim().startsWith("[")).some((line) => {
+        const entries = JSON.parse(line) as { critical?: { type?: string; image?: Record<string, string> } }[];
+        return entries.some((e) => e.critical?.type === COSIGN_SIGNATURE_TYPE && e.critical?.image?.["docker-manifest-digest"] === digest);
+    });
+}
+
 /** Splits cosign's `verify-attestation` output (one DSSE envelope per line) into statements. */
 export function statementsOf(output: string): ProvenanceStatement[] {
     return output.split("\n").filter((l) => l.trim().startsWith("{")).flatMap((line) => {

@@ -6,7 +6,7 @@ import { Problems } from "../errors";
 import { imageKey } from "../images/imageFamily";
 import { archOf, Platform } from "../images/platforms";
 import { SHA } from "../images/policy";
-import { SourceInfo } from "./provenance";
+import { publicBuildArgs, SourceInfo } from "./provenance";
 import { IndexAttestation, PlatformAttestation } from "./resources";
 import { SigningKey } from "./signingKey";
 import { RegistryAuth } from "./tools";
@@ -80,7 +80,8 @@ function buildFacts(build: dockerbuild.Image, baseDir: string) {
             dockerfile: location ? path.relative(baseDir, path.resolve(baseDir, location)) : "(inline)",
             dockerfileText: text,
             target: target ?? undefined,
-            buildArgs: buildArgs ?? {},
+            // Credential-like args never reach the attestation's state or statement.
+            buildArgs: publicBuildArgs(buildArgs ?? {}),
             familyContexts,
             builder: builder?.name ?? "default",
         };

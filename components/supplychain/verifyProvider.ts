@@ -4,7 +4,7 @@
  * by Pulumi, so it uses only its inputs and Node built-ins.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { checkImageProvenance, indexMembers, ProvenancePolicy, SLSA_PROVENANCE_V1, SPDX_PREDICATE, statementsOf } from "./provenance";
+import { checkImageProvenance, indexMembers, ProvenancePolicy, signatureFound, SLSA_PROVENANCE_V1, SPDX_PREDICATE, statementsOf } from "./provenance";
 import { COSIGN_VERIFY_FLAGS, RegistryAuth, runTool, tail, VerifyingMaterial } from "./tools";
 
 export interface VerificationInputs {
@@ -31,8 +31,9 @@ export function verifyImage(ref: string, inputs: VerificationInputs): { passed: 
     const opts = { verifying: inputs.verifying, registry: inputs.registry };
 
     const sig = runTool("cosign", ["verify", ...COSIGN_VERIFY_FLAGS, "{key}", pinned], opts);
-    if (sig.code !== 0) {
-        return { passed, failure: `signature: no valid signature from the expected key on ${pinned}: ${tail(sig, 3)}` };
+    if (sig.code !== 0 || !signatureFound(sig.stdout, p.digest)) {
+        const why = sig.code !== 0 ? tail(sig, 3) : "only attestations are signed by that key, not the digest itself";
+        return { passed, failure: `signature: no valid signature from the expected key on ${pinned}: ${why}` };
     }
     passed.push("signature");
 

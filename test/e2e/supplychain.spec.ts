@@ -76,6 +76,16 @@ describe("signed supply chain on the local stack (real engine, cosign, syft, loc
         assert.deepEqual(Object.keys(outputs.supplychain.signed).sort(), [...IMAGES].sort());
     });
 
+    it("keeps the private key and its password encrypted in the state", () => {
+        const state = ok(local("stack", "export")).stdout;
+        const plainState = JSON.parse(ok(local("stack", "export", "--show-secrets")).stdout);
+        const pair = plainState.deployment.resources.find((r: any) => r.type === "pulumi-nodejs:dynamic/supplychain:CosignKeyPair");
+        assert.match(pair.outputs.privateKey.plaintext ?? pair.outputs.privateKey, /ENCRYPTED SIGSTORE PRIVATE KEY/);
+        const password = JSON.parse(pair.outputs.password.plaintext ?? JSON.stringify(pair.outputs.password));
+        assert.ok(!state.includes("PRIVATE KEY"), "the private key is in the state in plaintext");
+        assert.ok(!state.includes(String(password)), "the key's password is in the state in plaintext");
+    });
+
     it("cosign verify and verify-attestation (SPDX and SLSA provenance) pass for every index the stack published", () => {
         for (const image of IMAGES) {
             const ref: string = outputs.refs[image];

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import {
     baseImages, builderMatches, checkImageProvenance, imageProvenance, ImageBuildInfo, indexMembers, indexProvenance,
-    SLSA_PROVENANCE_V1, statementsOf,
+    signatureFound, SLSA_PROVENANCE_V1, statementsOf,
 } from "../../components/supplychain";
 import { indexAttestationProvider, platformAttestationProvider } from "../../components/supplychain/providers";
 import { isSecret, Recorded } from "../../scripts/harness/mocks";
@@ -188,5 +188,16 @@ describe("supply chain stack config", () => {
         assertMentions(err.message, ["imagefleet:supplychain: unknown \"sign\""]);
         const err2 = await stackConfigError("local", ["imagefleet:supplychain={\"sourceRepository\":\"example-org/imagefleet\",\"signing\":\"generate\"}"]);
         assertMentions(err2.message, ["imagefleet:supplychain.sourceRepository: \"example-org/imagefleet\" is not a repository URL"]);
+    });
+});
+
+describe("supply chain: what counts as a signature", () => {
+    const entry = (type: string, digest: string) => ({ critical: { identity: { "docker-reference": "r/x" }, image: { "docker-manifest-digest": digest }, type }, optional: {} });
+
+    it("only a cosign/sign/v1 entry for the digest, not an attestation that `cosign verify` also accepts (seen with cosign v3.1.3)", () => {
+        const attestationsOnly = JSON.stringify([entry("https://spdx.dev/Document", D("a")), entry("https://slsa.dev/provenance/v1", D("a"))]);
+        assert.equal(signatureFound(attestationsOnly, D("a")), false);
+        assert.equal(signatureFound(JSON.stringify([entry("https://sigstore.dev/cosign/sign/v1", D("b"))]), D("a")), false, "a signature of another digest");
+        assert.equal(signatureFound(`\n${JSON.stringify([entry("https://sigstore.dev/cosign/sign/v1", D("a"))])}\n`, D("a")), true);
     });
 });
