@@ -1,20 +1,31 @@
 /**
  * SLSA v1 provenance predicates for what an ImageFamily publishes, and the
  * checks a promotion runs on them. Pure functions: the dynamic providers
- * (provider.ts) and the unit tests use the same code.
+ * (providers.ts, verifyProvider.ts) and the unit tests use the same code.
+ *
+ * Pulumi serializes the providers with every value their functions reach. A
+ * function here is copied by value; a reference to this module's `exports`
+ * would be serialized as `require("imagefleet/dist/…")`, which the package's
+ * `exports` map refuses. So functions here refer only to functions and to the
+ * private constants below, never to an exported constant.
  */
 
 /** SLSA provenance v1 predicate type (what `cosign attest --type slsaprovenance1` writes). */
-export const SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1";
+const SLSA_V1 = "https://slsa.dev/provenance/v1";
+export const SLSA_PROVENANCE_V1 = SLSA_V1;
 /** SPDX predicate type (`cosign attest --type spdxjson`). */
-export const SPDX_PREDICATE = "https://spdx.dev/Document";
+const SPDX = "https://spdx.dev/Document";
+export const SPDX_PREDICATE = SPDX;
 /** buildType of a per-platform image built by BuildKit through buildx. */
-export const BUILD_TYPE_IMAGE = "https://github.com/imagefleet/imagefleet/buildtypes/buildx-image/v1";
+const IMAGE_TYPE = "https://github.com/imagefleet/imagefleet/buildtypes/buildx-image/v1";
+export const BUILD_TYPE_IMAGE = IMAGE_TYPE;
 /** buildType of a multi-platform index assembled from per-platform images. */
-export const BUILD_TYPE_INDEX = "https://github.com/imagefleet/imagefleet/buildtypes/index/v1";
+const INDEX_TYPE = "https://github.com/imagefleet/imagefleet/buildtypes/index/v1";
+export const BUILD_TYPE_INDEX = INDEX_TYPE;
 
 /** Build args whose names look like credentials never enter a provenance (they belong in BuildKit secrets). */
-export const SECRET_ARG = /(SECRET|TOKEN|PASSW(OR)?D|PASSPHRASE|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY|AUTH)/i;
+const SECRET_NAME = /(SECRET|TOKEN|PASSW(OR)?D|PASSPHRASE|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY|AUTH)/i;
+export const SECRET_ARG = SECRET_NAME;
 
 /** The commit a build came from. */
 export interface SourceInfo {
@@ -96,7 +107,7 @@ export function builderMatches(id: string, expected: readonly string[]): boolean
 
 /** Build args with credential-like names removed, sorted for a stable statement. */
 export function publicBuildArgs(args: Readonly<Record<string, string>>): Record<string, string> {
-    return Object.fromEntries(Object.entries(args).filter(([k]) => !SECRET_ARG.test(k)).sort(([a], [b]) => a.localeCompare(b)));
+    return Object.fromEntries(Object.entries(args).filter(([k]) => !SECRET_NAME.test(k)).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 function gitUri(source: SourceInfo): string {
@@ -113,7 +124,7 @@ function digestOf(d: string | undefined): Record<string, string> | undefined {
 export function imageProvenance(info: ImageBuildInfo): Record<string, unknown> {
     return {
         buildDefinition: {
-            buildType: BUILD_TYPE_IMAGE,
+            buildType: IMAGE_TYPE,
             externalParameters: {
                 source: { repository: info.source.repository, ref: `refs/heads/${info.source.branch}`, commit: info.source.commit },
                 image: info.image,
@@ -145,7 +156,7 @@ export function imageProvenance(info: ImageBuildInfo): Record<string, unknown> {
 export function indexProvenance(info: IndexBuildInfo): Record<string, unknown> {
     return {
         buildDefinition: {
-            buildType: BUILD_TYPE_INDEX,
+            buildType: INDEX_TYPE,
             externalParameters: {
                 source: { repository: info.source.repository, ref: `refs/heads/${info.source.branch}`, commit: info.source.commit },
                 image: info.image,
@@ -238,8 +249,8 @@ export interface ProvenancePolicy {
 /** Problems with an image's provenance; empty when it matches. */
 export function checkImageProvenance(s: ProvenanceStatement, digest: string, policy: ProvenancePolicy): string[] {
     const problems: string[] = [];
-    if (s.predicateType !== SLSA_PROVENANCE_V1) {
-        problems.push(`predicate type is ${JSON.stringify(s.predicateType)}, expected ${SLSA_PROVENANCE_V1}`);
+    if (s.predicateType !== SLSA_V1) {
+        problems.push(`predicate type is ${JSON.stringify(s.predicateType)}, expected ${SLSA_V1}`);
     }
     if (!s.subjectDigests.includes(digest)) {
         problems.push(`its subject is ${s.subjectDigests.join(", ") || "(none)"}, not ${digest}`);
@@ -249,12 +260,12 @@ export function checkImageProvenance(s: ProvenanceStatement, digest: string, pol
         problems.push(`source repository is ${JSON.stringify(repo)}, expected ${JSON.stringify(policy.sourceRepository)}`);
     }
     const buildType = s.predicate?.buildDefinition?.buildType;
-    if (buildType === BUILD_TYPE_IMAGE) {
+    if (buildType === IMAGE_TYPE) {
         const id = String(s.predicate?.runDetails?.builder?.id ?? "");
         if (!builderMatches(id, policy.builders)) {
             problems.push(`builder is ${JSON.stringify(id)}, expected one of ${policy.builders.map((b) => JSON.stringify(b)).join(", ")}`);
         }
-    } else if (buildType !== BUILD_TYPE_INDEX) {
+    } else if (buildType !== INDEX_TYPE) {
         problems.push(`build type is ${JSON.stringify(buildType)}`);
     }
     return problems;
@@ -269,7 +280,8 @@ export function indexMembers(predicate: PredicateView): IndexMember[] {
 }
 
 /** The payload type of a `cosign sign` signature (not an attestation). */
-export const COSIGN_SIGNATURE_TYPE = "https://sigstore.dev/cosign/sign/v1";
+const SIGNATURE_TYPE = "https://sigstore.dev/cosign/sign/v1";
+export const COSIGN_SIGNATURE_TYPE = SIGNATURE_TYPE;
 
 /**
  * Whether `cosign verify` output holds a *signature* of `digest`. cosign v3
@@ -280,7 +292,7 @@ export const COSIGN_SIGNATURE_TYPE = "https://sigstore.dev/cosign/sign/v1";
 export function signatureFound(output: string, digest: string): boolean {
     return output.split("\n").filter((l) => l.trim().startsWith("[")).some((line) => {
         const entries = JSON.parse(line) as { critical?: { type?: string; image?: Record<string, string> } }[];
-        return entries.some((e) => e.critical?.type === COSIGN_SIGNATURE_TYPE && e.critical?.image?.["docker-manifest-digest"] === digest);
+        return entries.some((e) => e.critical?.type === SIGNATURE_TYPE && e.critical?.image?.["docker-manifest-digest"] === digest);
     });
 }
 

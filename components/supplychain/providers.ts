@@ -8,10 +8,16 @@
  * (retainOnDelete), attestations outlive their resources.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import {
-    baseImages, Dependency, ImageBuildInfo, imageProvenance, IndexBuildInfo, indexProvenance, SourceInfo, SPDX_PREDICATE, statementsOf,
-} from "./provenance";
-import { COSIGN_SIGN_FLAGS, COSIGN_VERIFY_FLAGS, RegistryAuth, runTool, SigningMaterial, tail } from "./tools";
+import type { Dependency, ImageBuildInfo, IndexBuildInfo, SourceInfo } from "./provenance";
+import * as provenance from "./provenance";
+import type { RegistryAuth, SigningMaterial } from "./tools";
+import * as tools from "./tools";
+
+// The providers capture these functions and values, never the modules: a
+// captured module inside node_modules is serialized as
+// `require("imagefleet/dist/…")`, which the package's exports refuse.
+const { baseImages, imageProvenance, indexProvenance, SPDX_PREDICATE, statementsOf } = provenance;
+const { COSIGN_SIGN_FLAGS, COSIGN_VERIFY_FLAGS, runTool, tail } = tools;
 
 type DynamicProvider = pulumi.dynamic.ResourceProvider;
 

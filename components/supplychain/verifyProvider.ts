@@ -4,8 +4,14 @@
  * by Pulumi, so it uses only its inputs and Node built-ins.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { checkImageProvenance, indexMembers, ProvenancePolicy, signatureFound, SLSA_PROVENANCE_V1, SPDX_PREDICATE, statementsOf } from "./provenance";
-import { COSIGN_VERIFY_FLAGS, RegistryAuth, runTool, tail, VerifyingMaterial } from "./tools";
+import type { ProvenancePolicy } from "./provenance";
+import * as provenance from "./provenance";
+import type { RegistryAuth, VerifyingMaterial } from "./tools";
+import * as tools from "./tools";
+
+// Captured by value, not as modules (see providers.ts).
+const { checkImageProvenance, indexMembers, signatureFound, SLSA_PROVENANCE_V1, SPDX_PREDICATE, statementsOf } = provenance;
+const { COSIGN_VERIFY_FLAGS, runTool, tail } = tools;
 
 export interface VerificationInputs {
     refs: Record<string, string>;

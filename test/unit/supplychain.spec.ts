@@ -6,7 +6,9 @@ import {
     baseImages, builderMatches, checkImageProvenance, imageProvenance, ImageBuildInfo, indexMembers, indexProvenance,
     signatureFound, SLSA_PROVENANCE_V1, statementsOf,
 } from "../../components/supplychain";
-import { indexAttestationProvider, platformAttestationProvider } from "../../components/supplychain/providers";
+import * as pulumi from "@pulumi/pulumi";
+import { indexAttestationProvider, keyPairProvider, platformAttestationProvider } from "../../components/supplychain/providers";
+import { verificationProvider } from "../../components/supplychain/verifyProvider";
 import { isSecret, Recorded } from "../../scripts/harness/mocks";
 import { ROOT } from "../../scripts/harness/stackFile";
 import { assertMentions, byName, plain, runStack, SHA, stackConfigError } from "./helpers";
@@ -199,5 +201,19 @@ describe("supply chain: what counts as a signature", () => {
         assert.equal(signatureFound(attestationsOnly, D("a")), false);
         assert.equal(signatureFound(JSON.stringify([entry("https://sigstore.dev/cosign/sign/v1", D("b"))]), D("a")), false, "a signature of another digest");
         assert.equal(signatureFound(`\n${JSON.stringify([entry("https://sigstore.dev/cosign/sign/v1", D("a"))])}\n`, D("a")), true);
+    });
+});
+
+describe("supply chain: the dynamic providers as Pulumi serializes them", () => {
+    const providers = { keyPairProvider, platformAttestationProvider, indexAttestationProvider, verificationProvider };
+
+    it("capture functions and values, never a module (inside node_modules that becomes a require the package's exports refuse)", async () => {
+        for (const [name, provider] of Object.entries(providers)) {
+            const { text } = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: false });
+            // A captured module object is emitted as `var __<module>_1 = {…}` (by value here, by `require` from node_modules).
+            assert.deepEqual(text.match(/var __\w+_\d+ = /g) ?? [], [], `${name} captures a module`);
+            const required = [...new Set(text.match(/require\("[^"]+"\)/g) ?? [])];
+            assert.deepEqual(required.filter((r) => !/^require\("(child_process|fs|os|path|crypto)"\)$/.test(r)), [], `${name} requires ${required.join(", ")}`);
+        }
     });
 });
