@@ -68,6 +68,8 @@ export interface ImageBuildInfo {
     readonly builderEndpoint: string;
     /** BuildKit version the builder reported, when known. */
     readonly buildkitVersion?: string;
+    /** The BuildKit worker's hostname (buildx's `org.mobyproject.buildkit.worker.hostname`), when known. */
+    readonly builderHostname?: string;
     /** The machine that ran `pulumi up` (it drove the build and signed). */
     readonly invokedOn: string;
     /** ISO time the provenance was made. */
@@ -144,7 +146,7 @@ export function imageProvenance(info: ImageBuildInfo): Record<string, unknown> {
         runDetails: {
             builder: {
                 id: builderId(info.builder, info.builderEndpoint),
-                version: { buildkit: info.buildkitVersion ?? "unknown" },
+                version: { buildkit: info.buildkitVersion ?? "unknown", ...(info.builderHostname ? { hostname: info.builderHostname } : {}) },
                 builderDependencies: [{ uri: info.builderEndpoint }],
             },
             metadata: { invocationId: `${info.invokedOn}/${info.source.commit}`, startedOn: info.createdOn, finishedOn: info.createdOn },

@@ -69,11 +69,13 @@ export interface PlatformAttestationInputs {
     };
 }
 
-function builderEndpoint(name: string): { endpoint: string; version?: string } {
-    const r = runTool("docker", ["buildx", "inspect", name]);
+/** What buildx says about a builder's (first) node: its endpoint, BuildKit version and the worker's hostname. */
+function builderEndpoint(name: string): { endpoint: string; version?: string; hostname?: string } {
+    const r = runTool("docker", ["buildx", "inspect", name], { timeoutMs: 60_000 });
     const endpoint = /^\s*Endpoint:\s*(\S+)/m.exec(r.stdout)?.[1];
     const version = /^\s*BuildKit version:\s*(\S+)/m.exec(r.stdout)?.[1];
-    return { endpoint: endpoint ?? "unknown", version };
+    const hostname = /org\.mobyproject\.buildkit\.worker\.hostname:\s*(\S+)/.exec(r.stdout)?.[1];
+    return { endpoint: endpoint ?? "unknown", version, hostname };
 }
 
 function resolveDigest(ref: string, platform: string, registry?: RegistryAuth): string | undefined {
@@ -127,9 +129,9 @@ export const platformAttestationProvider: DynamicProvider = {
             };
         }
         const build = inputs.build!;
-        const { endpoint, version } = builderEndpoint(build.builder);
+        const { endpoint, version, hostname } = builderEndpoint(build.builder);
         const info: ImageBuildInfo = {
-            ...build, digest: inputs.digest, builderEndpoint: endpoint, buildkitVersion: version,
+            ...build, digest: inputs.digest, builderEndpoint: endpoint, buildkitVersion: version, builderHostname: hostname,
             dependencies: dependenciesOf(build, inputs.platform, inputs.registry), invokedOn: os.hostname(), createdOn: new Date().toISOString(),
         };
         const predicate = imageProvenance(info);

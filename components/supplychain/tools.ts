@@ -65,6 +65,8 @@ export function runTool(
         /** Files read back from the scratch directory after the run. */
         read?: readonly string[];
         env?: Record<string, string>;
+        /** Milliseconds before the tool is killed. Default: 20 minutes. */
+        timeoutMs?: number;
     } = {},
 ): ToolRun {
     const cp = require("child_process") as typeof import("child_process");
@@ -106,7 +108,7 @@ export function runTool(
         if (at >= 0) {
             argv.splice(at, 1, ...keyArgs);
         }
-        const r = cp.spawnSync(bin, argv, { env, encoding: "utf8", maxBuffer: 512 * 1024 * 1024, timeout: 20 * 60 * 1000 });
+        const r = cp.spawnSync(bin, argv, { env, encoding: "utf8", maxBuffer: 512 * 1024 * 1024, timeout: opts.timeoutMs ?? 20 * 60 * 1000 });
         if (r.error) {
             const hint = (r.error as NodeJS.ErrnoException).code === "ENOENT"
                 ? ` (not on PATH: build it with scripts/build-tools.sh and source ~/.cache/imagefleet/tools/env.sh, or set IMAGEFLEET_${tool.toUpperCase()})`
