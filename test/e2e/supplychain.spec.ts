@@ -216,4 +216,29 @@ describe("signed supply chain on the local stack (real engine, cosign, syft, loc
             ok(promote("up", "--yes", "--expect-no-changes"));
         });
     });
+
+    describe("a later commit", () => {
+        it("re-attests exactly the digests that changed; a republished digest keeps the record naming the commit that built it", () => {
+            type Res = { urn: string; type: string; outputs: any };
+            const attestations = () => (JSON.parse(ok(local("stack", "export")).stdout).deployment.resources as Res[])
+                .filter((r) => /dynamic\/supplychain:(Platform|Index)Attestation$/.test(r.type));
+            const before = attestations();
+            const next = runSha();
+            const r = ok(sh("bash", ["scripts/up-local.sh", "up", "--yes"], { cwd: dir, env: { ...env, GIT_COMMIT: next } }));
+            console.log(`      pulumi up of a new commit: ${r.seconds.toFixed(0)} s`);
+            const after = new Map(attestations().map((a) => [a.urn, a]));
+            let kept = 0;
+            for (const old of before) {
+                const now = after.get(old.urn)!;
+                if (now.outputs.digest === old.outputs.digest) {
+                    // Content-addressed builds (issue 10): same digest, nothing signed again.
+                    assert.deepEqual(now.outputs, old.outputs, `${old.urn} was attested again for an unchanged digest`);
+                    kept++;
+                } else if (now.outputs.predicate) {
+                    assert.equal(now.outputs.predicate.buildDefinition.externalParameters.source.commit, next, `${old.urn} names another commit`);
+                }
+            }
+            console.log(`      ${kept} of ${before.length} attestations kept (digest unchanged), ${before.length - kept} made for new digests`);
+        });
+    });
 });
