@@ -1,4 +1,5 @@
 export * from "./provenance";
+export * from "./checks";
 export { SigningKey, SigningKeyArgs, signingKeyPolicy, validateSigningKey } from "./signingKey";
 export { SupplyChain, SupplyChainArgs, validateSupplyChain } from "./supplyChain";
 export {

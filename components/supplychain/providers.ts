@@ -10,13 +10,15 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { Dependency, ImageBuildInfo, IndexBuildInfo, SourceInfo } from "./provenance";
 import * as provenance from "./provenance";
+import * as checks from "./checks";
 import type { RegistryAuth, SigningMaterial } from "./tools";
 import * as tools from "./tools";
 
 // The providers capture these functions and values, never the modules: a
 // captured module inside node_modules is serialized as
 // `require("imagefleet/dist/…")`, which the package's exports refuse.
-const { baseImages, imageProvenance, indexProvenance, SPDX_PREDICATE, statementsOf } = provenance;
+const { baseImages, imageProvenance, indexProvenance, SPDX_PREDICATE } = provenance;
+const { statementsOf } = checks;
 const { COSIGN_SIGN_FLAGS, COSIGN_VERIFY_FLAGS, runTool, tail } = tools;
 
 type DynamicProvider = pulumi.dynamic.ResourceProvider;

@@ -4,13 +4,15 @@
  * by Pulumi, so it uses only its inputs and Node built-ins.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type { ProvenancePolicy } from "./provenance";
+import type { ProvenancePolicy } from "./checks";
+import * as checks from "./checks";
 import * as provenance from "./provenance";
 import type { RegistryAuth, VerifyingMaterial } from "./tools";
 import * as tools from "./tools";
 
 // Captured by value, not as modules (see providers.ts).
-const { checkImageProvenance, indexMembers, signatureFound, SLSA_PROVENANCE_V1, SPDX_PREDICATE, statementsOf } = provenance;
+const { checkImageProvenance, indexMembers, signatureFound, statementsOf } = checks;
+const { SLSA_PROVENANCE_V1, SPDX_PREDICATE } = provenance;
 const { COSIGN_VERIFY_FLAGS, runTool, tail } = tools;
 
 export interface VerificationInputs {
