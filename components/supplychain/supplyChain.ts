@@ -66,18 +66,30 @@ export function validateSupplyChain(name: string, args: SupplyChainArgs, stack =
     p.throwIfAny(`SupplyChain ${JSON.stringify(name)}`, stack);
 }
 
+/**
+ * The Dockerfile a build used. The provider reports `inline: ""` for a
+ * Dockerfile given by location (seen with docker-build 0.0.22), so an empty
+ * inline text means "read the file".
+ */
+export function dockerfileText(dockerfile: { inline?: string; location?: string } | undefined, baseDir: string): string {
+    if (dockerfile?.inline) {
+        return dockerfile.inline;
+    }
+    return dockerfile?.location ? fs.readFileSync(path.resolve(baseDir, dockerfile.location), "utf8") : "";
+}
+
 /** What a build's provenance needs from the docker-build Image (its outputs echo its inputs). */
 function buildFacts(build: dockerbuild.Image, baseDir: string) {
     return pulumi.all([build.dockerfile, build.context, build.buildArgs, build.target, build.builder]).apply(([dockerfile, context, buildArgs, target, builder]) => {
         const location = dockerfile?.location;
-        const text = dockerfile?.inline ?? (location ? fs.readFileSync(path.resolve(baseDir, location), "utf8") : "");
+        const text = dockerfileText(dockerfile, baseDir);
         const named = (context?.named ?? {}) as Record<string, { location?: string }>;
         const familyContexts = Object.fromEntries(Object.entries(named)
             .filter(([, c]) => c.location?.startsWith("docker-image://"))
             .map(([k, c]) => [k, c.location!]));
         return {
             context: context?.location ? path.relative(baseDir, path.resolve(baseDir, context.location)) || "." : ".",
-            dockerfile: location ? path.relative(baseDir, path.resolve(baseDir, location)) : "(inline)",
+            dockerfile: location && !dockerfile?.inline ? path.relative(baseDir, path.resolve(baseDir, location)) : "(inline)",
             dockerfileText: text,
             target: target ?? undefined,
             // Credential-like args never reach the attestation's state or statement.

@@ -8,6 +8,7 @@ import {
 } from "../../components/supplychain";
 import * as pulumi from "@pulumi/pulumi";
 import { indexAttestationProvider, keyPairProvider, platformAttestationProvider } from "../../components/supplychain/providers";
+import { dockerfileText } from "../../components/supplychain/supplyChain";
 import { verificationProvider } from "../../components/supplychain/verifyProvider";
 import { isSecret, Recorded } from "../../scripts/harness/mocks";
 import { ROOT } from "../../scripts/harness/stackFile";
@@ -149,6 +150,12 @@ describe("supply chain on the local stack (mocks)", () => {
         const sig = plain(byName(resources, "example-supplychain-runtime-signature"));
         assert.equal(sig.digest, byName(resources, "example-runtime").state.ref.split("@")[1]);
         assert.deepEqual(Object.keys(sig.members).sort(), ["linux/amd64", "linux/arm64"]);
+    });
+
+    it("reads the Dockerfile from its location when the provider reports an empty inline text (docker-build 0.0.22 does)", () => {
+        const text = dockerfileText({ inline: "", location: path.join("example", "dev-env.Dockerfile") }, ROOT);
+        assert.match(text, /FROM \$\{BASE_IMAGE\}/);
+        assert.equal(dockerfileText({ inline: "FROM x\n", location: "" }, ROOT), "FROM x\n");
     });
 
     it("passes key material only as secret inputs", () => {
