@@ -54,6 +54,7 @@ function buildFamily(familyBuilders: NonNullable<typeof builders>): Published {
         source: { repository: supplySettings.config!.sourceRepository!, commit: config.git.sha, branch: config.git.branch },
         key: signingKey,
         registry: registry.spec,
+        namePrefix: "example",
     }, { parent: family });
     return {
         refs: family.refs,

@@ -44,6 +44,12 @@ export interface SupplyChainArgs {
     };
     /** Directory that relative Dockerfile paths resolve against. Default: `process.cwd()`. */
     readonly baseDir?: string;
+    /**
+     * Prefix of the records' names, normally the family's name, so an image's
+     * records sit beside its builds (`<prefix>-<image>-<arch>-sbom`,
+     * `<prefix>-<image>-signature`). Default: this component's name.
+     */
+    readonly namePrefix?: string;
 }
 
 export function validateSupplyChain(name: string, args: SupplyChainArgs, stack = pulumi.getStack()): void {
@@ -122,6 +128,7 @@ export class SupplyChain extends pulumi.ComponentResource {
         super("imagefleet:supplychain:SupplyChain", name, {}, opts);
         const baseDir = args.baseDir ?? process.cwd();
         const childOpts = { parent: this };
+        const prefix = args.namePrefix ?? name;
         const registry: pulumi.Input<RegistryAuth> | undefined = args.registry?.password === undefined ? undefined
             : pulumi.secret(pulumi.all([args.registry.address, args.registry.username, args.registry.password])
                 .apply(([address, username, password]) => ({ address, username, password })));
@@ -140,9 +147,9 @@ export class SupplyChain extends pulumi.ComponentResource {
             for (const [platform, build] of Object.entries(image.builds) as [Platform, dockerbuild.Image][]) {
                 const arch = archOf(platform);
                 const base = { ...common, repository: image.repository, digest: build.digest, platform };
-                sboms.push(new PlatformAttestation(`${name}-${key}-${arch}-sbom`, { ...base, kind: "sbom" }, childOpts));
+                sboms.push(new PlatformAttestation(`${prefix}-${key}-${arch}-sbom`, { ...base, kind: "sbom" }, childOpts));
                 const facts = buildFacts(build, baseDir);
-                const prov = new PlatformAttestation(`${name}-${key}-${arch}-provenance`, {
+                const prov = new PlatformAttestation(`${prefix}-${key}-${arch}-provenance`, {
                     ...base,
                     kind: "provenance",
                     build: pulumi.all([facts, pulumi.output(image.repository)]).apply(([f, repository]) => ({
@@ -157,9 +164,9 @@ export class SupplyChain extends pulumi.ComponentResource {
                 ...common, repository: image.repository, digest: indexDigest, image: image.image, variant: image.variant,
                 source: args.source, members,
             };
-            new IndexAttestation(`${name}-${key}-signature`, { ...indexBase, kind: "signature" }, childOpts);
-            new IndexAttestation(`${name}-${key}-provenance`, { ...indexBase, kind: "provenance" }, childOpts);
-            new IndexAttestation(`${name}-${key}-sbom`, { ...indexBase, kind: "sbom", publicKey: args.key.verifying.apply((v) => v.publicKey ?? "") },
+            new IndexAttestation(`${prefix}-${key}-signature`, { ...indexBase, kind: "signature" }, childOpts);
+            new IndexAttestation(`${prefix}-${key}-provenance`, { ...indexBase, kind: "provenance" }, childOpts);
+            new IndexAttestation(`${prefix}-${key}-sbom`, { ...indexBase, kind: "sbom", publicKey: args.key.verifying.apply((v) => v.publicKey ?? "") },
                 { ...childOpts, dependsOn: sboms });
             signed[key] = indexDigest;
         }

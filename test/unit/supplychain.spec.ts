@@ -126,7 +126,7 @@ describe("supply chain on the local stack (mocks)", () => {
         assert.equal(platform.length, 3 * 2 * 2);
         const index = dynamic("IndexAttestation");
         assert.deepEqual(index.map((r) => r.name).sort(), ["artifact", "dev-env", "runtime"]
-            .flatMap((i) => ["provenance", "sbom", "signature"].map((k) => `example-supplychain-${i}-${k}`)).sort());
+            .flatMap((i) => ["provenance", "sbom", "signature"].map((k) => `example-${i}-${k}`)).sort());
         assert.equal(byName(resources, "example-supplychain").parent, "example");
         assert.equal(byName(resources, "example-supplychain").type, "imagefleet:supplychain:SupplyChain");
         for (const r of [...platform, ...index]) {
@@ -136,7 +136,7 @@ describe("supply chain on the local stack (mocks)", () => {
     });
 
     it("each provenance is made from the build's own inputs: commit, Dockerfile, target, build args, contexts pinned by digest, builder", () => {
-        const prov = plain(byName(resources, "example-supplychain-runtime-arm64-provenance"));
+        const prov = plain(byName(resources, "example-runtime-arm64-provenance"));
         const build = byName(resources, "example-runtime-arm64");
         assert.equal(prov.digest, build.state.digest);
         assert.equal(prov.repository, "registry.localhost:5000/imagefleet/runtime");
@@ -147,7 +147,7 @@ describe("supply chain on the local stack (mocks)", () => {
         assert.equal(prov.build.buildArgs.BASE_IMAGE, "registry.localhost:5000/base/debian:bookworm");
         const artifact = byName(resources, "example-artifact-arm64");
         assert.deepEqual(prov.build.familyContexts, { artifact: `docker-image://registry.localhost:5000/imagefleet/artifact@${artifact.state.digest}` });
-        const sig = plain(byName(resources, "example-supplychain-runtime-signature"));
+        const sig = plain(byName(resources, "example-runtime-signature"));
         assert.equal(sig.digest, byName(resources, "example-runtime").state.ref.split("@")[1]);
         assert.deepEqual(Object.keys(sig.members).sort(), ["linux/amd64", "linux/arm64"]);
     });
