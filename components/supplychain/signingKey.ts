@@ -21,9 +21,12 @@ export interface SigningKeyArgs {
     readonly deletionWindowInDays?: number;
 }
 
-/** Actions on the key for account administrators: everything but signing. */
+/**
+ * Actions on the key for account administrators: everything but signing, and
+ * no `kms:CreateGrant` (a grant could hand out Sign around the key policy).
+ */
 const KEY_ADMIN_ACTIONS = [
-    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*", "kms:Disable*",
+    "kms:CreateAlias", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*", "kms:Disable*",
     "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
 ];
 

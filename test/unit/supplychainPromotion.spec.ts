@@ -112,6 +112,7 @@ describe("the KMS signing key's policy", () => {
         const sign = allows("kms:Sign");
         assert.equal(sign.length, 1);
         assert.deepEqual(sign[0].Principal, { AWS: [deploy] });
+        assert.deepEqual(allows("kms:CreateGrant"), [], "a grant could hand out kms:Sign around the key policy");
     });
 
     it("denies kms:Sign to every other principal explicitly, and lets the account verify and administer the key", () => {
