@@ -50,7 +50,8 @@ function buildFamily(familyBuilders: NonNullable<typeof builders>): Published {
     });
     // SBOM, provenance and signature per published digest, parented to the family.
     const chain = signingKey && new SupplyChain("example-supplychain", {
-        images: family.images,
+        // Each with its spec, so the provenance names example/<image>.Dockerfile, not the staged copy.
+        images: family.images.map((i) => ({ ...i, spec: images.find((s) => s.name === i.image) })),
         source: { repository: supplySettings.config!.sourceRepository!, commit: config.git.sha, branch: config.git.branch },
         key: signingKey,
         registry: registry.spec,

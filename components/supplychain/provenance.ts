@@ -59,6 +59,8 @@ export interface ImageBuildInfo {
     readonly source: SourceInfo;
     readonly context: string;
     readonly dockerfile: string;
+    /** sha256 over the context's files (after .dockerignore) and the Dockerfile, when the family staged them. */
+    readonly contextDigest?: string;
     readonly target?: string;
     readonly buildArgs: Readonly<Record<string, string>>;
     readonly dependencies: readonly Dependency[];
@@ -140,6 +142,7 @@ export function imageProvenance(info: ImageBuildInfo): Record<string, unknown> {
             internalParameters: { repository: info.repository },
             resolvedDependencies: [
                 { uri: gitUri(info.source), digest: { gitCommit: info.source.commit } },
+                ...(digestOf(info.contextDigest) ? [{ name: "context", uri: `file:${info.context}`, digest: digestOf(info.contextDigest) }] : []),
                 ...info.dependencies.map((d) => ({ name: d.name, uri: d.uri, ...(digestOf(d.digest) ? { digest: digestOf(d.digest) } : {}) })),
             ],
         },

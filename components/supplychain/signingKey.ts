@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as aws from "@pulumi/aws";
+import type * as awsTypes from "@pulumi/aws";
 import { Problems } from "../errors";
 import { CosignKeyPair } from "./resources";
 import { SigningMaterial, VerifyingMaterial } from "./tools";
@@ -91,6 +91,9 @@ export class SigningKey extends pulumi.ComponentResource {
             this.verifying = pair.publicKey.apply((publicKey) => ({ publicKey }));
             this.verifyKey = pair.publicKey;
         } else {
+            // @pulumi/aws is an optional peer: loaded only for a KMS key, so a generated key pair needs only @pulumi/pulumi.
+            // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, which `import` cannot express
+            const aws = require("@pulumi/aws") as typeof awsTypes;
             const caller = aws.getCallerIdentityOutput({}, { parent: this });
             const partition = aws.getPartitionOutput({}, { parent: this }).partition;
             const key = new aws.kms.Key(`${name}-cosign`, {

@@ -23,6 +23,21 @@ export interface PublishedImage {
     readonly builds: Readonly<Partial<Record<Platform, dockerbuild.Image>>>;
     /** The multi-platform index; an image without one (push off) is skipped. Default: none. */
     readonly index?: dockerbuild.Index;
+    /**
+     * The image's spec, so the provenance names the source context and
+     * Dockerfile rather than a staged copy. Default: the paths the build read.
+     */
+    readonly spec?: {
+        /** Build context directory as the spec gives it. Required. */
+        readonly context: string;
+        /** Dockerfile relative to the context. Default: `Dockerfile`. */
+        readonly dockerfile?: string;
+    };
+    /** The staged context (`FamilyImage.staged`), whose digest the provenance lists. Default: none. */
+    readonly staged?: {
+        /** sha256 over the staged files and Dockerfile. Required. */
+        readonly digest: string;
+    };
 }
 
 /** Arguments of `SupplyChain`. */
@@ -84,8 +99,8 @@ export function dockerfileText(dockerfile: { inline?: string; location?: string 
     return dockerfile?.location ? fs.readFileSync(path.resolve(baseDir, dockerfile.location), "utf8") : "";
 }
 
-/** What a build's provenance needs from the docker-build Image (its outputs echo its inputs). */
-function buildFacts(build: dockerbuild.Image, baseDir: string) {
+/** What a build's provenance needs from the docker-build Image (its outputs echo its inputs) and the image's spec. */
+function buildFacts(build: dockerbuild.Image, baseDir: string, image: PublishedImage) {
     return pulumi.all([build.dockerfile, build.context, build.buildArgs, build.target, build.builder]).apply(([dockerfile, context, buildArgs, target, builder]) => {
         const location = dockerfile?.location;
         const text = dockerfileText(dockerfile, baseDir);
@@ -93,9 +108,13 @@ function buildFacts(build: dockerbuild.Image, baseDir: string) {
         const familyContexts = Object.fromEntries(Object.entries(named)
             .filter(([, c]) => c.location?.startsWith("docker-image://"))
             .map(([k, c]) => [k, c.location!]));
+        const rel = (p: string) => path.relative(baseDir, path.resolve(baseDir, p)) || ".";
+        const spec = image.spec;
         return {
-            context: context?.location ? path.relative(baseDir, path.resolve(baseDir, context.location)) || "." : ".",
-            dockerfile: location && !dockerfile?.inline ? path.relative(baseDir, path.resolve(baseDir, location)) : "(inline)",
+            context: spec ? rel(spec.context) : context?.location ? rel(context.location) : ".",
+            dockerfile: spec ? rel(path.join(spec.context, spec.dockerfile ?? "Dockerfile"))
+                : location && !dockerfile?.inline ? rel(location) : "(inline)",
+            ...(image.staged ? { contextDigest: image.staged.digest.startsWith("sha256:") ? image.staged.digest : `sha256:${image.staged.digest}` } : {}),
             dockerfileText: text,
             target: target ?? undefined,
             // Credential-like args never reach the attestation's state or statement.
@@ -148,7 +167,7 @@ export class SupplyChain extends pulumi.ComponentResource {
                 const arch = archOf(platform);
                 const base = { ...common, repository: image.repository, digest: build.digest, platform };
                 sboms.push(new PlatformAttestation(`${prefix}-${key}-${arch}-sbom`, { ...base, kind: "sbom" }, childOpts));
-                const facts = buildFacts(build, baseDir);
+                const facts = buildFacts(build, baseDir, image);
                 const prov = new PlatformAttestation(`${prefix}-${key}-${arch}-provenance`, {
                     ...base,
                     kind: "provenance",

@@ -55,6 +55,12 @@ describe("supply chain: SLSA v1 provenance", () => {
         assert.deepEqual(deps.slice(1).map((d: any) => [d.name, d.digest.sha256]), [["artifact", "b".repeat(64)], ["registry.localhost:5000/base/debian:bookworm", "c".repeat(64)]]);
     });
 
+    it("lists the staged context's digest, when the family staged it, as a resolved dependency", () => {
+        const p = imageProvenance(info({ contextDigest: D("d") })) as any;
+        assert.deepEqual(p.buildDefinition.resolvedDependencies[1], { name: "context", uri: "file:example", digest: { sha256: "d".repeat(64) } });
+        assert.equal((imageProvenance(info()) as any).buildDefinition.resolvedDependencies[1].name, "artifact", "no context entry without a digest");
+    });
+
     it("leaves credential-like build args out", () => {
         const p = imageProvenance(info()) as any;
         assert.deepEqual(p.buildDefinition.externalParameters.buildArgs, { BASE_IMAGE: "registry.localhost:5000/base/debian:bookworm" });
@@ -142,7 +148,8 @@ describe("supply chain on the local stack (mocks)", () => {
         assert.equal(prov.repository, "registry.localhost:5000/imagefleet/runtime");
         assert.deepEqual(prov.build.source, { repository: "https://github.com/example-org/imagefleet", commit: SHA, branch: "main" });
         assert.equal(prov.build.builder, "imagefleet-local-arm64");
-        assert.equal(prov.build.dockerfile, path.join("example", "runtime.Dockerfile"));
+        assert.equal(prov.build.dockerfile, path.join("example", "runtime.Dockerfile"), "the source Dockerfile, not a staged copy");
+        assert.equal(prov.build.context, "example");
         assert.match(prov.build.dockerfileText, /COPY --from=artifact/);
         assert.equal(prov.build.buildArgs.BASE_IMAGE, "registry.localhost:5000/base/debian:bookworm");
         const artifact = byName(resources, "example-artifact-arm64");
