@@ -1,6 +1,15 @@
 /**
  * imagefleet: Pulumi components that build families of multi-platform
  * container images on native BuildKit builders with a registry-backed cache.
+ *
+ * This entry exports every component. Each module is also an entry of its own:
+ * `imagefleet/images` (ImageFamily; needs only @pulumi/pulumi and
+ * @pulumi/docker-build), `imagefleet/builders` (BuilderFleet; also @pulumi/aws
+ * and @pulumi/tls), `imagefleet/registry` (EcrRegistry: @pulumi/aws;
+ * ghcrRegistry: nothing more) and `imagefleet/delivery` (GithubDelivery:
+ * @pulumi/aws and @pulumi/github; Promotion, StackImageRefs: nothing more).
+ * The modules load the optional peers only when a component that needs them
+ * is first used, so importing ImageFamily from here loads none of them either.
  */
 export * from "./errors";
 export * as images from "./images";

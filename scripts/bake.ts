@@ -89,7 +89,8 @@ export function toBake(resources: readonly Recorded[]): BakeFile {
         if (to.length > 0) {
             target["cache-to"] = to;
         }
-        target.output = [i.push ? "type=registry" : "type=cacheonly"];
+        const exports = (i.exports ?? []).map((e: any) => e.raw).filter(Boolean) as string[];
+        target.output = exports.length > 0 ? exports : [i.push ? "type=registry" : "type=cacheonly"];
         file.target[r.name] = target;
         file.group.default.targets.push(r.name);
         const group = groupOf(r);

@@ -94,15 +94,17 @@ build_group() {
   BUILT="$BUILT $name"
 }
 
+# No `grep -q` after a pipe here: it exits at the first match, `pulumi plugin ls`
+# then dies of SIGPIPE, and pipefail turns a found plugin into a failure.
 install_plugin() {
   if [[ $BUILT != *provider* ]] &&
-    pulumi plugin ls 2>/dev/null | grep -Eq "^docker-build +resource +$PROVIDER_VERSION "; then
+    pulumi plugin ls 2>/dev/null | grep -E "^docker-build +resource +$PROVIDER_VERSION " >/dev/null; then
     log "plugin resource docker-build $PROVIDER_VERSION: already installed"
     return
   fi
   step "install plugin" pulumi plugin install resource docker-build "$PROVIDER_VERSION" \
     --file "$LIBEXEC/pulumi-resource-docker-build" --reinstall
-  pulumi plugin ls | grep -Eq "^docker-build +resource +$PROVIDER_VERSION " ||
+  pulumi plugin ls | grep -E "^docker-build +resource +$PROVIDER_VERSION " >/dev/null ||
     { pulumi plugin ls >&2; log "docker-build $PROVIDER_VERSION missing from 'pulumi plugin ls'"; exit 1; }
 }
 

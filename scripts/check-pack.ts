@@ -50,9 +50,25 @@ export function packProblems(files: readonly string[], manifest: Record<string, 
         manifest.main, manifest.types,
         ...Object.values(exportsField ?? {}).flatMap((v) => (typeof v === "string" ? [v] : Object.values(v))),
     ].filter((e): e is string => typeof e === "string").map((e) => e.replace(/^\.\//, ""));
-    for (const entry of entries) {
+    const typesVersions = (manifest.typesVersions as Record<string, Record<string, string[]>> | undefined)?.["*"] ?? {};
+    entries.push(...Object.values(typesVersions).flat().map((e) => e.replace(/^\.\//, "")));
+    for (const entry of new Set(entries)) {
         if (!set.has(entry)) {
             problems.push(`package.json names ${entry}, which is not in the tarball`);
+        }
+    }
+    // TypeScript's `moduleResolution: node` (Pulumi's template) ignores `exports`:
+    // each subpath needs a typesVersions entry with the same declarations.
+    for (const [subpath, target] of Object.entries(exportsField ?? {})) {
+        if (subpath === "." || subpath === "./package.json") {
+            continue;
+        }
+        const types = typeof target === "string" ? undefined : target.types?.replace(/^\.\//, "");
+        const mapped = typesVersions[subpath.replace(/^\.\//, "")]?.map((e) => e.replace(/^\.\//, ""));
+        if (types === undefined) {
+            problems.push(`exports["${subpath}"] names no "types"`);
+        } else if (mapped === undefined || mapped.length !== 1 || mapped[0] !== types) {
+            problems.push(`exports["${subpath}"] has types ${types}, but typesVersions["*"]["${subpath.replace(/^\.\//, "")}"] is ${JSON.stringify(mapped)}: TypeScript with moduleResolution node would not find them`);
         }
     }
     for (const required of ["dist/index.js", "dist/index.d.ts"]) {

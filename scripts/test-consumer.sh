@@ -11,7 +11,12 @@
 #     rest from the npm cache when it has them;
 #  4. type-check the program and the examples against the installed .d.ts —
 #     with `moduleResolution: node` (Pulumi's template) and `node16` (which
-#     reads package.json `exports`) — and run the consumer's mocha tests.
+#     reads package.json `exports`) — and run the consumer's mocha tests;
+#  5. the same for test/consumer/light, a program with only @pulumi/pulumi and
+#     @pulumi/docker-build (GraphScope's family, test/fixtures/graphscope, from
+#     `imagefleet/images`): `npm ls` must find none of the optional peers
+#     (@pulumi/aws, @pulumi/github, @pulumi/tls), and the program type-checks,
+#     loads as CommonJS and as ES module, and runs under mocks.
 #
 # IMAGEFLEET_KEEP_CONSUMER=1 keeps the temporary directory for a look.
 set -euo pipefail
@@ -36,7 +41,10 @@ mv "$tarball" "$WORK/imagefleet.tgz"
 
 log "a throwaway copy of test/consumer"
 mkdir "$WORK/consumer"
-tar -C test/consumer --exclude=./node_modules --exclude=./package-lock.json -cf - . | tar -C "$WORK/consumer" -xf -
+tar -C test/consumer --exclude=./node_modules --exclude=./package-lock.json --exclude=./light -cf - . | tar -C "$WORK/consumer" -xf -
+# The light consumer's graphscope/ and reporter.js are symlinks into the repository: -h copies the files.
+mkdir "$WORK/light"
+tar -C test/consumer/light -h --exclude=./node_modules --exclude=./package-lock.json -cf - . | tar -C "$WORK/light" -xf -
 for doc in README.md docs/components.md; do
   npx ts-node --transpile-only scripts/extract-examples.ts "$doc" "$WORK/consumer/examples"
 done
@@ -55,3 +63,29 @@ npx tsc --noEmit -p . --module node16 --moduleResolution node16
 
 log "mocha"
 IMAGEFLEET_TIER=consumer npx mocha
+
+cd "$WORK/light"
+log "light consumer: npm install (only @pulumi/pulumi, @pulumi/docker-build and the packed imagefleet)"
+npm install "${NPM_FLAGS[@]}" --no-package-lock
+[[ -f node_modules/imagefleet/dist/images/index.js ]] || { echo "imagefleet was not installed from the tarball" >&2; exit 1; }
+for peer in @pulumi/aws @pulumi/github @pulumi/tls; do
+  # `npm ls` exits 1 when it finds nothing: the listing is what counts.
+  listing=$(npm ls "$peer" --all 2>&1 || true)
+  log "npm ls $peer: $(tr '\n' ' ' <<<"$listing")"
+  if grep -q "$peer@" <<<"$listing" || [[ -e "node_modules/$peer" ]]; then
+    echo "$peer is installed in the light consumer, but imagefleet/images must not need it" >&2
+    exit 1
+  fi
+done
+log "light consumer: tsc --noEmit (moduleResolution node, then node16)"
+npx tsc --noEmit -p .
+npx tsc --noEmit -p . --module node16 --moduleResolution node16
+log "light consumer: imagefleet/images and the package entry as ES modules"
+node --input-type=module -e '
+import { ImageFamily } from "imagefleet/images";
+import { ImageFamily as FromRoot, Promotion } from "imagefleet";
+if (typeof ImageFamily !== "function" || FromRoot !== ImageFamily || typeof Promotion !== "function") {
+  throw new Error("imagefleet did not load as an ES module");
+}'
+log "light consumer: mocha"
+IMAGEFLEET_TIER=consumer-light npx mocha

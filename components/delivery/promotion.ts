@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
-import { Problems } from "../errors";
-import { NAME, SEMVER, tagSafe } from "../images/policy";
+import { tagSafe } from "../images/policy";
 import { ImageSpec } from "../images/types";
 import { SourceVerification, VerificationPolicy, VerifyingMaterial } from "../supplychain";
 import { parseRef } from "./stackRefs";
+import { validatePromotion } from "./validate";
 
 /** One image (of one variant) to promote. */
 export interface PromotedImage {
@@ -81,33 +81,7 @@ export function promotedImages(images: readonly ImageSpec[], variantNames: reado
     });
 }
 
-export function validatePromotion(name: string, args: PromotionArgs, stack = pulumi.getStack()): void {
-    const p = new Problems();
-    if (!Array.isArray(args.images) || args.images.length === 0) {
-        p.add("images: at least one image to promote is required");
-    }
-    const keys = new Set<string>();
-    (args.images ?? []).forEach((img, i) => {
-        if (typeof img?.image !== "string" || !NAME.test(img.image)) {
-            p.add(`images[${i}]: image ${JSON.stringify(img?.image)} is not a valid image name`);
-            return;
-        }
-        if (img.variant && !NAME.test(img.variant)) {
-            p.add(`images[${i}]: variant ${JSON.stringify(img.variant)} is not a valid variant name`);
-        }
-        if (keys.has(promotedKey(img))) {
-            p.add(`images[${i}]: ${JSON.stringify(promotedKey(img))} is listed twice`);
-        }
-        keys.add(promotedKey(img));
-        if (args.repositories?.[img.image] === undefined) {
-            p.add(`repositories: no target repository for image ${JSON.stringify(img.image)}`);
-        }
-    });
-    if (args.release !== undefined && !SEMVER.test(args.release)) {
-        p.add(`release: ${JSON.stringify(args.release)} is not a semver version such as "1.4.0"`);
-    }
-    p.throwIfAny(`Promotion ${JSON.stringify(name)}`, stack);
-}
+export { validatePromotion };
 
 /**
  * Publishes images another stack built under this stack's tags, without

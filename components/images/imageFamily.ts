@@ -2,8 +2,11 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
 import { dependenciesOf, topoOrder } from "./graph";
+import { declarePlatformBuild, NamedSource } from "./platformBuild";
 import { archOf, DEFAULT_PLATFORMS, Platform } from "./platforms";
-import { branchSlug, cacheTag, tagNames, variantSuffix } from "./policy";
+import { branchSlug, tagNames, variantsOf as variantsOfSpec, variantSuffix } from "./policy";
+import { ContextStager, DEFAULT_STAGE_DIR } from "./stager";
+import { StagedContext } from "./stage";
 import { ImageFamilyArgs, ImageSpec } from "./types";
 import { validateFamily } from "./validate";
 
@@ -15,12 +18,14 @@ export interface FamilyImage {
     readonly variant: string;
     /** Repository the image is pushed to. */
     readonly repository: pulumi.Output<string>;
-    /** The per-platform builds, each pushed under `<sha>[-variant]-<arch>`. */
+    /** The per-platform builds, each pushed under `build-<inputs12>[-variant]-<arch>` (see `platformTag`). */
     readonly builds: Readonly<Partial<Record<Platform, dockerbuild.Image>>>;
     /** The multi-platform index under the immutable tag; undefined when `push` is off. */
     readonly index?: dockerbuild.Index;
     /** Moving and release tags, published as aliases of `index` (same digest, no rebuild). */
     readonly aliases: readonly dockerbuild.Index[];
+    /** The staged build context the builds read (shared by its variants). */
+    readonly staged: StagedContext;
 }
 
 /** Key used in outputs: the image name, plus `-<variant>` for a named variant. */
@@ -62,64 +67,51 @@ export class ImageFamily extends pulumi.ComponentResource {
         const order = (topoOrder(args.images) as { order: string[] }).order;
 
         const built = new Map<string, FamilyImage>();
-        const variantsOf = (spec: ImageSpec): string[] =>
-            (spec.variants ?? spec.kind !== "dev-env") && variantNames.length > 0 ? variantNames : [""];
+        const variantsOf = (spec: ImageSpec): string[] => variantsOfSpec(spec, variantNames);
+        const stager = new ContextStager(path.join(args.stageDir ?? DEFAULT_STAGE_DIR, pulumi.getStack(), name), args.baseDir,
+            args.sourceDateEpoch ?? 0);
 
         for (const imageName of order) {
             const spec = byName.get(imageName)!;
             const imagePlatforms = spec.platforms ?? platforms;
+            const staged = stager.image(spec);
             for (const variant of variantsOf(spec)) {
-                const deps = dependenciesOf(spec).map((dep) => {
-                    if (dep.local !== undefined) {
-                        return { context: dep.context, local: dep.local };
-                    }
-                    const depSpec = byName.get(dep.image!)!;
-                    const depVariant = variantsOf(depSpec).includes(variant) ? variant : "";
-                    return { context: dep.context, from: built.get(imageKey(dep.image!, depVariant))! };
-                });
                 const repository = repositoryOf(args, spec.name);
-                const cacheRepository = cacheRepositoryOf(args, spec.name);
                 const tags = tagNames(args.git.sha, variant, environment, args.tags?.release);
-                const buildArgs = { ...args.buildArgs, ...spec.buildArgs, ...(variant ? args.variants![variant] : {}) };
+                const buildArgs = {
+                    SOURCE_DATE_EPOCH: String(args.sourceDateEpoch ?? 0),
+                    ...args.buildArgs, ...spec.buildArgs, ...(variant ? args.variants![variant] : {}),
+                };
                 const key = imageKey(spec.name, variant);
 
                 const builds: Partial<Record<Platform, dockerbuild.Image>> = {};
                 for (const platform of imagePlatforms) {
-                    const arch = archOf(platform);
-                    const named: Record<string, pulumi.Input<dockerbuild.types.input.ContextArgs>> = {};
-                    for (const dep of deps) {
-                        named[dep.context] = dep.local !== undefined
-                            ? { location: dep.local }
-                            : { location: pulumi.interpolate`docker-image://${dep.from.repository}@${dep.from.builds[platform]!.digest}` };
+                    const named: Record<string, NamedSource> = {};
+                    for (const dep of dependenciesOf(spec)) {
+                        if (dep.local !== undefined) {
+                            named[dep.context] = { kind: "local", staged: stager.local(dep.local) };
+                        } else {
+                            const depSpec = byName.get(dep.image!)!;
+                            const from = built.get(imageKey(dep.image!, variantsOf(depSpec).includes(variant) ? variant : ""))!;
+                            named[dep.context] = { kind: "image", repository: from.repository, digest: from.builds[platform]!.digest };
+                        }
                     }
-                    const cacheRef = (branch: string) => pulumi.interpolate`${cacheRepository}:${cacheTag(branch, variant, arch)}`;
-                    builds[platform] = new dockerbuild.Image(`${name}-${key}-${arch}`, {
-                        tags: [pulumi.interpolate`${repository}:${tags.immutable}-${arch}`],
-                        platforms: [platform as dockerbuild.Platform],
-                        builder: { name: args.builders[platform] },
-                        context: { location: spec.context, named: Object.keys(named).length > 0 ? named : undefined },
-                        dockerfile: { location: path.join(spec.context, spec.dockerfile ?? "Dockerfile") },
-                        target: spec.target,
-                        buildArgs: Object.keys(buildArgs).length > 0 ? buildArgs : undefined,
-                        labels: {
-                            "org.opencontainers.image.revision": args.git.sha,
-                            "dev.imagefleet.image": spec.name,
-                            "dev.imagefleet.kind": spec.kind,
-                            ...(variant ? { "dev.imagefleet.variant": variant } : {}),
-                        },
-                        cacheFrom: cacheOn ? readSlugs.map((s) => ({ registry: { ref: cacheRef(s) } })) : undefined,
-                        cacheTo: cacheOn && (args.cache?.write ?? true)
-                            ? [{ registry: { ref: cacheRef(slug), mode: dockerbuild.CacheMode.Max, imageManifest: true, ociMediaTypes: true } }]
-                            : undefined,
-                        push,
-                        registries: registryAuth ? [registryAuth] : undefined,
-                        buildOnPreview: args.buildOnPreview ?? false,
+                    builds[platform] = declarePlatformBuild(`${name}-${key}-${archOf(platform)}`, {
+                        image: spec.name, kind: spec.kind, variant, platform,
+                        builder: args.builders[platform]!,
+                        repository, cacheRepository: cacheRepositoryOf(args, spec.name),
+                        staged, target: spec.target, buildArgs, named,
+                        readSlugs: cacheOn ? readSlugs : [],
+                        writeSlug: cacheOn && (args.cache?.write ?? true) ? slug : undefined,
+                        push, registryAuth, buildOnPreview: args.buildOnPreview ?? false,
                     }, childOpts);
                 }
 
                 let index: dockerbuild.Index | undefined;
                 const aliases: dockerbuild.Index[] = [];
                 if (push) {
+                    // The commit's own tag: a new Index per commit, pointing at
+                    // builds that are only redone when their inputs change.
                     index = new dockerbuild.Index(`${name}-${key}`, {
                         tag: pulumi.interpolate`${repository}:${tags.immutable}`,
                         sources: imagePlatforms.map((p) => builds[p]!.ref),
@@ -135,7 +127,7 @@ export class ImageFamily extends pulumi.ComponentResource {
                         }, childOpts));
                     });
                 }
-                built.set(key, { image: spec.name, variant, repository: pulumi.output(repository), builds, index, aliases });
+                built.set(key, { image: spec.name, variant, repository: pulumi.output(repository), builds, index, aliases, staged });
             }
         }
 

@@ -131,6 +131,21 @@ export interface ImageFamilyArgs {
      * a release). Registry lifecycle rules, not Pulumi, expire images. Default: `true`.
      */
     readonly retainOnDelete?: boolean;
-    /** Directory that relative contexts resolve against for validation. Default: `process.cwd()`. */
+    /** Directory that relative contexts resolve against. Default: `process.cwd()`. */
     readonly baseDir?: string;
+    /**
+     * Where build contexts are staged: a copy of what `.dockerignore` admits,
+     * with modes normalized (0644/0755) and mtimes set to `sourceDateEpoch`, so
+     * a fresh clone (another path, umask, mtimes) is not a change. Relative to
+     * the working directory. Default: `node_modules/.cache/imagefleet/contexts`.
+     */
+    readonly stageDir?: string;
+    /**
+     * SOURCE_DATE_EPOCH of every build (seconds): the image config's dates and,
+     * through BuildKit's `rewrite-timestamp`, every file time in the layers, so
+     * the same inputs build the same digest on any builder. It must not change
+     * per commit, or every commit rebuilds everything. A build arg
+     * `SOURCE_DATE_EPOCH` overrides it. Default: `0`.
+     */
+    readonly sourceDateEpoch?: number;
 }

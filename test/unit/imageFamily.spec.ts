@@ -1,4 +1,7 @@
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { branchSlug } from "../../components/images/policy";
 import { isSecret } from "../../scripts/harness/mocks";
 import { builds, byName, declareFamily, familyArgs, FIXTURE, indexes, plain, SHA } from "./helpers";
 
@@ -13,7 +16,8 @@ describe("ImageFamily", () => {
             const arch = i.platforms[0] === "linux/amd64" ? "amd64" : "arm64";
             assert.equal(i.builder.name, `b-${arch}`);
             assert.ok(img.name.endsWith(`-${arch}`), img.name);
-            assert.equal(i.push, true);
+            assert.equal(i.push, false);
+            assert.deepEqual(i.exports, [{ raw: "type=registry,rewrite-timestamp=true" }]);
             assert.equal(img.parent, "fam");
         }
     });
@@ -25,8 +29,8 @@ describe("ImageFamily", () => {
             assert.equal(index.tag, `registry.test/team/${image}:${SHA.slice(0, 12)}`);
             const sources: string[] = index.sources;
             assert.equal(sources.length, 2);
-            assert.ok(sources.some((s) => s.startsWith(`registry.test/team/${image}:${SHA.slice(0, 12)}-amd64@sha256:`)));
-            assert.ok(sources.some((s) => s.startsWith(`registry.test/team/${image}:${SHA.slice(0, 12)}-arm64@sha256:`)));
+            assert.ok(sources.some((s) => new RegExp(`^registry.test/team/${image}:build-[0-9a-f]{12}-amd64@sha256:`).test(s)), sources.join());
+            assert.ok(sources.some((s) => new RegExp(`^registry.test/team/${image}:build-[0-9a-f]{12}-arm64@sha256:`).test(s)), sources.join());
         }
     });
 
@@ -60,10 +64,11 @@ describe("ImageFamily", () => {
         ];
         const { resources } = await declareFamily(familyArgs({ images, buildArgs: { A: "family", C: "family" }, platforms: ["linux/amd64"] }));
         const i = plain(byName(resources, "fam-dev-env-amd64"));
-        assert.equal(i.context.location, FIXTURE);
-        assert.equal(i.dockerfile.location, `${FIXTURE}/dev-env.Dockerfile`);
+        assert.match(i.context.location, /^node_modules\/\.cache\/imagefleet\/contexts\/test\/fam\/family-[0-9a-f]{8}\/context$/);
+        assert.equal(i.dockerfile.location, `${path.dirname(i.context.location)}/dev-env.Dockerfile`);
+        assert.equal(fs.readFileSync(i.dockerfile.location, "utf8"), fs.readFileSync(`${FIXTURE}/dev-env.Dockerfile`, "utf8"));
         assert.equal(i.target, "tools");
-        assert.deepEqual(i.buildArgs, { A: "image", B: "image", C: "family" });
+        assert.deepEqual(i.buildArgs, { SOURCE_DATE_EPOCH: "0", A: "image", B: "image", C: "family" });
         assert.equal(i.context.named, undefined);
     });
 
@@ -84,9 +89,11 @@ describe("ImageFamily", () => {
             const i = plain(img);
             const arch = img.name.split("-").pop();
             const refs = i.cacheFrom.map((c: any) => c.registry.ref.split(":").pop());
-            assert.deepEqual(refs, [`feature-x-${arch}`, `main-${arch}`, `develop-${arch}`]);
+            // "feature/x" is rewritten, so its slug carries a hash of the real name (feature-x's never will).
+            assert.deepEqual(refs, [`${branchSlug("feature/x")}-${arch}`, `main-${arch}`, `develop-${arch}`]);
+            assert.match(refs[0], /^feature-x-[0-9a-f]{8}-/);
             assert.equal(i.cacheTo.length, 1);
-            assert.equal(i.cacheTo[0].registry.ref.split(":").pop(), `feature-x-${arch}`);
+            assert.equal(i.cacheTo[0].registry.ref.split(":").pop(), refs[0]);
         }
     });
 
@@ -118,15 +125,16 @@ describe("ImageFamily", () => {
         const { resources } = await declareFamily(familyArgs({ variants }), "dev");
         assert.equal(builds(resources).length, (1 + 2 + 2) * 2);
         const perf = plain(byName(resources, "fam-runtime-perf-arm64"));
-        assert.deepEqual(perf.buildArgs, { PROFILE: "performance", FEATURES: "failpoints" });
-        assert.deepEqual(perf.tags, [`registry.test/team/runtime:${SHA.slice(0, 12)}-perf-arm64`]);
+        assert.deepEqual(perf.buildArgs, { SOURCE_DATE_EPOCH: "0", PROFILE: "performance", FEATURES: "failpoints" });
+        assert.match(perf.tags[0], /^registry.test\/team\/runtime:build-[0-9a-f]{12}-perf-arm64$/);
+        assert.equal(plain(byName(resources, "fam-runtime-perf")).tag, `registry.test/team/runtime:${SHA.slice(0, 12)}-perf`);
         assert.equal(perf.cacheTo[0].registry.ref, "registry.test/team/runtime-cache:main-perf-arm64");
         assert.equal(plain(byName(resources, "fam-runtime-perf-env")).tag, "registry.test/team/runtime:dev-perf");
         const artifactPerf = byName(resources, "fam-artifact-perf-arm64");
         assert.equal(perf.context.named.artifact.location, `docker-image://registry.test/team/artifact@${artifactPerf.state.digest}`);
         const devEnv = byName(resources, "fam-dev-env-arm64");
         assert.equal(plain(artifactPerf).context.named["dev-env"].location, `docker-image://registry.test/team/dev-env@${devEnv.state.digest}`);
-        assert.equal(plain(devEnv).buildArgs, undefined);
+        assert.deepEqual(plain(devEnv).buildArgs, { SOURCE_DATE_EPOCH: "0" });
     });
 
     it("takes an artifact from a local directory instead of an image", async () => {
@@ -135,7 +143,9 @@ describe("ImageFamily", () => {
         ];
         const { resources } = await declareFamily(familyArgs({ images }));
         assert.equal(builds(resources).length, 2);
-        assert.deepEqual(plain(byName(resources, "fam-runtime-amd64")).context.named, { artifact: { location: `${FIXTURE}/local-artifact` } });
+        const named = plain(byName(resources, "fam-runtime-amd64")).context.named;
+        assert.match(named.artifact.location, /^node_modules\/\.cache\/imagefleet\/contexts\/test\/fam\/local-artifact-[0-9a-f]{8}\/context$/);
+        assert.deepEqual(fs.readdirSync(named.artifact.location), fs.readdirSync(`${FIXTURE}/local-artifact`));
     });
 
     it("adds a release alias for a semver release", async () => {
@@ -152,9 +162,10 @@ describe("ImageFamily", () => {
         };
         const { resources } = await declareFamily(familyArgs({ registry }));
         const rt = plain(byName(resources, "fam-runtime-amd64"));
-        assert.equal(rt.tags[0], `1.dkr.ecr.eu-west-1.amazonaws.com/rt:${SHA.slice(0, 12)}-amd64`);
+        assert.match(rt.tags[0], /^1\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/rt:build-[0-9a-f]{12}-amd64$/);
         assert.equal(rt.cacheTo[0].registry.ref, "1.dkr.ecr.eu-west-1.amazonaws.com/cache/rt:main-amd64");
-        assert.equal(plain(byName(resources, "fam-dev-env-amd64")).tags[0], `1.dkr.ecr.eu-west-1.amazonaws.com/dev-env:${SHA.slice(0, 12)}-amd64`);
+        assert.equal(plain(byName(resources, "fam-runtime")).tag, `1.dkr.ecr.eu-west-1.amazonaws.com/rt:${SHA.slice(0, 12)}`);
+        assert.match(plain(byName(resources, "fam-dev-env-amd64")).tags[0], /^1\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/dev-env:build-[0-9a-f]{12}-amd64$/);
     });
 
     it("keeps the registry password secret in builds and indexes", async () => {
@@ -171,7 +182,7 @@ describe("ImageFamily", () => {
     it("does not push or index when push is off", async () => {
         const { resources } = await declareFamily(familyArgs({ push: false }));
         assert.equal(indexes(resources).length, 0);
-        assert.ok(builds(resources).every((b) => plain(b).push === false));
+        assert.ok(builds(resources).every((b) => plain(b).push === false && plain(b).exports === undefined));
     });
 
     it("exposes multi-platform and per-platform refs as outputs", async () => {

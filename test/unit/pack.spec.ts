@@ -1,4 +1,6 @@
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import { packProblems } from "../../scripts/check-pack";
 
 // The rule scripts/test-consumer.sh applies to `npm pack --dry-run --json`.
@@ -29,5 +31,43 @@ describe("package contents", () => {
 
     it("rejects a tarball without compiled output", () => {
         assert.match(packProblems(["package.json"], MANIFEST).join("\n"), /no compiled JavaScript under dist\//);
+    });
+
+    describe("subpath entries (imagefleet/images, …)", () => {
+        const WITH_IMAGES = {
+            ...MANIFEST,
+            exports: { ...MANIFEST.exports, "./images": { types: "./dist/images/index.d.ts", default: "./dist/images/index.js" } },
+            typesVersions: { "*": { images: ["dist/images/index.d.ts"] } },
+        };
+        const FILES = [...GOOD, "dist/images/index.js", "dist/images/index.d.ts"];
+
+        it("accepts a subpath whose types typesVersions maps too", () => {
+            assert.deepEqual(packProblems(FILES, WITH_IMAGES), []);
+        });
+
+        it("rejects a subpath that is not packed", () => {
+            assert.deepEqual(packProblems(GOOD, WITH_IMAGES).sort(), [
+                "package.json names dist/images/index.d.ts, which is not in the tarball",
+                "package.json names dist/images/index.js, which is not in the tarball",
+            ]);
+        });
+
+        it("rejects a subpath without typesVersions (moduleResolution node would not type-check it) or with other declarations", () => {
+            assert.match(packProblems(FILES, { ...WITH_IMAGES, typesVersions: undefined }).join("\n"),
+                /exports\["\.\/images"\] has types dist\/images\/index\.d\.ts, but typesVersions\["\*"\]\["images"\] is undefined/);
+            assert.match(packProblems(FILES, { ...WITH_IMAGES, typesVersions: { "*": { images: ["dist/index.d.ts"] } } }).join("\n"),
+                /typesVersions\["\*"\]\["images"\] is \["dist\/index\.d\.ts"\]/);
+        });
+
+        it("the package: one entry per module, and @pulumi/aws, @pulumi/github, @pulumi/tls optional peers", () => {
+            const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
+            assert.deepEqual(Object.keys(manifest.exports), [".", "./images", "./builders", "./registry", "./delivery", "./package.json"]);
+            for (const module of ["images", "builders", "registry", "delivery"]) {
+                assert.deepEqual(manifest.exports[`./${module}`], { types: `./dist/${module}/index.d.ts`, default: `./dist/${module}/index.js` });
+            }
+            const optional = Object.keys(manifest.peerDependencies).filter((p) => manifest.peerDependenciesMeta?.[p]?.optional === true);
+            assert.deepEqual(optional.sort(), ["@pulumi/aws", "@pulumi/github", "@pulumi/tls"]);
+            assert.deepEqual(Object.keys(manifest.peerDependencies).filter((p) => !optional.includes(p)).sort(), ["@pulumi/docker-build", "@pulumi/pulumi"]);
+        });
     });
 });

@@ -1,0 +1,118 @@
+import * as fs from "fs";
+import * as path from "path";
+import ignore from "@balena/dockerignore";
+
+/** One entry of a build context that `.dockerignore` admits. */
+export interface ContextEntry {
+    /** Path relative to the context root, with `/` separators. */
+    readonly path: string;
+    readonly kind: "file" | "dir" | "symlink";
+    /** Bytes (0 for directories). */
+    readonly size: number;
+    /** Permission bits as found on disk (umask-dependent; the stage normalizes them). */
+    readonly mode: number;
+    readonly mtimeMs: number;
+    readonly ctimeMs: number;
+    readonly ino: number;
+}
+
+/** What a build would send: the admitted entries of a context directory. */
+export interface ContextScan {
+    /** Absolute path of the context directory. */
+    readonly root: string;
+    /** Absolute path of the ignore file applied, if any. */
+    readonly ignoreFile?: string;
+    /** Admitted entries, sorted by path. */
+    readonly entries: readonly ContextEntry[];
+    /** Admitted regular files and symlinks. */
+    readonly files: number;
+    /** Bytes of the admitted files. */
+    readonly bytes: number;
+}
+
+/**
+ * The ignore file BuildKit applies: `<Dockerfile>.dockerignore` next to the
+ * Dockerfile wins over `<context>/.dockerignore`.
+ */
+export function ignoreFileFor(contextDir: string, dockerfile?: string): string | undefined {
+    const candidates = [...(dockerfile ? [`${dockerfile}.dockerignore`] : []), path.join(contextDir, ".dockerignore")];
+    return candidates.find((f) => fs.existsSync(f) && fs.statSync(f).isFile());
+}
+
+/** Patterns of an ignore file, as Docker reads them (comments and blank lines dropped). */
+export function readIgnorePatterns(file: string | undefined): string[] {
+    if (file === undefined) {
+        return [];
+    }
+    return fs.readFileSync(file, "utf8").split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== "" && !l.startsWith("#"));
+}
+
+/**
+ * Whether a directory that matches an exclude pattern may still hold a file
+ * that an exception (`!pattern`) re-admits. Docker walks into an excluded
+ * directory only then; pruning the rest is what keeps an ignored
+ * `node_modules` or `.git` from costing a walk.
+ */
+function mayReadmit(dir: string, exceptions: readonly string[]): boolean {
+    return exceptions.some((pattern) => {
+        const literal = pattern.replace(/^\/+/, "").split(/[*?[\\]/)[0];
+        if (literal === "" || pattern.startsWith("**")) {
+            return true;
+        }
+        return literal.startsWith(`${dir}/`) || `${dir}/`.startsWith(literal) || literal === dir;
+    });
+}
+
+/**
+ * Walks a context the way BuildKit sends it: entries the ignore file excludes
+ * are left out, and excluded directories are not descended into unless an
+ * exception pattern could re-admit something below them.
+ */
+export function scanContext(contextDir: string, dockerfile?: string): ContextScan {
+    const root = path.resolve(contextDir);
+    const ignoreFile = ignoreFileFor(root, dockerfile && path.resolve(dockerfile));
+    const patterns = readIgnorePatterns(ignoreFile);
+    const matcher = ignore().add(patterns);
+    const exceptions = patterns.filter((p) => p.startsWith("!")).map((p) => p.slice(1));
+    const entries: ContextEntry[] = [];
+    let files = 0;
+    let bytes = 0;
+
+    const walk = (rel: string): void => {
+        const dir = rel === "" ? root : path.join(root, rel);
+        for (const name of fs.readdirSync(dir).sort()) {
+            const childRel = rel === "" ? name : `${rel}/${name}`;
+            const st = fs.lstatSync(path.join(dir, name));
+            const ignored = matcher.ignores(childRel);
+            const base = { path: childRel, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
+            if (st.isDirectory()) {
+                if (!ignored) {
+                    entries.push({ ...base, kind: "dir", size: 0 });
+                    walk(childRel);
+                } else if (mayReadmit(childRel, exceptions)) {
+                    walk(childRel);
+                }
+            } else if ((st.isFile() || st.isSymbolicLink()) && !ignored) {
+                entries.push({ ...base, kind: st.isFile() ? "file" : "symlink", size: st.size });
+                files += 1;
+                bytes += st.size;
+            }
+        }
+    };
+    walk("");
+    // A file re-admitted below an excluded directory needs that directory.
+    const dirs = new Set(entries.filter((e) => e.kind === "dir").map((e) => e.path));
+    for (const e of [...entries]) {
+        for (let d = path.posix.dirname(e.path); d !== "."; d = path.posix.dirname(d)) {
+            if (!dirs.has(d)) {
+                dirs.add(d);
+                const st = fs.lstatSync(path.join(root, d));
+                entries.push({ path: d, kind: "dir", size: 0, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino });
+            }
+        }
+    }
+    entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return { root, ignoreFile, entries, files, bytes };
+}

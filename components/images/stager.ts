@@ -1,0 +1,66 @@
+import { createHash } from "crypto";
+import * as path from "path";
+import { ignoreFileFor } from "./context";
+import { tagSafe } from "./policy";
+import { StagedContext, stageContext } from "./stage";
+import { ImageSpec } from "./types";
+
+/**
+ * Default root of staged contexts, relative to the working directory: inside
+ * `node_modules` so no project has to ignore it in git, and relative so the
+ * path a resource records is the same in every clone.
+ */
+export const DEFAULT_STAGE_DIR = path.join("node_modules", ".cache", "imagefleet", "contexts");
+
+/**
+ * Stages the contexts of one family, once per distinct (context, ignore file)
+ * pair: images that share a context (the example's three) share one copy,
+ * and a monorepo context is not copied once per image.
+ */
+export class ContextStager {
+    private readonly staged = new Map<string, StagedContext>();
+
+    constructor(
+        /** Root for this family and stack, relative to the working directory. */
+        private readonly root: string,
+        /** Where relative contexts are found. Default: the working directory. */
+        private readonly baseDir: string | undefined,
+        private readonly epoch: number,
+    ) {}
+
+    /** The staged context and Dockerfile of an image. */
+    image(spec: ImageSpec): StagedContext {
+        const context = this.resolve(spec.context);
+        const dockerfile = path.join(context, spec.dockerfile ?? "Dockerfile");
+        return this.stage(context, dockerfile, `${spec.name}.Dockerfile`);
+    }
+
+    /** A local directory used as a named context (StarRocks' `ARTIFACT_SOURCE=local`). */
+    local(dir: string): StagedContext {
+        return this.stage(this.resolve(dir), undefined, "");
+    }
+
+    private resolve(dir: string): string {
+        return path.resolve(this.baseDir ?? process.cwd(), dir);
+    }
+
+    private stage(context: string, dockerfile: string | undefined, dockerfileName: string): StagedContext {
+        const ignore = ignoreFileFor(context, dockerfile);
+        const rel = (p: string | undefined) => (p === undefined ? "" : path.relative(process.cwd(), p));
+        // Named by the context's path as written in the project, so a clone
+        // elsewhere stages to the same relative place.
+        const id = createHash("sha256").update(`${rel(context)}\0${rel(ignore)}`).digest("hex").slice(0, 8);
+        const dir = path.join(this.root, `${tagSafe(path.basename(context), 40)}-${id}`);
+        const key = `${dir}\0${dockerfileName}`;
+        let result = this.staged.get(key);
+        if (!result) {
+            try {
+                result = stageContext({ context, dockerfile, stageDir: dir, dockerfileName, epoch: this.epoch });
+            } catch (err) {
+                throw new Error(`could not stage the build context ${JSON.stringify(rel(context))} into ${dir}: ${(err as Error).message}`, { cause: err });
+            }
+            this.staged.set(key, result);
+        }
+        return result;
+    }
+}

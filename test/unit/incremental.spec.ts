@@ -1,0 +1,84 @@
+// The tag and alias policy of content-stable builds: per-platform Images are
+// named by their inputs, commits by their indexes.
+import { strict as assert } from "assert";
+import { BuildInputs, buildInputsDigest, platformTag } from "../../components/images/policy";
+import { Recorded } from "../../scripts/harness/mocks";
+import { builds, declareFamily, familyArgs, fixtureImages, indexes, plain, runStack } from "./helpers";
+
+const SHA_A = "a".repeat(40);
+const SHA_B = "b".repeat(40);
+
+const byName = (rs: Recorded[]) => new Map(rs.map((r) => [r.name, plain(r)]));
+
+describe("content-stable builds: tags and aliases", () => {
+    const inputs: BuildInputs = {
+        context: "c".repeat(64), target: "build", buildArgs: { A: "1", B: "2" }, platform: "linux/arm64", variant: "",
+        named: { "dev-env": "docker-image://r/dev-env@sha256:" + "d".repeat(64) },
+    };
+
+    it("names a per-platform build build-<inputs12>[-variant]-<arch>", () => {
+        assert.equal(platformTag("0123456789abcdef", "", "amd64"), "build-0123456789ab-amd64");
+        assert.equal(platformTag("0123456789abcdef", "perf", "arm64"), "build-0123456789ab-perf-arm64");
+    });
+
+    it("derives the inputs digest from every input and from nothing else (key order included)", () => {
+        const base = buildInputsDigest(inputs);
+        assert.equal(buildInputsDigest({ ...inputs, buildArgs: { B: "2", A: "1" } }), base);
+        const changes: Partial<BuildInputs>[] = [
+            { context: "e".repeat(64) }, { target: undefined }, { buildArgs: { A: "1", B: "3" } }, { buildArgs: { A: "1" } },
+            { platform: "linux/amd64" }, { variant: "perf" }, { named: { "dev-env": "docker-image://r/dev-env@sha256:" + "f".repeat(64) } },
+            { named: {} },
+        ];
+        for (const change of changes) {
+            assert.notEqual(buildInputsDigest({ ...inputs, ...change }), base, JSON.stringify(change));
+        }
+    });
+
+    it("declares every Image identically for two commits; only the indexes and aliases move", async () => {
+        const a = await runStack("local", [`imagefleet:gitSha=${SHA_A}`]);
+        const b = await runStack("local", [`imagefleet:gitSha=${SHA_B}`]);
+        const [ia, ib] = [byName(builds(a.resources)), byName(builds(b.resources))];
+        assert.equal(ia.size, 6);
+        for (const [name, inputs] of ia) {
+            assert.deepEqual(ib.get(name), inputs, `${name} differs between commits`);
+            assert.doesNotMatch(JSON.stringify(inputs), /aaaaaaaaaaaa|bbbbbbbbbbbb/, `${name} carries the commit`);
+        }
+        const [xa, xb] = [byName(indexes(a.resources)), byName(indexes(b.resources))];
+        assert.equal(xa.get("example-runtime").tag, "registry.localhost:5000/imagefleet/runtime:aaaaaaaaaaaa");
+        assert.equal(xb.get("example-runtime").tag, "registry.localhost:5000/imagefleet/runtime:bbbbbbbbbbbb");
+        // The commit's index joins exactly the builds that did not change.
+        assert.deepEqual(xa.get("example-runtime").sources, xb.get("example-runtime").sources);
+        assert.equal(xb.get("example-runtime-env").tag, "registry.localhost:5000/imagefleet/runtime:local");
+    });
+
+    it("keeps the refs output's shape: repo:<sha12>@sha256:<index digest>", async () => {
+        const { outputs } = await runStack("local", [`imagefleet:gitSha=${SHA_B}`]);
+        const refs = await new Promise<Record<string, string>>((resolve) => outputs.refs.apply(resolve));
+        for (const image of ["dev-env", "artifact", "runtime"]) {
+            assert.match(refs[image], new RegExp(`^registry\\.localhost:5000/imagefleet/${image}:bbbbbbbbbbbb@sha256:[0-9a-f]{64}$`));
+        }
+    });
+
+    it("changes a build's tag when an input changes, and its dependents' through their named context", async () => {
+        const family = (devEnvArgs: Record<string, string>) => familyArgs({
+            images: fixtureImages.map((i) => (i.name === "dev-env" ? { ...i, buildArgs: devEnvArgs } : i)),
+        });
+        const a = byName(builds((await declareFamily(family({ GCC: "12" }))).resources));
+        const b = byName(builds((await declareFamily(family({ GCC: "13" }))).resources));
+        const c = byName(builds((await declareFamily(family({ GCC: "12" }))).resources));
+        for (const name of a.keys()) {
+            assert.notEqual(b.get(name).tags[0], a.get(name).tags[0], `${name} kept its tag though dev-env changed`);
+            assert.equal(c.get(name).tags[0], a.get(name).tags[0], `${name} is not a function of its inputs`);
+        }
+    });
+
+    it("carries no per-commit label or build arg; SOURCE_DATE_EPOCH is fixed", async () => {
+        const { resources } = await runStack("local", [`imagefleet:gitSha=${SHA_A}`]);
+        for (const r of builds(resources)) {
+            const i = plain(r);
+            assert.equal(i.labels["org.opencontainers.image.revision"], undefined);
+            assert.equal(i.buildArgs.SOURCE_DATE_EPOCH, "0");
+            assert.deepEqual(i.exports, [{ raw: "type=registry,rewrite-timestamp=true" }]);
+        }
+    });
+});
