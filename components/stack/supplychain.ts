@@ -1,83 +1,52 @@
 import * as pulumi from "@pulumi/pulumi";
-import { listOf } from "../errors";
+import { Issue } from "../errors";
 import { PromotionVerify } from "../delivery";
 import { SigningKey, VerifyingMaterial } from "../supplychain";
-import { ConfigReader, StackConfig } from "./config";
+import type { SupplyChainConfig } from "../supplychain/schema";
+import { ConfigValues, readConfigValues, StackConfig, throwConfigIssues } from "./config";
 
-/** `imagefleet:supplychain` as a stack file holds it. */
-export interface SupplyChainConfig {
-    /** Repository URL every provenance names, and the one a promotion expects. */
-    readonly sourceRepository?: string;
-    /** Building stacks: `generate` (a cosign key pair kept as secrets; local), `kms` (an AWS KMS key this stack declares). */
-    readonly signing?: "generate" | "kms";
-    /** `kms`: role ARNs that may sign besides this stack's deploy roles (e.g. the administrator who bootstraps). */
-    readonly signerArns?: string[];
-    /** Promoting stacks: what every source is verified against before a tag moves. */
-    readonly verify?: {
-        /** `awskms:///<arn or alias>` or a PEM public key. */
-        readonly key?: string;
-        /** Builder names a per-platform provenance may name. */
-        readonly builders?: string[];
-    };
-}
-
-const KEYS = ["sourceRepository", "signing", "signerArns", "verify"];
-const REPO_URL = /^(https?|ssh|git):\/\/\S+$/;
+export type { SupplyChainConfig } from "../supplychain/schema";
 
 export interface SupplyChainSettings {
+    /** `imagefleet:supplychain`, checked; undefined: no signing, no verification. */
     readonly config?: SupplyChainConfig;
 }
 
 /**
- * Reads and checks `imagefleet:supplychain` before anything is declared; one
- * error naming each bad key and the stack. Unset: no signing, no verification.
+ * `imagefleet:supplychain` as settings, and the rules across keys: KMS only
+ * on a cloud stack and with someone to sign, signing only on a building
+ * stack, verification only on a promoting one.
  */
-export function loadSupplyChainSettings(config: StackConfig, promoteFrom: string | undefined, hasDeployRoles = false): SupplyChainSettings {
-    const r = new ConfigReader();
-    const key = r.key("supplychain");
-    const sc = r.object<SupplyChainConfig>("supplychain", (v) => {
-        if (typeof v !== "object" || v === null || Array.isArray(v)) {
-            return `must be an object ({"sourceRepository": "https://…", "signing": "generate"|"kms", "verify": {…}}), got ${JSON.stringify(v)}`;
-        }
-        const unknown = Object.keys(v).filter((k) => !KEYS.includes(k));
-        return unknown.length > 0 ? `unknown ${listOf(unknown)}; valid: ${listOf(KEYS)}` : undefined;
-    });
+export function supplyChainSettingsOf(config: StackConfig, read: ConfigValues, promoteFrom: string | undefined, hasDeployRoles: boolean): { settings: SupplyChainSettings; issues: Issue[] } {
+    const issues: Issue[] = [];
+    const sc = read.values.supplychain as SupplyChainConfig | undefined;
     if (sc === undefined) {
-        r.throwIfAny();
-        return {};
+        return { settings: {}, issues };
     }
-    if (typeof sc.sourceRepository !== "string" || !REPO_URL.test(sc.sourceRepository)) {
-        r.problems.add(`${key}.sourceRepository: ${JSON.stringify(sc.sourceRepository)} is not a repository URL such as "https://github.com/example-org/imagefleet"`);
-    }
-    if (sc.signing !== undefined && sc.signing !== "generate" && sc.signing !== "kms") {
-        r.problems.add(`${key}.signing: ${JSON.stringify(sc.signing)} is not valid; valid: "generate", "kms"`);
-    }
+    const at = (...path: string[]) => ["supplychain", ...path];
     if (sc.signing === "kms" && config.stack === "local") {
-        r.problems.add(`${key}.signing: the local stack has no cloud account; use "generate"`);
+        issues.push({ path: at("signing"), message: "the local stack has no cloud account; use \"generate\"" });
     }
     if (sc.signing !== undefined && promoteFrom !== undefined) {
-        r.problems.add(`${key}.signing: a promoting stack builds and signs nothing; set ${key}.verify instead`);
+        issues.push({ path: at("signing"), message: "a promoting stack builds and signs nothing; set verify instead" });
     }
     if (sc.signing === "kms" && !hasDeployRoles && (sc.signerArns ?? []).length === 0) {
-        r.problems.add(`${key}.signerArns: no role may sign: this stack declares no deploy role (${r.key("delivery")}.environments), so list the role ARNs that sign`);
+        issues.push({ path: at("signerArns"), message: "no role may sign: this stack declares no deploy role (imagefleet:delivery.environments), so list the role ARNs that sign" });
     }
-    if (sc.signerArns !== undefined && (sc.signing !== "kms" || !Array.isArray(sc.signerArns) || sc.signerArns.some((a) => !/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(a)))) {
-        r.problems.add(`${key}.signerArns: only with "signing": "kms", a list of IAM role ARNs (arn:aws:iam::<account>:role/<name>)`);
+    if (sc.signerArns !== undefined && sc.signing !== "kms") {
+        issues.push({ path: at("signerArns"), message: "only with \"signing\": \"kms\"" });
     }
-    if (sc.verify !== undefined) {
-        if (promoteFrom === undefined) {
-            r.problems.add(`${key}.verify: only a promoting stack (${r.key("promoteFrom")} set) verifies sources`);
-        }
-        const k = sc.verify.key;
-        if (typeof k !== "string" || !(k.startsWith("awskms://") || k.includes("-----BEGIN PUBLIC KEY-----"))) {
-            r.problems.add(`${key}.verify.key: must be "awskms:///<key arn or alias/name>" or a PEM public key ("-----BEGIN PUBLIC KEY-----…"), got ${JSON.stringify(k)}`);
-        }
-        if (!Array.isArray(sc.verify.builders) || sc.verify.builders.length === 0 || sc.verify.builders.some((b) => typeof b !== "string" || b === "")) {
-            r.problems.add(`${key}.verify.builders: a list of the buildx builder names the source stack builds on (e.g. ["imagefleet-staging-amd64", "imagefleet-staging-arm64"])`);
-        }
+    if (sc.verify !== undefined && promoteFrom === undefined) {
+        issues.push({ path: at("verify"), message: "only a promoting stack (imagefleet:promoteFrom set) verifies sources" });
     }
-    r.throwIfAny();
-    return { config: sc };
+    return { settings: { config: sc }, issues };
+}
+
+/** Reads `imagefleet:supplychain`; one error naming each bad key and the stack. */
+export function loadSupplyChainSettings(config: StackConfig, promoteFrom: string | undefined, hasDeployRoles = false): SupplyChainSettings {
+    const { settings, issues } = supplyChainSettingsOf(config, readConfigValues(), promoteFrom, hasDeployRoles);
+    throwConfigIssues(issues, config.stack);
+    return settings;
 }
 
 /** The stack's signing key when `imagefleet:supplychain.signing` is set. */
@@ -99,6 +68,6 @@ export function promotionVerifyFor(settings: SupplyChainSettings): PromotionVeri
     if (sc?.verify === undefined) {
         return undefined;
     }
-    const key: VerifyingMaterial = sc.verify.key!.startsWith("awskms://") ? { keyRef: sc.verify.key! } : { publicKey: sc.verify.key! };
-    return { key, policy: { sourceRepository: sc.sourceRepository!, builders: sc.verify.builders! } };
+    const key: VerifyingMaterial = sc.verify.key.startsWith("awskms://") ? { keyRef: sc.verify.key } : { publicKey: sc.verify.key };
+    return { key, policy: { sourceRepository: sc.sourceRepository, builders: sc.verify.builders } };
 }

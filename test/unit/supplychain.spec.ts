@@ -193,17 +193,17 @@ describe("npm run synth -- --stack local --json (supply chain)", () => {
 
 describe("supply chain stack config", () => {
     it("rejects KMS signing on the local stack and verification on a building stack, naming the key and the stack", async () => {
-        const err = await stackConfigError("local", ["imagefleet:supplychain={\"sourceRepository\":\"https://github.com/o/r\",\"signing\":\"kms\",\"verify\":{\"key\":\"x\",\"builders\":[]}}"]);
+        const verify = { key: "awskms:///alias/imagefleet-staging-cosign", builders: ["b"] };
+        const err = await stackConfigError("local", [`imagefleet:supplychain=${JSON.stringify({ sourceRepository: "https://github.com/o/r", signing: "kms", verify })}`]);
         assertMentions(err.message, ["stack \"local\"", "imagefleet:supplychain.signing: the local stack has no cloud account",
-            "imagefleet:supplychain.verify: only a promoting stack", "imagefleet:supplychain.verify.key", "imagefleet:supplychain.verify.builders"]);
+            "imagefleet:supplychain.verify: only a promoting stack"]);
         assert.deepEqual(err.resources, [], "nothing is declared before the config is checked");
     });
 
-    it("rejects a repository that is not a URL and an unknown key", async () => {
-        const err = await stackConfigError("local", ["imagefleet:supplychain={\"sourceRepository\":\"example-org/imagefleet\",\"signing\":\"generate\",\"sign\":true}"]);
-        assertMentions(err.message, ["imagefleet:supplychain: unknown \"sign\""]);
-        const err2 = await stackConfigError("local", ["imagefleet:supplychain={\"sourceRepository\":\"example-org/imagefleet\",\"signing\":\"generate\"}"]);
-        assertMentions(err2.message, ["imagefleet:supplychain.sourceRepository: \"example-org/imagefleet\" is not a repository URL"]);
+    it("rejects a repository that is not a URL, a bad key, no builders and an unknown field", async () => {
+        const err = await stackConfigError("local", ["imagefleet:supplychain={\"sourceRepository\":\"example-org/imagefleet\",\"sign\":true,\"verify\":{\"key\":\"x\",\"builders\":[]}}"]);
+        assertMentions(err.message, ["imagefleet:supplychain.sourceRepository: \"example-org/imagefleet\" is not a repository URL",
+            "imagefleet:supplychain.sign: unknown key", "imagefleet:supplychain.verify.key: \"x\" is not", "imagefleet:supplychain.verify.builders"]);
     });
 });
 
