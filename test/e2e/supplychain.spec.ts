@@ -15,9 +15,16 @@ function copyProject(): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-supplychain-"));
     const files = must("git", ["ls-files", "-co", "--exclude-standard"]).stdout.split("\n").filter((f) => f && !f.startsWith("node_modules/"));
     for (const f of files) {
-        if (fs.existsSync(path.join(ROOT, f))) {
+        const from = path.join(ROOT, f);
+        const stat = fs.lstatSync(from, { throwIfNoEntry: false });
+        if (stat) {
             fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
-            fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+            // A tracked symlink (e.g. to a directory) stays a symlink.
+            if (stat.isSymbolicLink()) {
+                fs.symlinkSync(fs.readlinkSync(from), path.join(dir, f));
+            } else {
+                fs.copyFileSync(from, path.join(dir, f));
+            }
         }
     }
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
