@@ -5,11 +5,14 @@
 #
 #   scripts/build-tools.sh            build what is stale, install, verify
 #   scripts/build-tools.sh --smoke    also run `pulumi up` on an empty nodejs program
+#   scripts/build-tools.sh --supplychain   only cosign and syft
 #   eval "$(scripts/build-tools.sh --print-env)"   or: . "$IMAGEFLEET_TOOLS_DIR/env.sh"
 #
 # Outputs in ${IMAGEFLEET_TOOLS_DIR:-~/.cache/imagefleet/tools}/bin:
 #   pulumi, pulumi-language-nodejs (ours: see scripts/tools/pulumi/cmd), buildkitd, buildctl
-# and libexec/pulumi-resource-docker-build, installed as plugin docker-build 0.0.22.
+# and libexec/pulumi-resource-docker-build, installed as plugin docker-build 0.0.22;
+# cosign and syft for the supply chain (see build_supplychain_tools), and
+# pulumi-resource-pulumi-nodejs, the engine's plugin for dynamic providers.
 # The engine must never try to download plugins (no network for that here), so
 # env.sh sets PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true and
 # PULUMI_SKIP_UPDATE_CHECK=true; keep both set wherever pulumi runs.
@@ -151,8 +154,64 @@ EOF
   log "smoke: OK (pulumi up ran an empty nodejs program, output answer=42)"
 )
 
+# --- Supply chain tools (issue 12) -------------------------------------------
+# cosign signs indexes and attaches attestations; syft makes the SPDX SBOMs.
+# Each is a wrapper module of its own (scripts/tools/cosign, scripts/tools/syft)
+# so it keeps the dependency versions it was released with. The wrapper is the
+# main module, so the version is stamped with -X (build info says "(devel)").
+build_supplychain_tools() {
+  local cosign_v syft_v
+  cosign_v=$(mod_version "$MODS/cosign" github.com/sigstore/cosign/v3)
+  syft_v=$(mod_version "$MODS/syft" github.com/anchore/syft)
+  log "cosign $cosign_v, syft $syft_v -> $BIN"
+  build_group cosign "$MODS/cosign" "$BIN" \
+    "-X sigs.k8s.io/release-utils/version.gitVersion=$cosign_v" \
+    "cosign" \
+    github.com/sigstore/cosign/v3/cmd/cosign
+  build_group syft "$MODS/syft" "$BIN" \
+    "-X main.version=$syft_v" \
+    "syft" \
+    github.com/anchore/syft/cmd/syft
+  install_dynamic_provider_plugin
+}
+
+# The engine runs dynamic providers (the supply chain's cosign/syft resources,
+# the fleet's buildx registration) through the plugin `pulumi-resource-pulumi-nodejs`,
+# which the CLI's release archive ships next to `pulumi` and a CLI built from
+# source lacks ("no resource plugin 'pulumi-resource-pulumi-nodejs' found").
+# It is the SDK's own 4-line script: run the project's @pulumi/pulumi dynamic provider.
+install_dynamic_provider_plugin() {
+  cat >"$BIN/pulumi-resource-pulumi-nodejs.tmp" <<'SCRIPT'
+#!/bin/sh
+# From the Pulumi SDK (sdk/nodejs/dist/pulumi-resource-pulumi-nodejs).
+PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH=$(node -e "console.log(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))")
+if [ ! -z "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" ]; then
+    node "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" $@
+fi
+SCRIPT
+  chmod 755 "$BIN/pulumi-resource-pulumi-nodejs.tmp"
+  mv "$BIN/pulumi-resource-pulumi-nodejs.tmp" "$BIN/pulumi-resource-pulumi-nodejs"
+}
+
+verify_supplychain_tools() {
+  echo "  cosign                       $(cosign version --json 2>/dev/null |
+    node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).gitVersion)')"
+  echo "  syft                         $(syft version -o json |
+    node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).version)')"
+}
+# -----------------------------------------------------------------------------
+
 main() {
   if [[ ${1:-} == --print-env ]]; then print_env; return; fi
+  # Only cosign and syft, leaving the other groups as they are.
+  if [[ ${1:-} == --supplychain ]]; then
+    mkdir -p "$BIN" "$STAMPS"
+    export PATH="$BIN:$PATH"
+    BUILT=
+    build_supplychain_tools
+    verify_supplychain_tools
+    return
+  fi
   local total=$SECONDS
   command -v go >/dev/null || { log "go is required"; exit 1; }
   mkdir -p "$BIN" "$LIBEXEC" "$STAMPS"
@@ -176,8 +235,11 @@ main() {
     "buildkitd buildctl" \
     github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
 
+  build_supplychain_tools
+
   install_plugin
   verify
+  verify_supplychain_tools
   print_env >"$TOOLS_DIR/env.sh"
   [[ ${1:-} == --smoke ]] && smoke
   log "total $((SECONDS - total)) s. To use the tools:"

@@ -59,6 +59,10 @@ export const promotionArgs = z.strictObject({
     environment: hint(z.string(), "an environment name").optional(),
     release: release.optional(),
     retainOnDelete: z.boolean().optional(),
+    verify: hint(z.strictObject({
+        key: input(hint(z.strictObject({ publicKey: z.string().min(1).optional(), keyRef: z.string().min(1).optional() }), '{"publicKey": "<PEM>"} or {"keyRef": "awskms:///…"}')),
+        policy: input(hint(z.strictObject({ sourceRepository: z.string().min(1), builders: z.array(z.string().min(1)).min(1) }), '{"sourceRepository": "https://…", "builders": ["<builder>", …]}')),
+    }), "what every source is verified against before a tag moves").optional(),
 });
 
 /** `org/project/stack`, `project/stack` or `stack`, as `pulumi stack select` takes them. */

@@ -7,6 +7,7 @@ import { fleetSettingsOf } from "./builders";
 import { checkStackConfig, StackConfig, throwConfigIssues } from "./config";
 import { deliverySettingsOf } from "./delivery";
 import { plannedRepositories, plannedRepositoryArns, registrySettingsOf } from "./registry";
+import { supplyChainSettingsOf } from "./supplychain";
 
 /** The config keys an ImageFamily's arguments are made of; its check runs only when they are valid. */
 const FAMILY_KEYS = new Set(["registry", "platforms", "builders", "images", "variants", "buildArgs", "fallbackBranches", "cacheWrite", "release",
@@ -45,7 +46,8 @@ export function stackConfigIssues(env: NodeJS.ProcessEnv = process.env): { confi
     const imageNames = images.map((i) => i.name);
     const registry = registrySettingsOf(config, read, imageNames);
     const delivery = deliverySettingsOf(config, read);
-    issues.push(...registry.issues, ...delivery.issues);
+    const supplyChain = supplyChainSettingsOf(config, read, delivery.settings.promoteFrom, (delivery.settings.delivery?.environments ?? []).length > 0);
+    issues.push(...registry.issues, ...delivery.issues, ...supplyChain.issues);
     if (delivery.settings.promoteFrom === undefined) {
         issues.push(...fleetSettingsOf(config, read, { repositoryArns: plannedRepositoryArns(config, registry.settings), imageNames }).issues);
         if (!issues.some((i) => FAMILY_KEYS.has(String(i.path[0])))) {

@@ -5,6 +5,7 @@ import { NAME_RE } from "../images/schema";
 import { fleetConfig } from "../builders/schema";
 import { ecrRegistryArgs, kmsKeyArn } from "../registry/schema";
 import { deliveryConfig, stackName } from "../delivery/schema";
+import { supplyChainConfig } from "../supplychain/schema";
 
 /**
  * One schema per config key of the project (`imagefleet:<key>`), with how the
@@ -192,6 +193,13 @@ export const CONFIG_KEYS = {
         decode: "json",
         default: "none",
         description: "GitHub Actions wiring (GithubDelivery arguments: repository, oidcProvider, preview, stateBackendUrl, secretsKeyArn, region, protectedEnvironments, environments).",
+    },
+    supplychain: {
+        schema: supplyChainConfig,
+        decode: "json",
+        default: "none (no signing, no verification)",
+        description: "Signed supply chain (components/supplychain). \"signing\" on a building stack: an SPDX SBOM and a SLSA v1 provenance per published digest and a cosign signature per index, with a generated key pair kept as secrets (\"generate\", local) or an AWS KMS key this stack declares (\"kms\": only the deploy roles and signerArns may sign). \"verify\" on a promoting stack: every source is verified before a tag moves.",
+        example: '{"sourceRepository": "https://github.com/example-org/imagefleet", "signing": "generate"}',
     },
 } as const satisfies Record<string, ConfigKey>;
 

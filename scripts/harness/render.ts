@@ -6,8 +6,14 @@ export function toJson(resources: readonly Recorded[]): string {
         type: r.type,
         name: r.name,
         parent: r.parent ?? null,
-        inputs: maskSecrets(r.inputs),
+        inputs: withoutProviderCode(maskSecrets(r.inputs)),
     })), null, 2);
+}
+
+/** A dynamic resource's `__provider` is its provider's serialized code: show its size, not the code. */
+function withoutProviderCode(inputs: Record<string, any>): Record<string, any> {
+    const code = inputs?.__provider;
+    return typeof code === "string" ? { ...inputs, __provider: `[dynamic provider code, ${code.length} characters]` } : inputs;
 }
 
 function summary(r: Recorded): string {

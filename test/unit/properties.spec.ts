@@ -66,6 +66,7 @@ const VALID: Record<ConfigKeyName, { stack: string; value: unknown }> = {
     ecr: { stack: "dev", value: { prefix: "team/dev", encryption: "KMS", kmsKey: "arn:aws:kms:eu-west-1:123456789012:key/0d6f1c2e-5b7a-4c1d-9e3f-2a8b7c6d5e4f", cacheExpiryDays: 7, tags: { team: "a" } } },
     promoteFrom: { stack: "dev", value: "organization/imagefleet/staging" },
     delivery: { stack: "dev", value: JSON.parse(readStackConfig("dev").config["imagefleet:delivery"]) },
+    supplychain: { stack: "local", value: { sourceRepository: "https://github.com/example-org/imagefleet", signing: "generate" } },
 };
 
 /** The string the engine hands a program for a value (`pulumi config set`, or a stack file's YAML). */
