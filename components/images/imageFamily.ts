@@ -1,6 +1,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
+import { preflightBuilders } from "../builders/preflight";
 import { dependenciesOf, topoOrder } from "./graph";
 import { archOf, DEFAULT_PLATFORMS, Platform } from "./platforms";
 import { branchSlug, cacheTag, tagNames, variantSuffix } from "./policy";
@@ -60,6 +61,8 @@ export class ImageFamily extends pulumi.ComponentResource {
         const readSlugs = [slug, ...fallbacks.map((f) => branchSlug(f, fallbacks)).filter((s) => s !== slug)];
         const byName = new Map(args.images.map((i) => [i.name, i]));
         const order = (topoOrder(args.images) as { order: string[] }).order;
+        // In `pulumi up`, every build waits for one check of all its builders.
+        const builderOf = preflightBuilders(`ImageFamily ${JSON.stringify(name)}`, args.builders, args.images.flatMap((i) => i.platforms ?? platforms));
 
         const built = new Map<string, FamilyImage>();
         const variantsOf = (spec: ImageSpec): string[] =>
@@ -96,7 +99,7 @@ export class ImageFamily extends pulumi.ComponentResource {
                     builds[platform] = new dockerbuild.Image(`${name}-${key}-${arch}`, {
                         tags: [pulumi.interpolate`${repository}:${tags.immutable}-${arch}`],
                         platforms: [platform as dockerbuild.Platform],
-                        builder: { name: args.builders[platform] },
+                        builder: { name: builderOf[platform] },
                         context: { location: spec.context, named: Object.keys(named).length > 0 ? named : undefined },
                         dockerfile: { location: path.join(spec.context, spec.dockerfile ?? "Dockerfile") },
                         target: spec.target,
