@@ -1,5 +1,7 @@
 import { spawn } from "child_process";
+import * as fs from "fs";
 import * as net from "net";
+import * as tls from "tls";
 import * as pulumi from "@pulumi/pulumi";
 
 /**
@@ -98,6 +100,63 @@ function tcpProbe(endpoint: string, timeoutSeconds: number): Promise<string | un
     });
 }
 
+/** What OpenSSL's verification codes mean for a builder host, in the terms of its buildx registration. */
+function tlsReason(err: NodeJS.ErrnoException, opts: Record<string, string>): string {
+    const code = err.code ?? "";
+    if (["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "UNABLE_TO_GET_ISSUER_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT", "CERT_SIGNATURE_FAILURE"].includes(code)) {
+        return `the host's certificate is not signed by the CA buildx trusts for this builder (${opts.cacert}): another host answers there, or the fleet's CA was replaced and this machine's registration is stale (${code})`;
+    }
+    if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+        return `the host's certificate does not name ${JSON.stringify(opts.servername)} (the registration's servername): ${err.message}`;
+    }
+    if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") {
+        return `the host's certificate is not valid now (${code}): renew it (pulumi up within 30 days of expiry)`;
+    }
+    if (code === "HUNG_UP" || /alert|certificate required|bad certificate|unknown ca/i.test(err.message)) {
+        return `the host refused this machine's client certificate (${opts.cert}): not from the host's CA, or expired (${err.message.trim()})`;
+    }
+    return `TLS handshake failed: ${err.message}`;
+}
+
+/**
+ * A TLS handshake with the registration's own CA, client certificate and
+ * server name, so a certificate problem is reported as one (buildx only
+ * reports a deadline after retrying it for 20 s).
+ */
+function tlsProbe(endpoint: string, driverOptions: string | undefined, timeoutSeconds: number): Promise<string | undefined> {
+    const m = /^tcp:\/\/\[?([^\]/]+?)\]?:(\d+)\/?$/.exec(endpoint);
+    const opts = Object.fromEntries([...(driverOptions ?? "").matchAll(/(\w+)="([^"]*)"/g)].map(([, k, v]) => [k, v]));
+    if (!m || !opts.cacert) {
+        return Promise.resolve(undefined);
+    }
+    let options: tls.ConnectionOptions;
+    try {
+        options = {
+            host: m[1], port: Number(m[2]), servername: opts.servername || m[1], ALPNProtocols: ["h2"],
+            ca: fs.readFileSync(opts.cacert),
+            ...(opts.cert && opts.key ? { cert: fs.readFileSync(opts.cert), key: fs.readFileSync(opts.key) } : {}),
+        };
+    } catch (err) {
+        return Promise.resolve(`cannot read the registration's certificate files: ${(err as Error).message}`);
+    }
+    return new Promise((resolve) => {
+        const socket = tls.connect(options);
+        const done = (problem?: string) => {
+            socket.destroy();
+            resolve(problem);
+        };
+        socket.setTimeout(Math.min(timeoutSeconds, 10) * 1000, () => done("no TLS answer"));
+        // TLS 1.3 refuses a client certificate after the handshake: an alert
+        // on the first read, or the host just hanging up.
+        socket.once("secureConnect", () => {
+            setTimeout(() => done(undefined), 500);
+            socket.once("close", () => done(tlsReason(Object.assign(new Error("the host closed the connection after the handshake"), { code: "HUNG_UP" }), opts)));
+        });
+        socket.resume();
+        socket.once("error", (err: NodeJS.ErrnoException) => done(tlsReason(err, opts)));
+    });
+}
+
 async function checkOne(builder: string, docker: string, timeoutSeconds: number): Promise<Omit<BuilderStatus, "platform" | "builder"> & { platforms?: string[]; missingDocker?: boolean }> {
     const registered = await run(docker, ["buildx", "inspect", builder], timeoutSeconds);
     if (registered.missing) {
@@ -112,6 +171,10 @@ async function checkOne(builder: string, docker: string, timeoutSeconds: number)
         const refused = await tcpProbe(endpoint, timeoutSeconds);
         if (refused) {
             return { ok: false, endpoint, driver, reason: refused };
+        }
+        const untrusted = await tlsProbe(endpoint, field(registered.out, "Driver Options"), timeoutSeconds);
+        if (untrusted) {
+            return { ok: false, endpoint, driver, reason: untrusted };
         }
     }
     const booted = await run(docker, ["buildx", "inspect", "--bootstrap", builder], timeoutSeconds);
@@ -128,9 +191,10 @@ async function checkOne(builder: string, docker: string, timeoutSeconds: number)
 
 /**
  * Asks buildx about every builder (each name once, all at the same time):
- * registered on this machine, its endpoint accepting connections, and
- * `docker buildx inspect --bootstrap` reaching BuildKit (TLS included) and
- * listing the platform. Never throws; a missing docker CLI makes every
+ * registered on this machine, its endpoint accepting connections, a TLS
+ * handshake with the registration's CA and client certificate, and
+ * `docker buildx inspect --bootstrap` reaching BuildKit and listing the
+ * platform. Never throws; a missing docker CLI makes every
  * builder pass with a warning, since the provider does not need it.
  */
 export async function checkBuilders(targets: readonly BuilderTarget[], options: PreflightOptions = {}): Promise<BuilderStatus[]> {

@@ -3,6 +3,8 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import * as tls from "tls";
+import { fleetPems, FleetPems } from "../e2e/fleet/certs";
 import { BuilderPreflightError, checkBuilders, describeDeadBuilders } from "../../components/builders/preflight";
 
 // The pre-flight against a fake `docker` that answers `buildx inspect` the way
@@ -16,6 +18,8 @@ interface Fake {
     /** What `--bootstrap` does. */
     readonly bootstrap: "running" | "deadline" | "hang";
     readonly platforms?: string;
+    /** buildx driver options (cacert, cert, key, servername). */
+    readonly opts?: Record<string, string>;
 }
 
 const FAKE_DOCKER = `#!/usr/bin/env node
@@ -31,6 +35,7 @@ if (boot && b.bootstrap === "deadline") {
   console.error("ERROR: context deadline exceeded"); process.exit(1);
 }
 console.log("Name:          " + name + "\\nDriver:        remote\\n\\nNodes:\\nName:     " + name + "0\\nEndpoint: " + b.endpoint +
+  (b.opts ? "\\nDriver Options: " + Object.entries(b.opts).map(([k, v]) => k + '="' + v + '"').join(" ") : "") +
   "\\nStatus:   " + (boot ? "running" : "inactive") + (boot ? "\\nBuildKit: v0.34.2\\nPlatforms: " + (b.platforms || "") : ""));
 `;
 
@@ -109,6 +114,60 @@ describe("builder pre-flight (checkBuilders)", function () {
     it("passes everything when the docker CLI is missing (the provider does not need it)", async () => {
         const r = await checkBuilders([{ platform: "linux/amd64", builder: "a" }], { docker: path.join(dir, "no-such-docker") });
         assert.deepEqual(r.map((s) => s.ok), [true]);
+    });
+
+    describe("TLS, with the registration's own CA, client certificate and server name", () => {
+        let pki = "";
+        let a: FleetPems;
+        let b: FleetPems;
+        let host: tls.Server;
+        let endpoint = "";
+        const files = (p: FleetPems, name: string) => {
+            const f = (what: string, pem: string) => {
+                const file = path.join(pki, `${name}-${what}.pem`);
+                fs.writeFileSync(file, pem);
+                return file;
+            };
+            return { cacert: f("ca", p.ca.cert), cert: f("client", p.client.cert), key: f("client-key", p.client.key), servername: p.serverName };
+        };
+
+        before(async () => {
+            pki = path.join(dir, "pki");
+            a = fleetPems(path.join(pki, "a"), "fleet-a", "host-a", "127.0.0.1");
+            b = fleetPems(path.join(pki, "b"), "fleet-b", "host-b", "127.0.0.1");
+            // A builder host of fleet A: its server certificate, and A's CA for client certificates.
+            host = tls.createServer({ cert: a.server.cert, key: a.server.key, ca: a.ca.cert, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ["h2"] }, (s) => s.on("error", () => undefined));
+            host.on("tlsClientError", () => undefined);
+            await new Promise<void>((r) => host.listen(0, "127.0.0.1", r));
+            endpoint = `tcp://127.0.0.1:${(host.address() as net.AddressInfo).port}`;
+        });
+
+        after(() => host.close());
+
+        const one = async (opts: Record<string, string>) =>
+            (await check({ x: { endpoint, bootstrap: "running", platforms: "linux/arm64", opts } }, [{ platform: "linux/arm64", builder: "x" }]))[0];
+
+        it("passes the host of the CA it trusts, presenting its client certificate", async () => {
+            assert.deepEqual([(await one(files(a, "a"))).ok], [true]);
+        });
+
+        it("refuses a host whose certificate another CA signed", async () => {
+            const s = await one({ ...files(a, "a"), cacert: files(b, "b").cacert });
+            assert.equal(s.ok, false);
+            assert.match(s.reason!, /^the host's certificate is not signed by the CA buildx trusts for this builder \(.*b-ca\.pem\)/);
+        });
+
+        it("reports a host that refuses this machine's client certificate", async () => {
+            const s = await one({ ...files(a, "a"), cert: files(b, "b").cert, key: files(b, "b").key });
+            assert.equal(s.ok, false);
+            assert.match(s.reason!, /^the host refused this machine's client certificate \(.*b-client\.pem\)/);
+        });
+
+        it("reports a certificate that does not name the registration's server name", async () => {
+            const s = await one({ ...files(a, "a"), servername: "other.buildkit.imagefleet.internal" });
+            assert.equal(s.ok, false);
+            assert.match(s.reason!, /does not name "other\.buildkit\.imagefleet\.internal"/);
+        });
     });
 
     it("one error names every dead builder with its platform and endpoint, and what to check", () => {
