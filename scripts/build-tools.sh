@@ -153,8 +153,8 @@ EOF
     export PULUMI_BACKEND_URL="file://$tmp/state"
     pulumi stack init smoke --non-interactive >/dev/null
     step "smoke: pulumi up" pulumi up --yes --non-interactive --skip-preview
-    # In a project, `about` asks the language host for the program's
-    # dependencies: the upstream host answers, ours did not.
+    # In a project, `about` also asks the language host for the program's
+    # dependencies (GetProgramDependencies).
     pulumi about >/dev/null || { log "smoke: pulumi about failed"; exit 1; }
     [[ $(pulumi stack output answer) == 42 ]] || { log "smoke: unexpected stack output"; exit 1; }
     pulumi destroy --yes --non-interactive >/dev/null

@@ -232,6 +232,12 @@ export class BuilderPreflightError extends pulumi.RunError {
     ) {
         super(describeDeadBuilders(subject, stack, dead, total));
         this.name = "BuilderPreflightError";
+        // Every build's input awaits this one error, and the SDK prefixes the
+        // same object's message with `error serializing property "…": ` once
+        // per property it passes through (a dozen times for one family). The
+        // message already names what matters, so it keeps its own text.
+        const message = this.message;
+        Object.defineProperty(this, "message", { get: () => message, set: () => undefined, enumerable: false, configurable: true });
     }
 }
 

@@ -182,5 +182,8 @@ describe("builder pre-flight (checkBuilders)", function () {
         assert.match(err.message, /- linux\/arm64: builder "imagefleet-local-arm64": no answer within 30 s/);
         assert.match(err.message, /docker buildx inspect --bootstrap <builder>/);
         assert.match(err.message, /IMAGEFLEET_PREFLIGHT=off/);
+        // What the SDK does to an input's error on its way through each property: the message stays as written.
+        err.message = `error serializing property "builder": ${err.message}`;
+        assert.equal(err.message, describeDeadBuilders('ImageFamily "example"', "local", dead, 2));
     });
 });
