@@ -21,7 +21,7 @@ import { Buildkitd, buildctl, freePort } from "./fleet/buildkitd";
 import { fleetPems } from "./fleet/certs";
 import { BuilderFleetArgs } from "../../components/builders";
 import { hostConfigOf } from "../../components/builders/userData";
-import { copyProject, incomplete, manifest, must, mustDetached, registryTags, requireEngine, ROOT, Run, runSha, sh, sleep, start, tags } from "./support";
+import { copyProject, incomplete, manifest, must, mustDetached, processTree, registryTags, requireEngine, ROOT, Run, runSha, sh, sleep, start, tags } from "./support";
 
 const IMAGES = ["dev-env", "artifact", "runtime"];
 const REPOS = IMAGES.map((i) => `imagefleet/${i}`);
@@ -315,22 +315,29 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
         await assertConverged(s, before);
     });
 
-    it("pulumi up killed with a second SIGINT: the pending operations it leaves are cleared by pulumi refresh, then the rerun converges", async () => {
+    it("pulumi up killed outright (the runner dies): the next up is refused by the stale lock; pulumi cancel and pulumi refresh clear it, then the rerun converges", async () => {
         const s = new Stack({ sleep: SLEEP }, base);
         const up = s.start("up", "--yes");
         await up.waitFor(RUNTIME_ARM64_BUILDING, 600);
         await sleep(3000);
         const before = await registryTags(REPOS);
-        up.signal("SIGINT");
-        await sleep(1000);
-        up.signal("SIGINT");
-        keep("sigint-twice", await up.done(120));
-        const pending = s.pendingOperations();
-        if (pending.length > 0) {
-            // What README "Interrupting pulumi up" tells a person to do.
-            keep("sigint-twice-refresh", ok(s.pulumi("refresh", "--yes", "--clear-pending-creates"), "pulumi refresh --clear-pending-creates"));
-            assert.deepEqual(s.pendingOperations(), [], "refresh left pending operations");
+        // The engine, its language host, the program and the provider, all at once.
+        for (const pid of processTree(up.pid)) {
+            try {
+                process.kill(pid, "SIGKILL");
+            } catch {
+                // already gone
+            }
         }
+        keep("killed", await up.done(60));
+        assert.ok(s.pendingOperations().length > 0, "the engine was killed mid-update but recorded no pending operation");
+        const locked = keep("killed-next-up", s.pulumi("up", "--yes"));
+        assert.notEqual(locked.code, 0);
+        assert.match(text(locked), /the stack is currently locked by 1 lock\(s\)[\s\S]*pulumi cancel/);
+        // What README "Interrupting pulumi up" tells a person to do.
+        keep("killed-cancel", ok(s.pulumi("cancel", "--yes"), "pulumi cancel"));
+        keep("killed-refresh", ok(s.pulumi("refresh", "--yes", "--clear-pending-creates"), "pulumi refresh"));
+        assert.deepEqual(s.pendingOperations(), [], "refresh left pending operations");
         await assertConverged(s, before);
     });
 
@@ -360,7 +367,7 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
         must("docker", ["buildx", "create", "--name", IMPOSTOR_BUILDER, "--driver", "remote", "--platform", "linux/arm64",
             "--driver-opt", `cacert=${CERTS}/ca.pem,cert=${CERTS}/client.pem,key=${CERTS}/client-key.pem,servername=${impostor.pems.serverName}`,
             impostor.addr]);
-        // Go's words (buildctl, the provider) and the pre-flight's.
+        // Go's words (buildctl) and the pre-flight's.
         const UNKNOWN_CA = /certificate signed by unknown authority/;
         const NOT_OUR_CA = /the host's certificate is not signed by the CA buildx trusts for this builder/;
         const direct = buildctl(impostor.addr, { caFile: path.join(CERTS, "ca.pem"), serverName: impostor.pems.serverName, certFile: path.join(CERTS, "client.pem"), keyFile: path.join(CERTS, "client-key.pem") }, "debug", "workers");
@@ -379,7 +386,8 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
         s.env = { ...s.env, IMAGEFLEET_PREFLIGHT: "off" };
         const provider = keep("other-ca-provider", s.pulumi("up", "--yes"));
         assert.notEqual(provider.code, 0);
-        assert.match(text(provider), UNKNOWN_CA);
+        // buildx retries the handshake and gives up after 20 s, without saying why; the pre-flight above does.
+        assert.match(text(provider), /example-[\w-]+-arm64 \*\*(updating|creating) failed\*\*.*context deadline exceeded/);
         const afterRefusal = await registryTags(REPOS);
         assert.ok(![...afterRefusal.keys()].some((t) => t.endsWith(`:${s.sha.slice(0, 12)}`)), "an index of this commit was pushed");
         delete s.env.IMAGEFLEET_PREFLIGHT;

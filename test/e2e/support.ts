@@ -234,6 +234,25 @@ export function start(cmd: string, args: readonly string[], opts: { cwd?: string
     };
 }
 
+/** `pid` and every process below it (pids from /proc), parents first. */
+export function processTree(pid: number): number[] {
+    const children = new Map<number, number[]>();
+    for (const entry of fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+        try {
+            // The command name may hold spaces and parentheses: the ppid follows the last ")".
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+            children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+        } catch {
+            // gone meanwhile
+        }
+    }
+    const out: number[] = [];
+    const walk = (p: number) => { out.push(p); (children.get(p) ?? []).forEach(walk); };
+    walk(pid);
+    return out;
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Every repository in the registry. */
