@@ -174,7 +174,9 @@ describe("the workflows' own steps, run on a fresh clone", function () {
         if (!step.script) {
             return undefined;
         }
-        return sh("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", step.script], { cwd: clone, env: { ...githubEnv(event), ...step.env } });
+        // The clone's own test runs must not add to this run's totals (scripts/test-all.sh reads IMAGEFLEET_RESULTS).
+        const isolated = { IMAGEFLEET_RESULTS: "", IMAGEFLEET_TIER: "" };
+        return sh("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", step.script], { cwd: clone, env: { ...isolated, ...githubEnv(event), ...step.env } });
     }
 
     /** Runs a job's steps in order; throws naming the workflow, job and step that failed. */
