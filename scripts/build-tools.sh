@@ -9,7 +9,8 @@
 #   eval "$(scripts/build-tools.sh --print-env)"   or: . "$IMAGEFLEET_TOOLS_DIR/env.sh"
 #
 # Outputs in ${IMAGEFLEET_TOOLS_DIR:-~/.cache/imagefleet/tools}/bin:
-#   pulumi, pulumi-language-nodejs (ours: see scripts/tools/pulumi/cmd), buildkitd, buildctl
+#   pulumi (scripts/tools/pulumi), pulumi-language-nodejs (upstream's, from
+#   sdk/v3 v3.68.0: scripts/tools/langhost), buildkitd, buildctl
 # and libexec/pulumi-resource-docker-build, installed as plugin docker-build 0.0.22;
 # cosign and syft for the supply chain (see build_supplychain_tools), and
 # pulumi-resource-pulumi-nodejs, the engine's plugin for dynamic providers.
@@ -111,13 +112,23 @@ install_plugin() {
 verify() {
   log "versions:"
   echo "  pulumi                       $(pulumi version)"
-  echo "  pulumi-language-nodejs       $(pulumi-language-nodejs -version)"
+  # Upstream's host has no -version flag; its build info names the module
+  # (the main package lives in sdk/v3, so sdk/v3 is the "mod" line).
+  echo "  pulumi-language-nodejs       $(go version -m "$BIN/pulumi-language-nodejs" |
+    awk '($1 == "mod" || $1 == "dep") && $2 == "github.com/pulumi/pulumi/sdk/v3" { print $3 }')"
   # The provider has no --version: ask the engine for its schema instead.
   echo "  pulumi-resource-docker-build $(pulumi package get-schema "docker-build@$PROVIDER_VERSION" |
     node -e 'const s=JSON.parse(require("fs").readFileSync(0));console.log(s.name, s.version, Object.keys(s.resources).join(" "))')"
   echo "  buildkitd                    $(buildkitd --version)"
   echo "  buildctl                     $(buildctl --version)"
   pulumi plugin ls | sed 's/^/  /'
+  # The engine, its language host and the plugin cache together (no project
+  # needed); a host that does not answer GetPluginInfo shows up here.
+  pulumi about --json >"$TOOLS_DIR/about.json" ||
+    { log "pulumi about failed"; exit 1; }
+  node -e 'const a=JSON.parse(require("fs").readFileSync(process.argv[1]));
+    console.log("  pulumi about: CLI", a.cliAbout.version, "| plugins:",
+      (a.plugins||[]).map((p) => p.name + " " + p.version).join(", "))' "$TOOLS_DIR/about.json"
 }
 
 # An empty nodejs program through the real engine: proves the CLI, the
@@ -147,6 +158,9 @@ EOF
     export PULUMI_BACKEND_URL="file://$tmp/state"
     pulumi stack init smoke --non-interactive >/dev/null
     step "smoke: pulumi up" pulumi up --yes --non-interactive --skip-preview
+    # In a project, `about` also asks the language host for the program's
+    # dependencies (GetProgramDependencies).
+    pulumi about >/dev/null || { log "smoke: pulumi about failed"; exit 1; }
     [[ $(pulumi stack output answer) == 42 ]] || { log "smoke: unexpected stack output"; exit 1; }
     pulumi destroy --yes --non-interactive >/dev/null
     pulumi stack rm --yes smoke >/dev/null
@@ -217,15 +231,21 @@ main() {
   mkdir -p "$BIN" "$LIBEXEC" "$STAMPS"
   export PATH="$BIN:$PATH"
   BUILT=
-  local pulumi_v buildkit_v
+  local pulumi_v langhost_v buildkit_v
   pulumi_v=$(mod_version "$MODS/pulumi" github.com/pulumi/pulumi/pkg/v3)
+  langhost_v=$(mod_version "$MODS/langhost" github.com/pulumi/pulumi/sdk/v3)
   buildkit_v=$(mod_version "$MODS/buildkit" github.com/moby/buildkit)
-  log "Pulumi CLI $pulumi_v, docker-build provider v$PROVIDER_VERSION, BuildKit $buildkit_v -> $BIN"
+  log "Pulumi CLI $pulumi_v, nodejs language host $langhost_v, docker-build provider v$PROVIDER_VERSION, BuildKit $buildkit_v -> $BIN"
 
+  # The language host first: it compiles in under a minute, the CLI in ~7.
+  build_group langhost "$MODS/langhost" "$BIN" \
+    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$langhost_v" \
+    "pulumi-language-nodejs" \
+    github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
   build_group pulumi "$MODS/pulumi" "$BIN" \
     "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$pulumi_v" \
-    "pulumi pulumi-language-nodejs" \
-    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi ./cmd/pulumi-language-nodejs
+    "pulumi" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
   build_group provider "$MODS/provider" "$LIBEXEC" \
     "-X github.com/pulumi/pulumi-docker-build/provider.Version=$PROVIDER_VERSION" \
     "pulumi-resource-docker-build" \

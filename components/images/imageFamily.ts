@@ -1,6 +1,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
+import { preflightBuilders } from "../builders/preflight";
 import { dependenciesOf, topoOrder } from "./graph";
 import { declarePlatformBuild, NamedSource } from "./platformBuild";
 import { archOf, DEFAULT_PLATFORMS, Platform } from "./platforms";
@@ -65,6 +66,8 @@ export class ImageFamily extends pulumi.ComponentResource {
         const readSlugs = [slug, ...fallbacks.map((f) => branchSlug(f, fallbacks)).filter((s) => s !== slug)];
         const byName = new Map(args.images.map((i) => [i.name, i]));
         const order = (topoOrder(args.images) as { order: string[] }).order;
+        // In `pulumi up`, every build waits for one check of all its builders.
+        const builderOf = preflightBuilders(`ImageFamily ${JSON.stringify(name)}`, args.builders, args.images.flatMap((i) => i.platforms ?? platforms));
 
         const built = new Map<string, FamilyImage>();
         const variantsOf = (spec: ImageSpec): string[] => variantsOfSpec(spec, variantNames);
@@ -98,7 +101,7 @@ export class ImageFamily extends pulumi.ComponentResource {
                     }
                     builds[platform] = declarePlatformBuild(`${name}-${key}-${archOf(platform)}`, {
                         image: spec.name, kind: spec.kind, variant, platform,
-                        builder: args.builders[platform]!,
+                        builder: builderOf[platform]!,
                         repository, cacheRepository: cacheRepositoryOf(args, spec.name),
                         staged, target: spec.target, buildArgs, named,
                         readSlugs: cacheOn ? readSlugs : [],
