@@ -1,8 +1,5 @@
-import { spawn } from "child_process";
-import * as fs from "fs";
-import * as net from "net";
-import * as tls from "tls";
 import * as pulumi from "@pulumi/pulumi";
+import type * as tlsTypes from "tls";
 
 /**
  * Pre-flight check of the buildx builders a family builds on, run once at the
@@ -48,7 +45,13 @@ interface Ran {
     readonly missing: boolean;
 }
 
+// The probes below run inside a dynamic provider too (BuilderCheck), which
+// Pulumi serializes by value: they reach node's modules through `require` in
+// their own bodies, never through a module-level import.
+/* eslint-disable @typescript-eslint/no-require-imports */
+
 function run(cmd: string, args: readonly string[], timeoutSeconds: number): Promise<Ran> {
+    const { spawn } = require("child_process") as typeof import("child_process");
     return new Promise((resolve) => {
         let out = "";
         let timedOut = false;
@@ -88,6 +91,7 @@ function tcpProbe(endpoint: string, timeoutSeconds: number): Promise<string | un
     if (!m) {
         return Promise.resolve(undefined);
     }
+    const net = require("net") as typeof import("net");
     return new Promise((resolve) => {
         const socket = net.connect({ host: m[1], port: Number(m[2]) });
         const done = (problem?: string) => {
@@ -129,7 +133,9 @@ function tlsProbe(endpoint: string, driverOptions: string | undefined, timeoutSe
     if (!m || !opts.cacert) {
         return Promise.resolve(undefined);
     }
-    let options: tls.ConnectionOptions;
+    const fs = require("fs") as typeof import("fs");
+    const tls = require("tls") as typeof import("tls");
+    let options: tlsTypes.ConnectionOptions;
     try {
         options = {
             host: m[1], port: Number(m[2]), servername: opts.servername || m[1], ALPNProtocols: ["h2"],
@@ -157,7 +163,10 @@ function tlsProbe(endpoint: string, driverOptions: string | undefined, timeoutSe
     });
 }
 
-async function checkOne(builder: string, docker: string, timeoutSeconds: number): Promise<Omit<BuilderStatus, "platform" | "builder"> & { platforms?: string[]; missingDocker?: boolean }> {
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** One builder, probed the way `checkBuilders` does: registered, reachable, its TLS, and BuildKit answering. */
+export async function checkOne(builder: string, docker: string, timeoutSeconds: number): Promise<Omit<BuilderStatus, "platform" | "builder"> & { platforms?: string[]; missingDocker?: boolean }> {
     const registered = await run(docker, ["buildx", "inspect", builder], timeoutSeconds);
     if (registered.missing) {
         return { ok: true, missingDocker: true };
@@ -219,34 +228,12 @@ export async function checkBuilders(targets: readonly BuilderTarget[], options: 
     });
 }
 
-/** Raised at the start of `pulumi up` when a builder does not answer; printed without a stack trace. */
-export class BuilderPreflightError extends pulumi.RunError {
-    constructor(
-        /** Who checked, e.g. `ImageFamily "example"`. */
-        readonly subject: string,
-        /** The stack being updated. */
-        readonly stack: string,
-        /** Every builder that failed, with its platform, endpoint and reason. */
-        readonly dead: readonly BuilderStatus[],
-        total: number,
-    ) {
-        super(describeDeadBuilders(subject, stack, dead, total));
-        this.name = "BuilderPreflightError";
-        // Every build's input awaits this one error, and the SDK prefixes the
-        // same object's message with `error serializing property "…": ` once
-        // per property it passes through (a dozen times for one family). The
-        // message already names what matters, so it keeps its own text.
-        const message = this.message;
-        Object.defineProperty(this, "message", { get: () => message, set: () => undefined, enumerable: false, configurable: true });
-    }
-}
-
 /** One message naming every unusable builder, with its platform, endpoint and what to check. */
 export function describeDeadBuilders(subject: string, stack: string, dead: readonly BuilderStatus[], total: number): string {
     const lines = dead.map((d) =>
         `  - ${d.platform}: builder ${JSON.stringify(d.builder)}${d.endpoint ? ` at ${d.endpoint}` : ""}${d.driver ? ` (driver ${d.driver})` : ""}: ${d.reason}`);
     return [
-        `${subject} (stack "${stack}"): ${dead.length} of ${total} builder${total === 1 ? "" : "s"} failed the pre-flight check, so nothing was built:`,
+        `${subject} (stack "${stack}"): ${dead.length} of ${total} builder${total === 1 ? "" : "s"} failed the pre-flight check, so none of ${total === 1 ? "its" : "their"} builds ran:`,
         ...lines,
         "Check, for each:",
         "  - buildkitd runs on the host and listens on that endpoint; from this machine `docker buildx inspect --bootstrap <builder>` must print \"Status: running\"",
@@ -264,28 +251,31 @@ function mocked(): boolean {
 }
 
 /**
- * Builder names to give the builds: in `pulumi up`, each resolves only once
- * every builder passed `checkBuilders`, else all of them fail with one
- * `BuilderPreflightError` before any build starts. In preview, under mocks, or
- * with `IMAGEFLEET_PREFLIGHT=off`, the names as given.
+ * At the start of `pulumi up`, asks every builder once and warns, naming each
+ * one that does not answer (platform, endpoint, reason, what to check). It
+ * never fails the update: a commit whose builds are all unchanged needs no
+ * builder (a fleet host may be stopped), and a build that does need a dead
+ * builder is stopped by its platform's BuilderCheck. What this adds is the
+ * diagnosis when a build fails anyway, e.g. after its builder died mid-build
+ * and was checked before. Skipped in preview, under mocks and with
+ * `IMAGEFLEET_PREFLIGHT=off`.
  */
-export function preflightBuilders(
+export function warnDeadBuilders(
     subject: string,
     builders: Readonly<Partial<Record<string, pulumi.Input<string>>>>,
     platforms: readonly string[],
     options: PreflightOptions = {},
-): Record<string, pulumi.Input<string>> {
+): void {
     const wanted = [...new Set(platforms)];
     if (pulumi.runtime.isDryRun() || mocked() || process.env.IMAGEFLEET_PREFLIGHT === "off") {
-        return Object.fromEntries(wanted.map((p) => [p, builders[p]!]));
+        return;
     }
-    const checked = pulumi.all(wanted.map((p) => pulumi.output(builders[p]!))).apply(async (names) => {
+    pulumi.all(wanted.map((p) => pulumi.output(builders[p]!))).apply(async (names) => {
         const statuses = await checkBuilders(wanted.map((platform, i) => ({ platform, builder: names[i] })), options);
         const dead = statuses.filter((s) => !s.ok);
         if (dead.length > 0) {
-            throw new BuilderPreflightError(subject, pulumi.getStack(), dead, statuses.length);
+            await pulumi.log.warn(`${describeDeadBuilders(subject, pulumi.getStack(), dead, statuses.length)
+                .replace(/, so none of (its|their) builds ran:/, ": builds on them will fail; unchanged builds need no builder:")}`);
         }
-        return names;
     });
-    return Object.fromEntries(wanted.map((p, i) => [p, checked.apply((names) => names[i])]));
 }

@@ -70,18 +70,24 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
         }
     });
 
-    it("with every builder down, pulumi preview still works and pulumi up fails at once naming each builder, platform and endpoint", async () => {
+    it("with every builder down, a commit that builds nothing succeeds, pulumi preview still works, and a build fails at once naming each builder, platform and endpoint", async () => {
         const s = new Stack({}, base);
         const before = await registryTags(REPOS);
         const state = JSON.stringify(s.exportState().deployment.resources);
         must("bash", ["test/e2e/buildkitd.sh", "stop"]);
+        // A new commit whose builds are the baseline's: only indexes move, no builder is asked to build.
+        const tagsOnly = new Stack({ nonce: base.nonce }, base);
+        const moved = keep("builders-down-nothing-to-build", ok(tagsOnly.pulumi("up", "--yes"), "a commit that builds nothing, every builder down"));
+        assert.match(text(moved), /2 of 2 builders failed the pre-flight check: builds on them will fail; unchanged builds need no builder/);
+        assert.doesNotMatch(text(moved), /BuilderCheck.*(update|create)/);
         const preview = ok(s.pulumi("preview", "--diff"), "pulumi preview with every builder down");
         assert.match(preview.stdout, /example-runtime-arm64/);
         assert.match(preview.stdout, /example-runtime-amd64/);
         const up = keep("builders-down", s.pulumi("up", "--yes"));
         assert.notEqual(up.code, 0, "pulumi up with every builder down succeeded");
         assert.ok(up.seconds < 60, `the pre-flight took ${up.seconds} s`);
-        assert.match(text(up), /ImageFamily "example" \(stack "local"\): 2 of 2 builders failed the pre-flight check/);
+        // One check per platform stops that platform's builds.
+        assert.equal(text(up).match(/ImageFamily "example" \(stack "local"\): 1 of 1 builder failed the pre-flight check, so none of its builds ran/g)?.length, 2, text(up));
         assert.match(text(up), /linux\/amd64: builder "imagefleet-local-amd64" at tcp:\/\/127\.0\.0\.1:1234 \(driver remote\): connection refused/);
         assert.match(text(up), /linux\/arm64: builder "imagefleet-local-arm64" at tcp:\/\/127\.0\.0\.1:1235 \(driver remote\): connection refused/);
         assert.match(text(up), /buildkitd\.sh start/);

@@ -95,6 +95,28 @@ describe("content-stable builds: tags and aliases", () => {
         }
     });
 
+    it("keys each platform's builder check on its builds: unchanged by a commit, changed by a build on that platform only", async () => {
+        const checks = (rs: Recorded[]) => new Map(rs.filter((r) => r.type.endsWith(":BuilderCheck")).map((r) => [r.name, plain(r)]));
+        const a = checks((await runStack("local", [`imagefleet:gitSha=${SHA_A}`])).resources);
+        const b = checks((await runStack("local", [`imagefleet:gitSha=${SHA_B}`])).resources);
+        assert.deepEqual([...a.keys()].sort(), ["example-builder-amd64", "example-builder-arm64"]);
+        assert.deepEqual(b, a, "a commit that builds nothing changed a builder check");
+        assert.equal(a.get("example-builder-arm64").builder, "imagefleet-local-arm64");
+        // An amd64-only image changes: only the amd64 builder is asked.
+        const family = (arg: string) => familyArgs({
+            images: fixtureImages.map((i) => (i.name === "runtime" ? { ...i, platforms: ["linux/amd64" as const], buildArgs: { X: arg } } : i)),
+        });
+        const one = await declareFamily(family("1"));
+        const two = await declareFamily(family("2"));
+        const [c1, c2] = [checks(one.resources), checks(two.resources)];
+        assert.notEqual(c2.get("fam-builder-amd64").fingerprint, c1.get("fam-builder-amd64").fingerprint);
+        assert.equal(c2.get("fam-builder-arm64").fingerprint, c1.get("fam-builder-arm64").fingerprint);
+        // And every build waits for its platform's check.
+        for (const r of builds(two.resources)) {
+            assert.deepEqual(r.options.dependsOn, [`fam-builder-${r.name.split("-").pop()}`], `${r.name} does not wait for its builder check`);
+        }
+    });
+
     it("carries no per-commit label or build arg; SOURCE_DATE_EPOCH is fixed", async () => {
         const { resources } = await runStack("local", [`imagefleet:gitSha=${SHA_A}`]);
         for (const r of builds(resources)) {

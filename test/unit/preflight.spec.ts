@@ -5,7 +5,9 @@ import * as os from "os";
 import * as path from "path";
 import * as tls from "tls";
 import { fleetPems, FleetPems } from "../e2e/fleet/certs";
-import { BuilderPreflightError, checkBuilders, describeDeadBuilders } from "../../components/builders/preflight";
+import * as pulumi from "@pulumi/pulumi";
+import { builderCheckProvider, BuilderCheckInputs } from "../../components/builders/builderCheck";
+import { checkBuilders, describeDeadBuilders } from "../../components/builders/preflight";
 
 // The pre-flight against a fake `docker` that answers `buildx inspect` the way
 // buildx 0.13 does for a remote builder (the e2e tier runs it against the real
@@ -175,15 +177,58 @@ describe("builder pre-flight (checkBuilders)", function () {
             { platform: "linux/amd64", builder: "imagefleet-local-amd64", endpoint: "tcp://127.0.0.1:1234", driver: "remote", ok: false, reason: "connection refused" },
             { platform: "linux/arm64", builder: "imagefleet-local-arm64", ok: false, reason: "no answer within 30 s" },
         ];
-        const err = new BuilderPreflightError('ImageFamily "example"', "local", dead, 2);
-        assert.equal(err.message, describeDeadBuilders('ImageFamily "example"', "local", dead, 2));
-        assert.match(err.message, /^ImageFamily "example" \(stack "local"\): 2 of 2 builders failed the pre-flight check, so nothing was built:/);
+        const err = { message: describeDeadBuilders('ImageFamily "example"', "local", dead, 2) };
+        assert.match(err.message, /^ImageFamily "example" \(stack "local"\): 2 of 2 builders failed the pre-flight check, so none of their builds ran:/);
         assert.match(err.message, /- linux\/amd64: builder "imagefleet-local-amd64" at tcp:\/\/127\.0\.0\.1:1234 \(driver remote\): connection refused/);
         assert.match(err.message, /- linux\/arm64: builder "imagefleet-local-arm64": no answer within 30 s/);
         assert.match(err.message, /docker buildx inspect --bootstrap <builder>/);
         assert.match(err.message, /IMAGEFLEET_PREFLIGHT=off/);
-        // What the SDK does to an input's error on its way through each property: the message stays as written.
-        err.message = `error serializing property "builder": ${err.message}`;
-        assert.equal(err.message, describeDeadBuilders('ImageFamily "example"', "local", dead, 2));
+    });
+
+    describe("BuilderCheck, the check its platform's builds wait for", () => {
+        const inputs = (builder: string, fingerprint = "f1"): BuilderCheckInputs =>
+            ({ subject: 'ImageFamily "example"', stack: "local", platform: "linux/arm64", builder, fingerprint });
+        const withFakes = async <T>(fakes: Record<string, Fake>, fn: () => Promise<T>): Promise<T> => {
+            fs.writeFileSync(path.join(dir, "builders.json"), JSON.stringify(fakes));
+            process.env.FAKE_BUILDERS = path.join(dir, "builders.json");
+            process.env.IMAGEFLEET_DOCKER = path.join(dir, "docker");
+            process.env.IMAGEFLEET_PREFLIGHT_TIMEOUT = "5";
+            try {
+                return await fn();
+            } finally {
+                delete process.env.IMAGEFLEET_DOCKER;
+                delete process.env.IMAGEFLEET_PREFLIGHT_TIMEOUT;
+            }
+        };
+
+        it("runs (create or update) only when the fingerprint or the builder changes", async () => {
+            const diff = (a: BuilderCheckInputs, b: BuilderCheckInputs) => builderCheckProvider.diff!("id", a, b).then((d) => d.changes);
+            assert.equal(await diff(inputs("b"), inputs("b")), false);
+            assert.equal(await diff(inputs("b"), { ...inputs("b"), stack: "other", subject: "x" }), false);
+            assert.equal(await diff(inputs("b"), inputs("b", "f2")), true);
+            assert.equal(await diff(inputs("b"), inputs("c")), true);
+        });
+
+        it("passes a builder that answers for its platform", async () => {
+            const r = await withFakes({ b: { endpoint: live, bootstrap: "running", platforms: "linux/arm64" } }, () => builderCheckProvider.create!(inputs("b")));
+            assert.equal(r.outs.fingerprint, "f1");
+        });
+
+        it("fails a build's check on a dead builder, naming the family, stack, platform, builder, endpoint and what to check", async () => {
+            const err = await withFakes({ b: { endpoint: closed, bootstrap: "deadline" } }, () => builderCheckProvider.update!("id", inputs("b"), inputs("b", "f2")).then(() => undefined, (e: Error) => e));
+            assert.ok(err, "the check passed a dead builder");
+            assert.match(err.message, /^ImageFamily "example" \(stack "local"\): 1 of 1 builder failed the pre-flight check, so none of its builds ran:/);
+            assert.match(err.message, new RegExp(`- linux/arm64: builder "b" at ${closed.replace(/\./g, "\\.")} \\(driver remote\\): connection refused`));
+            assert.match(err.message, /buildkitd\.sh start/);
+        });
+
+        it("serializes as functions and node's own modules, never a module of ours", async () => {
+            // As pulumi.dynamic.Resource does: the provider object, bound to a local.
+            const provider = builderCheckProvider;
+            const { text } = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: false });
+            assert.deepEqual(text.match(/var __\w+_\d+ = /g) ?? [], [], "captures a module");
+            const required = [...new Set(text.match(/require\("[^"]+"\)/g) ?? [])];
+            assert.deepEqual(required.filter((r) => !/^require\("(child_process|fs|net|tls)"\)$/.test(r)), [], required.join(", "));
+        });
     });
 });

@@ -50,6 +50,8 @@ export async function restoreServices(): Promise<void> {
 export interface StackOptions {
     /** Seconds the runtime step sleeps. */
     readonly sleep?: number;
+    /** The FAULT_NONCE build arg; another stack's makes this one's builds its builds (nothing to build). Default: a new one. */
+    readonly nonce?: string;
     /** Changes the first dev-env step, so nothing of the family is in any cache. */
     readonly coldNonce?: string;
     /** Builder per platform, instead of the local stack's. */
@@ -63,10 +65,11 @@ export class Stack {
     readonly dir = copyProject("imagefleet-faults-");
     readonly backend = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-faults-state-"));
     readonly sha = runSha();
-    readonly nonce = crypto.randomBytes(6).toString("hex");
+    readonly nonce: string;
     env: NodeJS.ProcessEnv;
 
     constructor(options: StackOptions = {}, from?: Stack) {
+        this.nonce = options.nonce ?? crypto.randomBytes(6).toString("hex");
         if (from) {
             fs.cpSync(from.backend, this.backend, { recursive: true });
         }
