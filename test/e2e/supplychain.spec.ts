@@ -5,31 +5,12 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { manifest, must, requireEngine, ROOT, Run, runSha, sh, tags } from "./support";
+import { copyProject, manifest, must, requireEngine, Run, runSha, sh, tags } from "./support";
 
 const IMAGES = ["dev-env", "artifact", "runtime"];
 const REGISTRY = "registry.localhost:5000";
 const BUILDERS: Record<string, string> = { "linux/amd64": "imagefleet-local-amd64@127.0.0.1:1234", "linux/arm64": "imagefleet-local-arm64@127.0.0.1:1235" };
 
-function copyProject(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-supplychain-"));
-    const files = must("git", ["ls-files", "-co", "--exclude-standard"]).stdout.split("\n").filter((f) => f && !f.startsWith("node_modules/"));
-    for (const f of files) {
-        const from = path.join(ROOT, f);
-        const stat = fs.lstatSync(from, { throwIfNoEntry: false });
-        if (stat) {
-            fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
-            // A tracked symlink (e.g. to a directory) stays a symlink.
-            if (stat.isSymbolicLink()) {
-                fs.symlinkSync(fs.readlinkSync(from), path.join(dir, f));
-            } else {
-                fs.copyFileSync(from, path.join(dir, f));
-            }
-        }
-    }
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
-    return dir;
-}
 
 interface Statement { subject: { digest: { sha256: string } }[]; predicateType: string; predicate: any }
 
@@ -63,7 +44,7 @@ describe("signed supply chain on the local stack (real engine, cosign, syft, loc
         for (const tool of ["pulumi", "cosign", "syft"]) {
             assert.equal(sh("bash", ["-c", `command -v ${tool}`]).code, 0, `${tool} is not on PATH (scripts/build-tools.sh)`);
         }
-        dir = copyProject();
+        dir = copyProject("imagefleet-supplychain-");
         env = {
             PULUMI_BACKEND_URL: `file://${fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-state-"))}`,
             PULUMI_CONFIG_PASSPHRASE: "imagefleet-local",

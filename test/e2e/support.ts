@@ -3,6 +3,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { bakeForStack } from "../../scripts/bake";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const REGISTRY_HTTP = process.env.IMAGEFLEET_REGISTRY_HTTP ?? "https://registry.localhost:5000";
@@ -166,9 +167,15 @@ export function copyProject(prefix = "imagefleet-project-"): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
     const files = must("git", ["ls-files", "-co", "--exclude-standard"]).stdout.split("\n").filter((f) => f && !f.startsWith("node_modules/"));
     for (const f of files) {
-        if (fs.existsSync(path.join(ROOT, f))) {
+        const stat = fs.lstatSync(path.join(ROOT, f), { throwIfNoEntry: false });
+        if (stat) {
             fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
-            fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+            // A tracked symlink (to a directory, say) stays a symlink.
+            if (stat.isSymbolicLink()) {
+                fs.symlinkSync(fs.readlinkSync(path.join(ROOT, f)), path.join(dir, f));
+            } else {
+                fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+            }
         }
     }
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
@@ -293,4 +300,23 @@ export async function incomplete(repo: string, reference: string): Promise<strin
         }
     }
     return problems;
+}
+
+/**
+ * The local stack's bake file, written for `builder`. The docker driver's
+ * exporter always unpacks into the engine's image store, and BuildKit refuses
+ * `rewrite-timestamp` with unpack, so for that driver the option is dropped:
+ * these stand-ins check the bake file on the engine, while the product builds
+ * on buildkitd hosts (test/e2e/incremental.spec.ts checks the timestamps there).
+ */
+export async function writeBake(builder: string, overrides: readonly string[]): Promise<{ file: string; indexes: { tag: string; sources: string[] }[] }> {
+    const { bake, indexes } = await bakeForStack("local", overrides);
+    if (/^Driver:\s+docker$/m.test(must("docker", ["buildx", "inspect", builder]).stdout)) {
+        for (const target of Object.values(bake.target)) {
+            target.output = target.output?.map((o) => o.replace(/,rewrite-timestamp=true/, ""));
+        }
+    }
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-bake-")), "bake.json");
+    fs.writeFileSync(file, JSON.stringify(bake, null, 2));
+    return { file, indexes };
 }
