@@ -1,6 +1,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
+import { ContextReport, reportContexts } from "./contextReport";
 import { dependenciesOf, topoOrder } from "./graph";
 import { declarePlatformBuild, NamedSource } from "./platformBuild";
 import { archOf, DEFAULT_PLATFORMS, Platform } from "./platforms";
@@ -47,6 +48,8 @@ export class ImageFamily extends pulumi.ComponentResource {
     public readonly platformRefs: pulumi.Output<Record<string, Record<string, string>>>;
     /** Every image of every variant, in build order. */
     public readonly images: readonly FamilyImage[];
+    /** Each image's build context after its ignore file (files, bytes, largest directories, warnings), by image name. */
+    public readonly contexts: Readonly<Record<string, ContextReport>>;
 
     constructor(name: string, args: ImageFamilyArgs, opts?: pulumi.ComponentResourceOptions) {
         validateFamily(name, args);
@@ -133,6 +136,7 @@ export class ImageFamily extends pulumi.ComponentResource {
         }
 
         this.images = [...built.values()];
+        this.contexts = reportContexts(this, this.images, args.contextLimits);
         this.refs = pulumi.output(Object.fromEntries(
             this.images.filter((i) => i.index).map((i) => [imageKey(i.image, i.variant), i.index!.ref]),
         ));
@@ -140,7 +144,7 @@ export class ImageFamily extends pulumi.ComponentResource {
             imageKey(i.image, i.variant),
             Object.fromEntries(Object.entries(i.builds).map(([p, b]) => [p, b!.ref])),
         ])));
-        this.registerOutputs({ refs: this.refs, platformRefs: this.platformRefs });
+        this.registerOutputs({ refs: this.refs, platformRefs: this.platformRefs, contexts: this.contexts });
     }
 
     /** The built image (of a variant) by name; throws with the valid names when absent. */
