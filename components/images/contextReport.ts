@@ -32,9 +32,9 @@ export interface DirectoryReport extends DirectoryTotals {
 
 /** An image's build context after its ignore file: what every preview hashes and every build sends. */
 export interface ContextReport {
-    /** The context directory, relative to the working directory. Required. */
+    /** The context directory: relative to the working directory when inside it, else absolute. Required. */
     readonly context: string;
-    /** The ignore file applied, relative to the working directory. Default: none (no ignore file). */
+    /** The ignore file applied, shown like `context`. Default: none (no ignore file). */
     readonly ignoreFile?: string;
     /** Admitted files and symlinks. Required. */
     readonly files: number;

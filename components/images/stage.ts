@@ -25,9 +25,9 @@ export interface StagedContext {
     readonly files: number;
     /** Bytes of the admitted files. Required. */
     readonly bytes: number;
-    /** The context directory as found (relative to the working directory, `.` for it). Required. */
+    /** The context directory as found: relative to the working directory when inside it (`.` for it), else absolute. Required. */
     readonly source: string;
-    /** The ignore file applied, relative to the working directory. Default: none (the context has no ignore file). */
+    /** The ignore file applied, shown like `source`. Default: none (the context has no ignore file). */
     readonly ignoreFile?: string;
     /** Admitted files and bytes per directory of the context (see `ContextScan.dirs`). Required. */
     readonly dirs: ReadonlyMap<string, DirectoryTotals>;
@@ -201,11 +201,13 @@ export function stageTree(opts: Omit<StageOptions, "dockerfileName">): StagedTre
         fs.writeFileSync(manifestFile, JSON.stringify({ format: FORMAT, entries: next }));
     }
     const cwd = process.cwd();
+    // For messages: relative inside the project, absolute outside it.
+    const shown = (p: string) => (path.relative(cwd, p).startsWith("..") ? p : path.relative(cwd, p) || ".");
     return {
         stageDir: opts.stageDir,
         location: path.relative(cwd, contextDir) || ".",
-        source: path.relative(cwd, scan.root) || ".",
-        ignoreFile: scan.ignoreFile && path.relative(cwd, scan.ignoreFile),
+        source: shown(scan.root),
+        ignoreFile: scan.ignoreFile && shown(scan.ignoreFile),
         ignorePath: scan.ignoreFile,
         files: scan.files,
         bytes: scan.bytes,

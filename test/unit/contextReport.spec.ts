@@ -127,7 +127,7 @@ describe("context report", function () {
             assert.equal(f.contexts.dev, f.contexts.app, "images that share a context share one report");
             assert.equal(f.contexts.dev.files, 38); // src, site and the three files at the top
             assert.equal(f.contexts.docs.files, 5);
-            assert.equal(f.contexts.docs.ignoreFile, path.relative(process.cwd(), path.join(root, "docs.Dockerfile.dockerignore")));
+            assert.equal(f.contexts.docs.ignoreFile, path.join(root, "docs.Dockerfile.dockerignore"), "outside the project: absolute");
             assert.match(f.contexts.dev.warnings[0], /38 files \(limit 20, contextLimits\.maxFiles\).*largest directories: src\/ \(30 files/);
             assert.deepEqual(f.contexts.docs.warnings, []);
             const registered = resources.find((r) => r.type === "imagefleet:images:ImageFamily")!.outputs!;
@@ -172,7 +172,7 @@ describe("context report", function () {
         try {
             Object.assign(log, { info: capture("info"), warn: capture("warn") });
             assert.equal(Object.keys(reportContexts(family, images)).length, 3);
-            assert.deepEqual(logged, [], "without an engine (mocks) nothing is logged");
+            assert.equal(logged.length, 0, "without an engine (mocks) nothing is logged");
             runtime.getEngine = () => ({});
             reports = reportContexts(family, images);
         } finally {

@@ -1,0 +1,248 @@
+// npm run bench:contexts — what a no-op `pulumi preview` costs as a family's
+// build context grows (issue 13). The real engine (the Pulumi CLI from
+// scripts/build-tools.sh), the real docker-build provider, a throwaway copy of
+// the project on its own stacks with a file backend in a temp dir, as
+// scripts/up-local.sh runs it. Each case is one image (linux/amd64, push off)
+// whose context is a generated tree: `pulumi up` once (a real build of a
+// one-line Dockerfile on the local amd64 buildkitd), then `pulumi preview
+// --expect-no-changes` a warm-up and IMAGEFLEET_BENCH_RUNS times (default 3).
+// Both imagefleet (staging) and the provider (hashing the staged context in
+// Diff) read the context on every preview; the family logs its stage time,
+// which the table reports as imagefleet's share.
+//
+// The trees hold the same bytes split differently (1k × 100 KiB, 10k × 10 KiB,
+// 100k × 1 KiB) plus a large case (10k × 100 KiB), in directories of 1000
+// files, each built without an ignore file and with a
+// `<Dockerfile>.dockerignore` that admits one directory (1k files). "raw"
+// rows declare the provider's Image on the unstaged tree, without imagefleet:
+// what the provider itself makes an ignored file cost.
+//
+// Trees are generated before the e2e lock is taken; the engine part runs under
+// `flock /tmp/imagefleet-e2e.lock` (it builds on the local buildkitd).
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { DEFAULT_STAGE_DIR } from "../components/images/stager";
+import { formatBytes } from "../components/images/contextReport";
+import { generateTree, removeTree } from "../test/unit/contextTree";
+import { must, ROOT, sh } from "../test/e2e/support";
+
+const LOCK = "/tmp/imagefleet-e2e.lock";
+const RUNS = Number(process.env.IMAGEFLEET_BENCH_RUNS ?? 3);
+const WORK = process.env.IMAGEFLEET_BENCH_DIR ?? path.join(os.tmpdir(), "imagefleet-bench-contexts");
+const TOOLS = process.env.IMAGEFLEET_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "imagefleet", "tools");
+const BUILDER = process.env.IMAGEFLEET_BENCH_BUILDER ?? "imagefleet-local-amd64";
+const KiB = 1024;
+const PER_DIR = 1000;
+const KEEP = "*\n!d000\n";
+
+interface Tree { readonly name: string; readonly files: number; readonly size: number }
+const TREES: readonly Tree[] = [
+    { name: "one-file", files: 1, size: 1 },
+    { name: "1k", files: 1_000, size: 100 * KiB },
+    { name: "10k", files: 10_000, size: 10 * KiB },
+    { name: "100k", files: 100_000, size: 1 * KiB },
+    { name: "10k-large", files: 10_000, size: 100 * KiB },
+];
+
+interface Case { readonly tree: Tree; readonly ignore: boolean; readonly raw: boolean }
+const tree = (name: string) => TREES.find((t) => t.name === name)!;
+const CASES: readonly Case[] = [
+    { tree: tree("one-file"), ignore: false, raw: false },
+    ...TREES.slice(1).flatMap((t) => [{ tree: t, ignore: false, raw: false }, { tree: t, ignore: true, raw: false }]),
+    { tree: tree("100k"), ignore: false, raw: true },
+    { tree: tree("100k"), ignore: true, raw: true },
+    { tree: tree("10k-large"), ignore: true, raw: true },
+];
+const caseId = (c: Case) => `${c.tree.name}-${c.ignore ? "kept" : "plain"}${c.raw ? "-raw" : ""}`;
+/** IMAGEFLEET_BENCH_CASES=one-file-plain,1k-plain runs a subset (the table needs both of those). */
+const SELECTED = CASES.filter((c) => !process.env.IMAGEFLEET_BENCH_CASES || process.env.IMAGEFLEET_BENCH_CASES.split(",").includes(caseId(c)));
+const admitted = (c: Case) => (c.ignore ? Math.min(PER_DIR, c.tree.files) : c.tree.files);
+
+function treeDir(t: Tree): string {
+    return path.join(WORK, "trees", t.name);
+}
+
+/** Generates (or reuses, when its stamp matches) every tree: plain.Dockerfile has no ignore file, kept.Dockerfile admits d000/. */
+function prepareTrees(): void {
+    for (const t of TREES.filter((t) => SELECTED.some((c) => c.tree === t))) {
+        const dir = treeDir(t);
+        const stamp = `${dir}.json`;
+        if (fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8") === JSON.stringify(t)) {
+            continue;
+        }
+        removeTree(dir);
+        const started = Date.now();
+        const dirs: Record<string, { files: number; size: number }> = {};
+        for (let i = 0; i * PER_DIR < t.files; i++) {
+            dirs[`d${String(i).padStart(3, "0")}`] = { files: Math.min(PER_DIR, t.files - i * PER_DIR), size: t.size };
+        }
+        const dockerfile = "FROM scratch\nLABEL dev.imagefleet.bench=contexts\n";
+        generateTree(dir, dirs, { extra: { "plain.Dockerfile": dockerfile, "kept.Dockerfile": dockerfile, "kept.Dockerfile.dockerignore": KEEP } });
+        fs.writeFileSync(stamp, JSON.stringify(t));
+        console.error(`[bench] generated ${t.name}: ${t.files} files × ${formatBytes(t.size)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }
+}
+
+/** A throwaway copy of the project (git's files, node_modules linked), as the e2e tier makes one. */
+function copyProject(into: string): string {
+    const dir = path.join(into, "project");
+    const files = must("git", ["ls-files", "-co", "--exclude-standard"]).stdout.split("\n").filter((f) => f && !f.startsWith("node_modules/"));
+    for (const f of files.filter((f) => fs.existsSync(path.join(ROOT, f)))) {
+        fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+        fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+    }
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+    return dir;
+}
+
+/** The provider's Image alone on the unstaged tree: no imagefleet in the preview. */
+function rawProject(into: string): string {
+    const dir = path.join(into, "raw");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: bench-raw\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n");
+    fs.writeFileSync(path.join(dir, "index.ts"), [
+        'import * as pulumi from "@pulumi/pulumi";',
+        'import * as dockerbuild from "@pulumi/docker-build";',
+        "const config = new pulumi.Config();",
+        'new dockerbuild.Image("raw", {',
+        '    context: { location: config.require("context") },',
+        '    dockerfile: { location: config.require("dockerfile") },',
+        '    platforms: ["linux/amd64"], builder: { name: config.require("builder") }, push: false, buildOnPreview: false,',
+        "});",
+        "",
+    ].join("\n"));
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+    return dir;
+}
+
+function stackConfig(c: Case): string {
+    const dockerfile = c.ignore ? "kept.Dockerfile" : "plain.Dockerfile";
+    if (c.raw) {
+        return `config:\n  bench-raw:context: ${treeDir(c.tree)}\n  bench-raw:dockerfile: ${path.join(treeDir(c.tree), dockerfile)}\n  bench-raw:builder: ${BUILDER}\n`;
+    }
+    const images = [{ name: "ctx", kind: "runtime", context: treeDir(c.tree), dockerfile }];
+    return [
+        "config:",
+        "  imagefleet:registry: {\"address\": \"registry.localhost:5000\", \"namespace\": \"bench-contexts\"}",
+        "  imagefleet:platforms: [\"linux/amd64\"]",
+        `  imagefleet:builders: {"linux/amd64": "${BUILDER}"}`,
+        "  imagefleet:push: false",
+        "  imagefleet:cacheWrite: false",
+        "  imagefleet:gitBranch: bench-contexts",
+        `  imagefleet:gitSha: ${"0".repeat(40)}`,
+        `  imagefleet:images: ${JSON.stringify(JSON.stringify(images))}`,
+        "",
+    ].join("\n");
+}
+
+interface Result {
+    readonly id: string;
+    readonly c: Case;
+    readonly up: number;
+    readonly previews: number[];
+    readonly staged: number[];
+}
+
+const median = (xs: readonly number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function measure(c: Case, dirs: { project: string; raw: string }, env: NodeJS.ProcessEnv): Result {
+    const id = caseId(c);
+    const stack = `bench-${id}`;
+    const cwd = c.raw ? dirs.raw : dirs.project;
+    const pulumi = (...args: string[]) => must("pulumi", [...args, "--stack", stack], { cwd, env });
+    must("pulumi", ["stack", "init", stack, "--secrets-provider", "passphrase"], { cwd, env });
+    const file = c.raw ? path.join(cwd, `Pulumi.${stack}.yaml`) : path.join(cwd, "stacks", `Pulumi.${stack}.yaml`);
+    const salt = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("encryptionsalt:")) : [];
+    fs.writeFileSync(file, [...salt, stackConfig(c)].join("\n"));
+    const up = pulumi("up", "--yes", "--skip-preview").seconds;
+    const previews: number[] = [];
+    const staged: number[] = [];
+    for (let i = 0; i <= RUNS; i++) {
+        const r = pulumi("preview", "--expect-no-changes");
+        const stage = /staged in ([\d.]+) s/.exec(r.stdout);
+        if (!c.raw && !stage) {
+            throw new Error(`${id}: the preview logged no context line:\n${r.stdout.slice(-3000)}`);
+        }
+        if (i > 0) { // the first is a warm-up
+            previews.push(r.seconds);
+            staged.push(stage ? Number(stage[1]) : 0);
+        }
+    }
+    console.error(`[bench] ${id}: up ${up.toFixed(1)} s, previews ${previews.map((s) => s.toFixed(2)).join(" ")} s, staged ${staged.join(" ")} s`);
+    return { id, c, up, previews, staged };
+}
+
+function table(results: readonly Result[]): string {
+    const base = results.find((r) => r.id === "one-file-plain")!;
+    const ref = results.find((r) => r.id === "1k-plain")!;
+    const fmt = (s: number) => s.toFixed(2);
+    const lines = [
+        `| context (files × size) | ignore file | admitted files | admitted bytes | no-op preview s, median (min–max) | ratio to 1k | above the 1-file case s | imagefleet stage s | rest (engine, provider) above 1-file s |`,
+        "|---|---|---|---|---|---|---|---|---|",
+    ];
+    for (const r of results) {
+        const m = median(r.previews);
+        const stage = median(r.staged);
+        const what = r.c.tree.files === 1 ? "1 file" : `${r.c.tree.files.toLocaleString("en-US")} × ${formatBytes(r.c.tree.size)}`;
+        lines.push(`| ${what}${r.c.raw ? " — provider alone, unstaged" : ""} | ${r.c.ignore ? "admits d000/ (1k)" : "none"} | ${admitted(r.c).toLocaleString("en-US")} | ${formatBytes(admitted(r.c) * r.c.tree.size)} `
+            + `| ${fmt(m)} (${fmt(Math.min(...r.previews))}–${fmt(Math.max(...r.previews))}) | ${(m / median(ref.previews)).toFixed(2)} `
+            + `| ${fmt(m - median(base.previews))} | ${r.c.raw ? "—" : fmt(stage)} | ${fmt(m - median(base.previews) - (stage - median(base.staged)))} |`);
+    }
+    return lines.join("\n");
+}
+
+function engine(): void {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-bench-engine-"));
+    const env: NodeJS.ProcessEnv = {
+        PATH: `${path.join(TOOLS, "bin")}:${process.env.PATH}`,
+        PULUMI_BACKEND_URL: `file://${fs.mkdtempSync(path.join(tmp, "state-"))}`,
+        PULUMI_CONFIG_PASSPHRASE: "imagefleet-bench",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    };
+    const dirs = { project: copyProject(tmp), raw: rawProject(tmp) };
+    const results: Result[] = [];
+    try {
+        for (const c of SELECTED) {
+            results.push(measure(c, dirs, env));
+        }
+    } finally {
+        for (const c of CASES.filter((c) => !c.raw)) {
+            fs.rmSync(path.join(ROOT, DEFAULT_STAGE_DIR, `bench-${caseId(c)}`), { recursive: true, force: true });
+        }
+        fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    const pulumiVersion = sh("pulumi", ["version"], { env }).stdout.trim();
+    console.log(`${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, `
+        + `load average ${os.loadavg()[0].toFixed(1)} at the end; Pulumi CLI ${pulumiVersion}, docker-build provider 0.0.22; ${RUNS} counted previews per case after a warm-up`);
+    console.log("");
+    console.log(table(results));
+    fs.writeFileSync(path.join(WORK, "results.json"), JSON.stringify(results, null, 2));
+}
+
+function main(): void {
+    fs.mkdirSync(WORK, { recursive: true });
+    if (process.env.IMAGEFLEET_BENCH_LOCKED === "1") {
+        engine();
+        return;
+    }
+    prepareTrees();
+    console.error(`[bench] waiting for ${LOCK}`);
+    const r = spawnSync("flock", [LOCK, process.execPath, "-r", "ts-node/register/transpile-only", __filename], {
+        stdio: "inherit", env: { ...process.env, IMAGEFLEET_BENCH_LOCKED: "1" },
+    });
+    if (process.env.IMAGEFLEET_BENCH_KEEP_TREES !== "1") {
+        TREES.forEach((t) => {
+            removeTree(treeDir(t));
+            fs.rmSync(`${treeDir(t)}.json`, { force: true });
+        });
+    }
+    process.exit(r.status ?? 1);
+}
+
+main();
