@@ -5,7 +5,7 @@
 // scripts/up-local.sh runs it. Each case is one image (linux/amd64, push off)
 // whose context is a generated tree: `pulumi up` once (a real build of a
 // one-line Dockerfile on the local amd64 buildkitd), then `pulumi preview
-// --expect-no-changes` a warm-up and IMAGEFLEET_BENCH_RUNS times (default 3).
+// --expect-no-changes` a warm-up and IMAGEFLEET_BENCH_RUNS times (default 5).
 // Both imagefleet (staging) and the provider (hashing the staged context in
 // Diff) read the context on every preview; the family logs its stage time,
 // which the table reports as imagefleet's share.
@@ -17,19 +17,23 @@
 // rows declare the provider's Image on the unstaged tree, without imagefleet:
 // what the provider itself makes an ignored file cost.
 //
-// Trees are generated before the e2e lock is taken; the engine part runs under
-// `flock /tmp/imagefleet-e2e.lock` (it builds on the local buildkitd).
+// Before the e2e lock: the trees, the project copies, the stacks and a mocked
+// run of the program per stack (it checks the config and stages the context).
+// Under `flock /tmp/imagefleet-e2e.lock`: each stack's `up` (it builds on the
+// local buildkitd) and its previews.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { DEFAULT_STAGE_DIR } from "../components/images/stager";
 import { formatBytes } from "../components/images/contextReport";
+import { evaluate } from "../scripts/harness/mocks";
+import { readStackConfig } from "../scripts/harness/stackFile";
 import { generateTree, removeTree } from "../test/unit/contextTree";
 import { must, ROOT, sh } from "../test/e2e/support";
 
 const LOCK = "/tmp/imagefleet-e2e.lock";
-const RUNS = Number(process.env.IMAGEFLEET_BENCH_RUNS ?? 3);
+const RUNS = Number(process.env.IMAGEFLEET_BENCH_RUNS ?? 5);
 const WORK = process.env.IMAGEFLEET_BENCH_DIR ?? path.join(os.tmpdir(), "imagefleet-bench-contexts");
 const TOOLS = process.env.IMAGEFLEET_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "imagefleet", "tools");
 const BUILDER = process.env.IMAGEFLEET_BENCH_BUILDER ?? "imagefleet-local-amd64";
@@ -91,7 +95,12 @@ function copyProject(into: string): string {
     const files = must("git", ["ls-files", "-co", "--exclude-standard"]).stdout.split("\n").filter((f) => f && !f.startsWith("node_modules/"));
     for (const f of files.filter((f) => fs.existsSync(path.join(ROOT, f)))) {
         fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
-        fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+        // git keeps symlinks (test/consumer/light/graphscope): copy them as links.
+        if (fs.lstatSync(path.join(ROOT, f)).isSymbolicLink()) {
+            fs.symlinkSync(fs.readlinkSync(path.join(ROOT, f)), path.join(dir, f));
+        } else {
+            fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+        }
     }
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
     return dir;
@@ -131,7 +140,7 @@ function stackConfig(c: Case): string {
         "  imagefleet:push: false",
         "  imagefleet:cacheWrite: false",
         "  imagefleet:gitBranch: bench-contexts",
-        `  imagefleet:gitSha: ${"0".repeat(40)}`,
+        `  imagefleet:gitSha: "${"b".repeat(40)}"`,
         `  imagefleet:images: ${JSON.stringify(JSON.stringify(images))}`,
         "",
     ].join("\n");
@@ -150,15 +159,58 @@ const median = (xs: readonly number[]) => {
     return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-function measure(c: Case, dirs: { project: string; raw: string }, env: NodeJS.ProcessEnv): Result {
+interface Setup {
+    readonly tmp: string;
+    readonly env: NodeJS.ProcessEnv;
+    readonly project: string;
+    readonly raw: string;
+}
+
+const stackOf = (c: Case) => `bench-${caseId(c)}`;
+
+/**
+ * Everything that needs no engine or builder, before the lock: the project
+ * copies, the stacks (file backend, passphrase), their config, and a mocked
+ * run of the program on each family stack. That run checks the config and
+ * stages the context (the copy of 100k files), so the hold covers only the
+ * `up` and the previews.
+ */
+async function setUp(): Promise<Setup> {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-bench-engine-"));
+    const env: NodeJS.ProcessEnv = {
+        PATH: `${path.join(TOOLS, "bin")}:${process.env.PATH}`,
+        PULUMI_BACKEND_URL: `file://${fs.mkdtempSync(path.join(tmp, "state-"))}`,
+        PULUMI_CONFIG_PASSPHRASE: "imagefleet-bench",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    };
+    const setup = { tmp, env, project: copyProject(tmp), raw: rawProject(tmp) };
+    for (const c of SELECTED) {
+        const cwd = c.raw ? setup.raw : setup.project;
+        const stack = stackOf(c);
+        must("pulumi", ["stack", "init", stack, "--secrets-provider", "passphrase"], { cwd, env });
+        const file = c.raw ? path.join(cwd, `Pulumi.${stack}.yaml`) : path.join(cwd, "stacks", `Pulumi.${stack}.yaml`);
+        const salt = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("encryptionsalt:")) : [];
+        fs.writeFileSync(file, [...salt, stackConfig(c)].join("\n"));
+        if (!c.raw) {
+            const started = Date.now();
+            const home = process.cwd();
+            process.chdir(cwd);
+            try {
+                await evaluate({ stack, config: readStackConfig(stack, cwd).config, program: path.join(cwd, "index.ts") });
+            } finally {
+                process.chdir(home);
+            }
+            console.error(`[bench] ${stack}: config checked and context staged under mocks in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        }
+    }
+    return setup;
+}
+
+function measure(c: Case, setup: Setup): Result {
     const id = caseId(c);
-    const stack = `bench-${id}`;
-    const cwd = c.raw ? dirs.raw : dirs.project;
-    const pulumi = (...args: string[]) => must("pulumi", [...args, "--stack", stack], { cwd, env });
-    must("pulumi", ["stack", "init", stack, "--secrets-provider", "passphrase"], { cwd, env });
-    const file = c.raw ? path.join(cwd, `Pulumi.${stack}.yaml`) : path.join(cwd, "stacks", `Pulumi.${stack}.yaml`);
-    const salt = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("encryptionsalt:")) : [];
-    fs.writeFileSync(file, [...salt, stackConfig(c)].join("\n"));
+    const cwd = c.raw ? setup.raw : setup.project;
+    const pulumi = (...args: string[]) => must("pulumi", [...args, "--stack", stackOf(c)], { cwd, env: setup.env });
     const up = pulumi("up", "--yes", "--skip-preview").seconds;
     const previews: number[] = [];
     const staged: number[] = [];
@@ -173,7 +225,7 @@ function measure(c: Case, dirs: { project: string; raw: string }, env: NodeJS.Pr
             staged.push(stage ? Number(stage[1]) : 0);
         }
     }
-    console.error(`[bench] ${id}: up ${up.toFixed(1)} s, previews ${previews.map((s) => s.toFixed(2)).join(" ")} s, staged ${staged.join(" ")} s`);
+    console.error(`[bench] ${id}: up ${up.toFixed(1)} s, previews ${previews.map((x) => x.toFixed(2)).join(" ")} s, staged ${staged.join(" ")} s`);
     return { id, c, up, previews, staged };
 }
 
@@ -196,28 +248,10 @@ function table(results: readonly Result[]): string {
     return lines.join("\n");
 }
 
-function engine(): void {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-bench-engine-"));
-    const env: NodeJS.ProcessEnv = {
-        PATH: `${path.join(TOOLS, "bin")}:${process.env.PATH}`,
-        PULUMI_BACKEND_URL: `file://${fs.mkdtempSync(path.join(tmp, "state-"))}`,
-        PULUMI_CONFIG_PASSPHRASE: "imagefleet-bench",
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    };
-    const dirs = { project: copyProject(tmp), raw: rawProject(tmp) };
-    const results: Result[] = [];
-    try {
-        for (const c of SELECTED) {
-            results.push(measure(c, dirs, env));
-        }
-    } finally {
-        for (const c of CASES.filter((c) => !c.raw)) {
-            fs.rmSync(path.join(ROOT, DEFAULT_STAGE_DIR, `bench-${caseId(c)}`), { recursive: true, force: true });
-        }
-        fs.rmSync(tmp, { recursive: true, force: true });
-    }
-    const pulumiVersion = sh("pulumi", ["version"], { env }).stdout.trim();
+/** Under the lock: `up` and the previews of every case, then the table. */
+function engine(setup: Setup): void {
+    const results = SELECTED.map((c) => measure(c, setup));
+    const pulumiVersion = sh("pulumi", ["version"], { env: setup.env }).stdout.trim();
     console.log(`${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, `
         + `load average ${os.loadavg()[0].toFixed(1)} at the end; Pulumi CLI ${pulumiVersion}, docker-build provider 0.0.22; ${RUNS} counted previews per case after a warm-up`);
     console.log("");
@@ -225,24 +259,40 @@ function engine(): void {
     fs.writeFileSync(path.join(WORK, "results.json"), JSON.stringify(results, null, 2));
 }
 
-function main(): void {
+async function main(): Promise<void> {
     fs.mkdirSync(WORK, { recursive: true });
-    if (process.env.IMAGEFLEET_BENCH_LOCKED === "1") {
-        engine();
+    const state = process.env.IMAGEFLEET_BENCH_SETUP;
+    if (state) {
+        engine(JSON.parse(fs.readFileSync(state, "utf8")) as Setup);
         return;
     }
     prepareTrees();
-    console.error(`[bench] waiting for ${LOCK}`);
-    const r = spawnSync("flock", [LOCK, process.execPath, "-r", "ts-node/register/transpile-only", __filename], {
-        stdio: "inherit", env: { ...process.env, IMAGEFLEET_BENCH_LOCKED: "1" },
-    });
-    if (process.env.IMAGEFLEET_BENCH_KEEP_TREES !== "1") {
-        TREES.forEach((t) => {
-            removeTree(treeDir(t));
-            fs.rmSync(`${treeDir(t)}.json`, { force: true });
+    const setup = await setUp();
+    let status: number | null;
+    try {
+        const file = path.join(setup.tmp, "setup.json");
+        fs.writeFileSync(file, JSON.stringify(setup));
+        console.error(`[bench] waiting for ${LOCK}`);
+        const r = spawnSync("flock", [LOCK, process.execPath, "-r", "ts-node/register/transpile-only", __filename], {
+            stdio: "inherit", env: { ...process.env, IMAGEFLEET_BENCH_SETUP: file },
         });
+        status = r.status;
+    } finally {
+        for (const c of SELECTED.filter((c) => !c.raw)) {
+            fs.rmSync(path.join(ROOT, DEFAULT_STAGE_DIR, stackOf(c)), { recursive: true, force: true });
+        }
+        fs.rmSync(setup.tmp, { recursive: true, force: true });
+        if (process.env.IMAGEFLEET_BENCH_KEEP_TREES !== "1") {
+            TREES.forEach((t) => {
+                removeTree(treeDir(t));
+                fs.rmSync(`${treeDir(t)}.json`, { force: true });
+            });
+        }
     }
-    process.exit(r.status ?? 1);
+    process.exit(status ?? 1);
 }
 
-main();
+main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+});
