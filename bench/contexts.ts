@@ -1,26 +1,30 @@
 // npm run bench:contexts — what a no-op `pulumi preview` costs as a family's
 // build context grows (issue 13). The real engine (the Pulumi CLI from
 // scripts/build-tools.sh), the real docker-build provider, a throwaway copy of
-// the project on its own stacks with a file backend in a temp dir, as
+// the project on stacks of its own with a file backend in a temp dir, as
 // scripts/up-local.sh runs it. Each case is one image (linux/amd64, push off)
 // whose context is a generated tree: `pulumi up` once (a real build of a
-// one-line Dockerfile on the local amd64 buildkitd), then `pulumi preview
-// --expect-no-changes` a warm-up and IMAGEFLEET_BENCH_RUNS times (default 5).
-// Both imagefleet (staging) and the provider (hashing the staged context in
-// Diff) read the context on every preview; the family logs its stage time,
-// which the table reports as imagefleet's share.
+// one-line Dockerfile on the local amd64 buildkitd), then rounds of one
+// `pulumi preview --expect-no-changes` per case: a warm-up round and
+// IMAGEFLEET_BENCH_RUNS counted ones (default 5), interleaved. Each preview's
+// wall and CPU seconds (user + sys of the CLI, the program and the provider,
+// from /usr/bin/time) are reported; CPU is what contention on a shared machine
+// leaves alone. Both imagefleet (staging) and the provider (hashing the staged
+// context in Diff) read the context on every preview; the family logs its
+// stage time, reported as imagefleet's share.
 //
 // The trees hold the same bytes split differently (1k × 100 KiB, 10k × 10 KiB,
 // 100k × 1 KiB) plus a large case (10k × 100 KiB), in directories of 1000
-// files, each built without an ignore file and with a
-// `<Dockerfile>.dockerignore` that admits one directory (1k files). "raw"
-// rows declare the provider's Image on the unstaged tree, without imagefleet:
-// what the provider itself makes an ignored file cost.
+// files; each is built without an ignore file and with a
+// `<Dockerfile>.dockerignore` that admits one directory (1k files). The
+// "provider alone" rows declare the provider's Image on the unstaged tree,
+// without imagefleet: what the provider itself makes a file, and an ignored
+// file, cost.
 //
 // Before the e2e lock: the trees, the project copies, the stacks and a mocked
 // run of the program per stack (it checks the config and stages the context).
 // Under `flock /tmp/imagefleet-e2e.lock`: each stack's `up` (it builds on the
-// local buildkitd) and its previews.
+// local buildkitd) and the previews.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -55,6 +59,7 @@ const tree = (name: string) => TREES.find((t) => t.name === name)!;
 const CASES: readonly Case[] = [
     { tree: tree("one-file"), ignore: false, raw: false },
     ...TREES.slice(1).flatMap((t) => [{ tree: t, ignore: false, raw: false }, { tree: t, ignore: true, raw: false }]),
+    { tree: tree("1k"), ignore: false, raw: true },
     { tree: tree("100k"), ignore: false, raw: true },
     { tree: tree("100k"), ignore: true, raw: true },
     { tree: tree("10k-large"), ignore: true, raw: true },
@@ -149,8 +154,13 @@ function stackConfig(c: Case): string {
 interface Result {
     readonly id: string;
     readonly c: Case;
-    readonly up: number;
+    /** Seconds of the `up` that made the previews no-ops. */
+    up: number;
+    /** Wall seconds of each counted preview. */
     readonly previews: number[];
+    /** CPU seconds (user + sys) of each counted preview's whole process tree: the CLI, the program, the provider. */
+    readonly cpu: number[];
+    /** Seconds imagefleet spent staging, as the family logged them (0 for raw cases). */
     readonly staged: number[];
 }
 
@@ -207,50 +217,77 @@ async function setUp(): Promise<Setup> {
     return setup;
 }
 
-function measure(c: Case, setup: Setup): Result {
-    const id = caseId(c);
+/** Runs pulumi under /usr/bin/time: wall seconds and the CPU seconds of everything it waited for. */
+function timed(c: Case, setup: Setup, args: readonly string[]): { wall: number; cpu: number; stdout: string } {
     const cwd = c.raw ? setup.raw : setup.project;
-    const pulumi = (...args: string[]) => must("pulumi", [...args, "--stack", stackOf(c)], { cwd, env: setup.env });
-    const up = pulumi("up", "--yes", "--skip-preview").seconds;
-    const previews: number[] = [];
-    const staged: number[] = [];
-    for (let i = 0; i <= RUNS; i++) {
-        const r = pulumi("preview", "--expect-no-changes");
-        const stage = /staged in ([\d.]+) s/.exec(r.stdout);
-        if (!c.raw && !stage) {
-            throw new Error(`${id}: the preview logged no context line:\n${r.stdout.slice(-3000)}`);
-        }
-        if (i > 0) { // the first is a warm-up
-            previews.push(r.seconds);
-            staged.push(stage ? Number(stage[1]) : 0);
-        }
+    const r = must("/usr/bin/time", ["-f", "TIME %e %U %S", "pulumi", ...args, "--stack", stackOf(c)], { cwd, env: setup.env });
+    const t = /TIME ([\d.]+) ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+    if (!t) {
+        throw new Error(`no timing from /usr/bin/time:\n${r.stderr.slice(-2000)}`);
     }
-    console.error(`[bench] ${id}: up ${up.toFixed(1)} s, previews ${previews.map((x) => x.toFixed(2)).join(" ")} s, staged ${staged.join(" ")} s`);
-    return { id, c, up, previews, staged };
+    return { wall: Number(t[1]), cpu: Number(t[2]) + Number(t[3]), stdout: r.stdout };
+}
+
+/**
+ * Every stack's `up`, then rounds of one no-op preview per stack (the first
+ * round a warm-up): interleaved, so a busy minute on this shared machine
+ * slows every case a little instead of one case a lot.
+ */
+function measure(cases: readonly Case[], setup: Setup): Result[] {
+    const results: Result[] = cases.map((c) => ({ id: caseId(c), c, up: 0, previews: [], cpu: [], staged: [] }));
+    for (const r of results) {
+        r.up = timed(r.c, setup, ["up", "--yes", "--skip-preview"]).wall;
+    }
+    for (let round = 0; round <= RUNS; round++) {
+        for (const r of results) {
+            const p = timed(r.c, setup, ["preview", "--expect-no-changes"]);
+            const stage = /staged in ([\d.]+) s/.exec(p.stdout);
+            if (!r.c.raw && !stage) {
+                throw new Error(`${r.id}: the preview logged no context line:\n${p.stdout.slice(-3000)}`);
+            }
+            if (round > 0) {
+                r.previews.push(p.wall);
+                r.cpu.push(p.cpu);
+                r.staged.push(stage ? Number(stage[1]) : 0);
+            }
+        }
+        console.error(`[bench] round ${round}${round === 0 ? " (warm-up)" : ""} done`);
+    }
+    for (const r of results) {
+        console.error(`[bench] ${r.id}: up ${r.up.toFixed(1)} s; previews ${r.previews.join(" ")} s; cpu ${r.cpu.map((x) => x.toFixed(2)).join(" ")} s; staged ${r.staged.join(" ")} s`);
+    }
+    return results;
 }
 
 function table(results: readonly Result[]): string {
-    const base = results.find((r) => r.id === "one-file-plain")!;
-    const ref = results.find((r) => r.id === "1k-plain")!;
-    const fmt = (s: number) => s.toFixed(2);
+    const find = (id: string) => results.find((r) => r.id === id);
+    const fmt = (x: number) => x.toFixed(2);
     const lines = [
-        `| context (files × size) | ignore file | admitted files | admitted bytes | no-op preview s, median (min–max) | ratio to 1k | above the 1-file case s | imagefleet stage s | rest (engine, provider) above 1-file s |`,
+        "| context (files × size) | ignore file | admitted files | admitted bytes | wall s, median (min–max) | ratio to 1k | CPU s, median | CPU above the reference s | imagefleet stage s |",
         "|---|---|---|---|---|---|---|---|---|",
     ];
     for (const r of results) {
-        const m = median(r.previews);
-        const stage = median(r.staged);
+        // The reference: the 1-file family for the family rows, the provider alone on 1k files for the raw ones.
+        const ref = find(r.c.raw ? "1k-plain-raw" : "one-file-plain");
+        const k1 = find(r.c.raw ? "1k-plain-raw" : "1k-plain");
+        const wall = median(r.previews);
         const what = r.c.tree.files === 1 ? "1 file" : `${r.c.tree.files.toLocaleString("en-US")} × ${formatBytes(r.c.tree.size)}`;
-        lines.push(`| ${what}${r.c.raw ? " — provider alone, unstaged" : ""} | ${r.c.ignore ? "admits d000/ (1k)" : "none"} | ${admitted(r.c).toLocaleString("en-US")} | ${formatBytes(admitted(r.c) * r.c.tree.size)} `
-            + `| ${fmt(m)} (${fmt(Math.min(...r.previews))}–${fmt(Math.max(...r.previews))}) | ${(m / median(ref.previews)).toFixed(2)} `
-            + `| ${fmt(m - median(base.previews))} | ${r.c.raw ? "—" : fmt(stage)} | ${fmt(m - median(base.previews) - (stage - median(base.staged)))} |`);
+        lines.push(`| ${what}${r.c.raw ? ", provider alone (unstaged)" : ""} | ${r.c.ignore ? "admits d000/ (1k)" : "none"} `
+            + `| ${admitted(r.c).toLocaleString("en-US")} | ${formatBytes(admitted(r.c) * r.c.tree.size)} `
+            + `| ${fmt(wall)} (${fmt(Math.min(...r.previews))}–${fmt(Math.max(...r.previews))}) | ${k1 ? (wall / median(k1.previews)).toFixed(2) : "—"} `
+            + `| ${fmt(median(r.cpu))} | ${ref ? fmt(median(r.cpu) - median(ref.cpu)) : "—"} | ${r.c.raw ? "—" : fmt(median(r.staged))} |`);
     }
     return lines.join("\n");
 }
 
 /** Under the lock: `up` and the previews of every case, then the table. */
 function engine(setup: Setup): void {
-    const results = SELECTED.map((c) => measure(c, setup));
+    // As scripts/up-local.sh: the engine and the builders, started if a previous holder left them down.
+    if (sh("docker", ["info"]).code !== 0) {
+        must("bash", [path.join(ROOT, "test", "e2e", "setup.sh")]);
+    }
+    must("bash", [path.join(ROOT, "test", "e2e", "buildkitd.sh"), "start"]);
+    const results = measure(SELECTED, setup);
     const pulumiVersion = sh("pulumi", ["version"], { env: setup.env }).stdout.trim();
     console.log(`${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, `
         + `load average ${os.loadavg()[0].toFixed(1)} at the end; Pulumi CLI ${pulumiVersion}, docker-build provider 0.0.22; ${RUNS} counted previews per case after a warm-up`);
