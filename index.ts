@@ -3,6 +3,8 @@ import { Promotion, promotedImages, StackImageRefs } from "./components/delivery
 import { ImageFamily } from "./components/images";
 import { buildersFor, loadRegistrySettings, loadStackConfig, plannedRepositoryArns, registryFor } from "./components/stack";
 import { deliveryFor, loadDeliverySettings } from "./components/stack/delivery";
+import { loadSupplyChainSettings, promotionVerifyFor, signingKeyFor } from "./components/stack/supplychain";
+import { SupplyChain } from "./components/supplychain";
 import { exampleFamily } from "./example/family";
 
 // The program every stack runs: read and check the stack's config, then
@@ -13,17 +15,22 @@ const images = config.images ?? exampleFamily({ artifactSource: config.artifactS
 const imageNames = images.map((i) => i.name);
 const registrySettings = loadRegistrySettings(config, imageNames);
 const deliverySettings = loadDeliverySettings(config);
+const supplySettings = loadSupplyChainSettings(config, deliverySettings.promoteFrom, (deliverySettings.delivery?.environments ?? []).length > 0);
 // Builders first (their config is checked as they are declared); the
 // repositories' ARNs are known from their names, so the hosts' role fits them.
 const builders = deliverySettings.promoteFrom
     ? undefined
     : buildersFor(config, { repositoryArns: plannedRepositoryArns(config, registrySettings), imageNames });
 const registry = registryFor(config, registrySettings);
+const delivery = deliveryFor(config, deliverySettings);
+// Signs what this stack builds (imagefleet:supplychain.signing); on KMS only the deploy roles may sign.
+const signingKey = signingKeyFor(supplySettings, delivery?.deployRoleArns.apply((roles) => Object.values(roles)));
 
 interface Published {
     refs: pulumi.Output<Record<string, string>>;
     platformRefs?: pulumi.Output<Record<string, Record<string, string>>>;
     promotedFrom?: pulumi.Output<Record<string, string>>;
+    supplychain?: pulumi.Output<object>;
 }
 
 /** Build the family on this stack's builders (local, dev, staging). */
@@ -41,7 +48,20 @@ function buildFamily(familyBuilders: NonNullable<typeof builders>): Published {
         push: config.push,
         buildOnPreview: config.buildOnPreview,
     });
-    return { refs: family.refs, platformRefs: family.platformRefs };
+    // SBOM, provenance and signature per published digest, parented to the family.
+    const chain = signingKey && new SupplyChain("example-supplychain", {
+        // Each with its spec, so the provenance names example/<image>.Dockerfile, not the staged copy.
+        images: family.images.map((i) => ({ ...i, spec: images.find((s) => s.name === i.image) })),
+        source: { repository: supplySettings.config!.sourceRepository!, commit: config.git.sha, branch: config.git.branch },
+        key: signingKey,
+        registry: registry.spec,
+        namePrefix: "example",
+    }, { parent: family });
+    return {
+        refs: family.refs,
+        platformRefs: family.platformRefs,
+        supplychain: chain && pulumi.output({ verifyKey: chain.verifyKey, signed: chain.signed, provenance: chain.provenance }),
+    };
 }
 
 /**
@@ -59,12 +79,12 @@ function promote(from: string): Published {
             spec.repositories?.[name] ?? pulumi.interpolate`${spec.address}/${spec.namespace ? `${spec.namespace}/` : ""}${name}`])),
         registry: spec,
         release: config.release,
+        verify: promotionVerifyFor(supplySettings),
     });
     return { refs: promotion.refs, promotedFrom: promotion.sources };
 }
 
 const published = deliverySettings.promoteFrom ? promote(deliverySettings.promoteFrom) : buildFamily(builders!);
-const delivery = deliveryFor(config, deliverySettings);
 
 /** Multi-platform refs (`repo:tag@sha256:…`) per image; what `StackImageRefs` reads. */
 export const refs = published.refs;
@@ -72,6 +92,8 @@ export const refs = published.refs;
 export const platformRefs = published.platformRefs ?? pulumi.output({});
 /** The source ref each image was promoted from; empty on a building stack. */
 export const promotedFrom = published.promotedFrom ?? pulumi.output({});
+/** The key that verifies this stack's signatures, the signed index digests and each platform's provenance; empty when not signing. */
+export const supplychain = published.supplychain ?? pulumi.output({});
 /** What was built or promoted, for humans reading `pulumi stack output`. */
 export const build = pulumi.output({
     branch: config.git.branch,

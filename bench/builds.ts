@@ -7,11 +7,9 @@
 //   runtime+  the same change after wiping the builder cache (a fresh CI runner)
 // and the compile step natively (amd64) vs under QEMU (arm64) from the cold run.
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { exampleFamily } from "../example/family";
-import { bakeForStack } from "../scripts/bake";
-import { copyExample, must, parseProgress, runSha, sh } from "../test/e2e/support";
+import { copyExample, must, parseProgress, runSha, sh, writeBake } from "../test/e2e/support";
 
 const BUILDER = process.env.IMAGEFLEET_E2E_BUILDER ?? "default";
 
@@ -21,9 +19,7 @@ function wipeBuilder(): void {
 }
 
 async function bake(overrides: string[]): Promise<{ seconds: number; log: string }> {
-    const { bake: file } = await bakeForStack("local", overrides);
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-bench-")), "bake.json");
-    fs.writeFileSync(out, JSON.stringify(file));
+    const { file: out } = await writeBake(BUILDER, overrides);
     const r = must("docker", ["buildx", "bake", "--builder", BUILDER, "-f", out, "--progress=plain"]);
     return { seconds: r.seconds, log: r.stderr };
 }

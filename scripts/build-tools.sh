@@ -5,11 +5,15 @@
 #
 #   scripts/build-tools.sh            build what is stale, install, verify
 #   scripts/build-tools.sh --smoke    also run `pulumi up` on an empty nodejs program
+#   scripts/build-tools.sh --supplychain   only cosign and syft
 #   eval "$(scripts/build-tools.sh --print-env)"   or: . "$IMAGEFLEET_TOOLS_DIR/env.sh"
 #
 # Outputs in ${IMAGEFLEET_TOOLS_DIR:-~/.cache/imagefleet/tools}/bin:
-#   pulumi, pulumi-language-nodejs (ours: see scripts/tools/pulumi/cmd), buildkitd, buildctl
-# and libexec/pulumi-resource-docker-build, installed as plugin docker-build 0.0.22.
+#   pulumi (scripts/tools/pulumi), pulumi-language-nodejs (upstream's, from
+#   sdk/v3 v3.68.0: scripts/tools/langhost), buildkitd, buildctl
+# and libexec/pulumi-resource-docker-build, installed as plugin docker-build 0.0.22;
+# cosign and syft for the supply chain (see build_supplychain_tools), and
+# pulumi-resource-pulumi-nodejs, the engine's plugin for dynamic providers.
 # The engine must never try to download plugins (no network for that here), so
 # env.sh sets PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true and
 # PULUMI_SKIP_UPDATE_CHECK=true; keep both set wherever pulumi runs.
@@ -108,13 +112,23 @@ install_plugin() {
 verify() {
   log "versions:"
   echo "  pulumi                       $(pulumi version)"
-  echo "  pulumi-language-nodejs       $(pulumi-language-nodejs -version)"
+  # Upstream's host has no -version flag; its build info names the module
+  # (the main package lives in sdk/v3, so sdk/v3 is the "mod" line).
+  echo "  pulumi-language-nodejs       $(go version -m "$BIN/pulumi-language-nodejs" |
+    awk '($1 == "mod" || $1 == "dep") && $2 == "github.com/pulumi/pulumi/sdk/v3" { print $3 }')"
   # The provider has no --version: ask the engine for its schema instead.
   echo "  pulumi-resource-docker-build $(pulumi package get-schema "docker-build@$PROVIDER_VERSION" |
     node -e 'const s=JSON.parse(require("fs").readFileSync(0));console.log(s.name, s.version, Object.keys(s.resources).join(" "))')"
   echo "  buildkitd                    $(buildkitd --version)"
   echo "  buildctl                     $(buildctl --version)"
   pulumi plugin ls | sed 's/^/  /'
+  # The engine, its language host and the plugin cache together (no project
+  # needed); a host that does not answer GetPluginInfo shows up here.
+  pulumi about --json >"$TOOLS_DIR/about.json" ||
+    { log "pulumi about failed"; exit 1; }
+  node -e 'const a=JSON.parse(require("fs").readFileSync(process.argv[1]));
+    console.log("  pulumi about: CLI", a.cliAbout.version, "| plugins:",
+      (a.plugins||[]).map((p) => p.name + " " + p.version).join(", "))' "$TOOLS_DIR/about.json"
 }
 
 # An empty nodejs program through the real engine: proves the CLI, the
@@ -144,6 +158,9 @@ EOF
     export PULUMI_BACKEND_URL="file://$tmp/state"
     pulumi stack init smoke --non-interactive >/dev/null
     step "smoke: pulumi up" pulumi up --yes --non-interactive --skip-preview
+    # In a project, `about` also asks the language host for the program's
+    # dependencies (GetProgramDependencies).
+    pulumi about >/dev/null || { log "smoke: pulumi about failed"; exit 1; }
     [[ $(pulumi stack output answer) == 42 ]] || { log "smoke: unexpected stack output"; exit 1; }
     pulumi destroy --yes --non-interactive >/dev/null
     pulumi stack rm --yes smoke >/dev/null
@@ -151,22 +168,84 @@ EOF
   log "smoke: OK (pulumi up ran an empty nodejs program, output answer=42)"
 )
 
+# --- Supply chain tools (issue 12) -------------------------------------------
+# cosign signs indexes and attaches attestations; syft makes the SPDX SBOMs.
+# Each is a wrapper module of its own (scripts/tools/cosign, scripts/tools/syft)
+# so it keeps the dependency versions it was released with. The wrapper is the
+# main module, so the version is stamped with -X (build info says "(devel)").
+build_supplychain_tools() {
+  local cosign_v syft_v
+  cosign_v=$(mod_version "$MODS/cosign" github.com/sigstore/cosign/v3)
+  syft_v=$(mod_version "$MODS/syft" github.com/anchore/syft)
+  log "cosign $cosign_v, syft $syft_v -> $BIN"
+  build_group cosign "$MODS/cosign" "$BIN" \
+    "-X sigs.k8s.io/release-utils/version.gitVersion=$cosign_v" \
+    "cosign" \
+    github.com/sigstore/cosign/v3/cmd/cosign
+  build_group syft "$MODS/syft" "$BIN" \
+    "-X main.version=$syft_v" \
+    "syft" \
+    github.com/anchore/syft/cmd/syft
+  install_dynamic_provider_plugin
+}
+
+# The engine runs dynamic providers (the supply chain's cosign/syft resources,
+# the fleet's buildx registration) through the plugin `pulumi-resource-pulumi-nodejs`,
+# which the CLI's release archive ships next to `pulumi` and a CLI built from
+# source lacks ("no resource plugin 'pulumi-resource-pulumi-nodejs' found").
+# It is the SDK's own 4-line script: run the project's @pulumi/pulumi dynamic provider.
+install_dynamic_provider_plugin() {
+  cat >"$BIN/pulumi-resource-pulumi-nodejs.tmp" <<'SCRIPT'
+#!/bin/sh
+# From the Pulumi SDK (sdk/nodejs/dist/pulumi-resource-pulumi-nodejs).
+PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH=$(node -e "console.log(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))")
+if [ ! -z "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" ]; then
+    node "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" $@
+fi
+SCRIPT
+  chmod 755 "$BIN/pulumi-resource-pulumi-nodejs.tmp"
+  mv "$BIN/pulumi-resource-pulumi-nodejs.tmp" "$BIN/pulumi-resource-pulumi-nodejs"
+}
+
+verify_supplychain_tools() {
+  echo "  cosign                       $(cosign version --json 2>/dev/null |
+    node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).gitVersion)')"
+  echo "  syft                         $(syft version -o json |
+    node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).version)')"
+}
+# -----------------------------------------------------------------------------
+
 main() {
   if [[ ${1:-} == --print-env ]]; then print_env; return; fi
+  # Only cosign and syft, leaving the other groups as they are.
+  if [[ ${1:-} == --supplychain ]]; then
+    mkdir -p "$BIN" "$STAMPS"
+    export PATH="$BIN:$PATH"
+    BUILT=
+    build_supplychain_tools
+    verify_supplychain_tools
+    return
+  fi
   local total=$SECONDS
   command -v go >/dev/null || { log "go is required"; exit 1; }
   mkdir -p "$BIN" "$LIBEXEC" "$STAMPS"
   export PATH="$BIN:$PATH"
   BUILT=
-  local pulumi_v buildkit_v
+  local pulumi_v langhost_v buildkit_v
   pulumi_v=$(mod_version "$MODS/pulumi" github.com/pulumi/pulumi/pkg/v3)
+  langhost_v=$(mod_version "$MODS/langhost" github.com/pulumi/pulumi/sdk/v3)
   buildkit_v=$(mod_version "$MODS/buildkit" github.com/moby/buildkit)
-  log "Pulumi CLI $pulumi_v, docker-build provider v$PROVIDER_VERSION, BuildKit $buildkit_v -> $BIN"
+  log "Pulumi CLI $pulumi_v, nodejs language host $langhost_v, docker-build provider v$PROVIDER_VERSION, BuildKit $buildkit_v -> $BIN"
 
+  # The language host first: it compiles in under a minute, the CLI in ~7.
+  build_group langhost "$MODS/langhost" "$BIN" \
+    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$langhost_v" \
+    "pulumi-language-nodejs" \
+    github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
   build_group pulumi "$MODS/pulumi" "$BIN" \
     "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$pulumi_v" \
-    "pulumi pulumi-language-nodejs" \
-    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi ./cmd/pulumi-language-nodejs
+    "pulumi" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
   build_group provider "$MODS/provider" "$LIBEXEC" \
     "-X github.com/pulumi/pulumi-docker-build/provider.Version=$PROVIDER_VERSION" \
     "pulumi-resource-docker-build" \
@@ -176,8 +255,11 @@ main() {
     "buildkitd buildctl" \
     github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
 
+  build_supplychain_tools
+
   install_plugin
   verify
+  verify_supplychain_tools
   print_env >"$TOOLS_DIR/env.sh"
   [[ ${1:-} == --smoke ]] && smoke
   log "total $((SECONDS - total)) s. To use the tools:"

@@ -18,6 +18,9 @@ log() { echo "[up-local] $*" >&2; }
 if [[ "${IMAGEFLEET_SKIP_PROVISION:-}" != 1 ]]; then
   command -v pulumi >/dev/null || [[ -x "$TOOLS_DIR/bin/pulumi" ]] || bash "$ROOT/scripts/build-tools.sh"
   [[ -x "$TOOLS_DIR/bin/buildkitd" ]] || bash "$ROOT/scripts/build-tools.sh"
+  # The local stack signs with cosign and makes SBOMs with syft (imagefleet:supplychain).
+  [[ -x "$TOOLS_DIR/bin/cosign" && -x "$TOOLS_DIR/bin/syft" && -x "$TOOLS_DIR/bin/pulumi-resource-pulumi-nodejs" ]] ||
+    bash "$ROOT/scripts/build-tools.sh" --supplychain
   bash "$ROOT/test/e2e/setup.sh"
   bash "$ROOT/test/e2e/buildkitd.sh" start
 fi

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { validateRegistration } from "./validate";
 
 /** One buildkitd host of a builder. */
 export interface RegistrationNode {
@@ -179,6 +180,7 @@ export class BuildxRegistration extends pulumi.dynamic.Resource {
     declare public readonly certDir: pulumi.Output<string>;
 
     constructor(name: string, args: BuildxRegistrationArgs, opts?: pulumi.CustomResourceOptions) {
+        validateRegistration(name, args);
         super(buildxProvider, name, { ...args, keyPem: pulumi.secret(args.keyPem), certDir: args.certDir }, {
             ...opts,
             additionalSecretOutputs: ["keyPem"],

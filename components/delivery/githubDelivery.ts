@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as github from "@pulumi/github";
-import { Problems } from "../errors";
+import { validateDelivery } from "./validate";
 import { environmentSubject, GITHUB_OIDC_URL, githubTrustPolicy, previewPolicy, pullRequestSubject, STS_AUDIENCE } from "./policies";
 
 /** One GitHub environment and the AWS role its deploy jobs assume. */
@@ -59,49 +59,7 @@ export interface GithubDeliveryArgs {
     readonly githubToken?: pulumi.Input<string>;
 }
 
-const REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
-const ENVIRONMENT = /^[A-Za-z0-9._-]{1,255}$/;
-
-export function validateDelivery(name: string, args: GithubDeliveryArgs, stack = pulumi.getStack()): void {
-    const p = new Problems();
-    if (typeof args.repository !== "string" || !REPOSITORY.test(args.repository)) {
-        p.add(`repository: ${JSON.stringify(args.repository)} is not "OWNER/REPO"`);
-    }
-    const o = args.oidcProvider;
-    if (o !== undefined && o !== "create" && o !== "lookup" && !(typeof o === "object" && o !== null && "arn" in o)) {
-        p.add(`oidcProvider: ${JSON.stringify(o)} is not valid; valid: "create", "lookup", {"arn": "arn:aws:iam::…:oidc-provider/token.actions.githubusercontent.com"}`);
-    }
-    const protectedEnvs = args.protectedEnvironments ?? ["prod"];
-    const seen = new Set<string>();
-    (args.environments ?? []).forEach((env, i) => {
-        const at = `environments[${i}]`;
-        if (typeof env?.name !== "string" || !ENVIRONMENT.test(env.name)) {
-            p.add(`${at}.name: ${JSON.stringify(env?.name)} is not a valid environment name (letters, digits, '.', '_', '-')`);
-            return;
-        }
-        if (seen.has(env.name)) {
-            p.add(`${at}.name: ${JSON.stringify(env.name)} is listed twice`);
-        }
-        seen.add(env.name);
-        const ids = [...(env.reviewers?.users ?? []), ...(env.reviewers?.teams ?? [])];
-        if (ids.some((id) => !Number.isInteger(id) || id <= 0)) {
-            p.add(`${at}.reviewers: user and team IDs are positive numbers (GitHub's numeric IDs, not logins), got ${JSON.stringify(env.reviewers)}`);
-        }
-        if (ids.length > 6) {
-            p.add(`${at}.reviewers: GitHub allows at most 6 required reviewers, got ${ids.length}`);
-        }
-        if (protectedEnvs.includes(env.name) && ids.length === 0) {
-            p.add(`${at}.reviewers: ${JSON.stringify(env.name)} is a protected environment and needs at least one required reviewer`);
-        }
-        if (env.branches !== undefined && (!Array.isArray(env.branches) || env.branches.length === 0 || env.branches.some((b) => typeof b !== "string" || b === ""))) {
-            p.add(`${at}.branches: must be a non-empty list of branch names or patterns, got ${JSON.stringify(env.branches)}`);
-        }
-    });
-    if ((args.preview ?? true) && !args.stateBackendUrl) {
-        p.add("stateBackendUrl: required with the preview role (published as PULUMI_BACKEND_URL), e.g. \"s3://my-state-bucket/imagefleet?region=eu-west-1\"");
-    }
-    p.throwIfAny(`GithubDelivery ${JSON.stringify(name)}`, stack);
-}
+export { validateDelivery };
 
 /**
  * GitHub Actions → AWS without stored keys: GitHub's OIDC provider, a

@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
-import { Problems } from "../errors";
-import { NAME, SEMVER, tagSafe } from "../images/policy";
+import { tagSafe } from "../images/policy";
 import { ImageSpec } from "../images/types";
+import { SourceVerification, VerificationPolicy, VerifyingMaterial } from "../supplychain";
 import { parseRef } from "./stackRefs";
+import { validatePromotion } from "./validate";
 
 /** One image (of one variant) to promote. */
 export interface PromotedImage {
@@ -46,6 +47,22 @@ export interface PromotionArgs {
      * that digest with it. Lifecycle rules, not Pulumi, expire images. Default: `true`.
      */
     readonly retainOnDelete?: boolean;
+    /**
+     * Verify every source with cosign before any tag is written: a signature
+     * from `key` on the index digest, a SLSA provenance naming the expected
+     * source repository and (for each platform) an expected builder, and an
+     * SBOM. One failure fails the update naming the image and the check, and
+     * no index of this promotion is written. Default: none (no verification).
+     */
+    readonly verify?: PromotionVerify;
+}
+
+/** What `Promotion.verify` checks sources against. */
+export interface PromotionVerify {
+    /** The source stack's key: `{ publicKey: "<PEM>" }` or `{ keyRef: "awskms:///<arn or alias>" }`. Required. */
+    readonly key: pulumi.Input<VerifyingMaterial>;
+    /** Source repository and builders the provenance must name. Required. */
+    readonly policy: pulumi.Input<VerificationPolicy>;
 }
 
 /** The key a family exports an image under: `image` or `image-variant`. */
@@ -64,33 +81,7 @@ export function promotedImages(images: readonly ImageSpec[], variantNames: reado
     });
 }
 
-export function validatePromotion(name: string, args: PromotionArgs, stack = pulumi.getStack()): void {
-    const p = new Problems();
-    if (!Array.isArray(args.images) || args.images.length === 0) {
-        p.add("images: at least one image to promote is required");
-    }
-    const keys = new Set<string>();
-    (args.images ?? []).forEach((img, i) => {
-        if (typeof img?.image !== "string" || !NAME.test(img.image)) {
-            p.add(`images[${i}]: image ${JSON.stringify(img?.image)} is not a valid image name`);
-            return;
-        }
-        if (img.variant && !NAME.test(img.variant)) {
-            p.add(`images[${i}]: variant ${JSON.stringify(img.variant)} is not a valid variant name`);
-        }
-        if (keys.has(promotedKey(img))) {
-            p.add(`images[${i}]: ${JSON.stringify(promotedKey(img))} is listed twice`);
-        }
-        keys.add(promotedKey(img));
-        if (args.repositories?.[img.image] === undefined) {
-            p.add(`repositories: no target repository for image ${JSON.stringify(img.image)}`);
-        }
-    });
-    if (args.release !== undefined && !SEMVER.test(args.release)) {
-        p.add(`release: ${JSON.stringify(args.release)} is not a semver version such as "1.4.0"`);
-    }
-    p.throwIfAny(`Promotion ${JSON.stringify(name)}`, stack);
-}
+export { validatePromotion };
 
 /**
  * Publishes images another stack built under this stack's tags, without
@@ -122,11 +113,11 @@ export class Promotion extends pulumi.ComponentResource {
 
         const indexes: Record<string, dockerbuild.Index> = {};
         const sources: Record<string, pulumi.Output<string>> = {};
+        const checked: Record<string, pulumi.Output<string>> = {};
         for (const img of args.images) {
             const key = promotedKey(img);
-            const suffix = img.variant ? `-${img.variant}` : "";
             // Checked when the refs arrive: a missing image fails the update with the source and the image named.
-            const source = sourceMap.apply((refs) => {
+            checked[key] = sourceMap.apply((refs) => {
                 const ref = refs?.[key];
                 if (typeof ref !== "string" || !parseRef(ref)?.tag) {
                     const have = Object.keys(refs ?? {}).sort().join(", ") || "(none)";
@@ -134,6 +125,20 @@ export class Promotion extends pulumi.ComponentResource {
                 }
                 return ref;
             });
+        }
+        // Verification first: every index takes its source from the verified refs and depends on the check.
+        const verification = args.verify === undefined ? undefined : new SourceVerification(`${name}-verify`, {
+            refs: checked,
+            verifying: args.verify.key,
+            policy: args.verify.policy,
+            registry: registry === undefined ? undefined : pulumi.output(registry),
+            sourceName: from,
+        }, { parent: this });
+        const indexOpts = verification ? { ...childOpts, dependsOn: [verification] } : childOpts;
+        for (const img of args.images) {
+            const key = promotedKey(img);
+            const suffix = img.variant ? `-${img.variant}` : "";
+            const source = verification ? verification.refs.apply((refs) => refs[key]) : checked[key];
             const repository = pulumi.output(args.repositories[img.image]);
             // Keep staging's immutable tag (the SHA) so both stacks name the digest alike.
             const tag = source.apply((ref) => parseRef(ref)!.tag);
@@ -142,7 +147,7 @@ export class Promotion extends pulumi.ComponentResource {
                 sources: [source],
                 push: true,
                 registry,
-            }, childOpts);
+            }, indexOpts);
             const aliases = [
                 ...(environment !== "" ? [{ suffix: "env", tag: `${tagSafe(environment, 40)}${suffix}` }] : []),
                 ...(args.release ? [{ suffix: "release", tag: `v${args.release}${suffix}` }] : []),
@@ -153,7 +158,7 @@ export class Promotion extends pulumi.ComponentResource {
                     sources: [index.ref],
                     push: true,
                     registry,
-                }, childOpts);
+                }, indexOpts);
             }
             indexes[key] = index;
             sources[key] = source;

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { validateStackImageRefs } from "./validate";
 
 /** A multi-platform ref split into its parts: `repo:tag@sha256:…`. */
 export interface ParsedRef {
@@ -61,6 +62,7 @@ export class StackImageRefs {
         readonly stack: string,
         options: StackImageRefsOptions = {},
     ) {
+        validateStackImageRefs(stack, options);
         this.output = options.output ?? REFS_OUTPUT;
         this.reference = new pulumi.StackReference(stack, { name: stack }, options.opts);
         this.refs = this.reference.requireOutput(this.output).apply((value) => {

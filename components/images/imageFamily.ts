@@ -1,14 +1,17 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
+import { BuilderCheck, fingerprintOf } from "../builders/builderCheck";
+import { warnDeadBuilders } from "../builders/preflight";
+import { PlannedImage, planImages } from "./buildPlan";
 import { ContextReport, reportContexts } from "./contextReport";
-import { dependenciesOf, topoOrder } from "./graph";
+import { topoOrder } from "./graph";
 import { declarePlatformBuild, NamedSource } from "./platformBuild";
 import { archOf, DEFAULT_PLATFORMS, Platform } from "./platforms";
-import { branchSlug, tagNames, variantSuffix } from "./policy";
+import { branchSlug, tagNames, variantsOf, variantSuffix } from "./policy";
 import { ContextStager, DEFAULT_STAGE_DIR } from "./stager";
 import { StagedContext } from "./stage";
-import { ImageFamilyArgs, ImageSpec } from "./types";
+import { ImageFamilyArgs } from "./types";
 import { validateFamily } from "./validate";
 
 /** One image of one variant: its per-platform builds and the index joining them. */
@@ -68,71 +71,59 @@ export class ImageFamily extends pulumi.ComponentResource {
         const readSlugs = [slug, ...fallbacks.map((f) => branchSlug(f, fallbacks)).filter((s) => s !== slug)];
         const byName = new Map(args.images.map((i) => [i.name, i]));
         const order = (topoOrder(args.images) as { order: string[] }).order;
-
-        const built = new Map<string, FamilyImage>();
-        const variantsOf = (spec: ImageSpec): string[] =>
-            (spec.variants ?? spec.kind !== "dev-env") && variantNames.length > 0 ? variantNames : [""];
         const stager = new ContextStager(path.join(args.stageDir ?? DEFAULT_STAGE_DIR, pulumi.getStack(), name), args.baseDir,
             args.sourceDateEpoch ?? 0);
+        const readFrom = cacheOn ? readSlugs : [];
+        const writeTo = cacheOn && (args.cache?.write ?? true) ? slug : undefined;
+        const plan = planImages({
+            order: order.map((n) => byName.get(n)!), familyPlatforms: platforms,
+            variantsOf: (spec) => variantsOf(spec, variantNames), variants: args.variants ?? {},
+            familyBuildArgs: args.buildArgs ?? {}, sourceDateEpoch: args.sourceDateEpoch ?? 0, stager,
+            shared: { readFrom, writeTo, push, buildOnPreview: args.buildOnPreview ?? false },
+        });
+        const checks = this.builderChecks(name, args, plan);
+        warnDeadBuilders(`ImageFamily ${JSON.stringify(name)}`, args.builders, plan.flatMap((p) => p.platforms));
 
-        for (const imageName of order) {
-            const spec = byName.get(imageName)!;
-            const imagePlatforms = spec.platforms ?? platforms;
-            const staged = stager.image(spec);
-            for (const variant of variantsOf(spec)) {
-                const repository = repositoryOf(args, spec.name);
-                const tags = tagNames(args.git.sha, variant, environment, args.tags?.release);
-                const buildArgs = {
-                    SOURCE_DATE_EPOCH: String(args.sourceDateEpoch ?? 0),
-                    ...args.buildArgs, ...spec.buildArgs, ...(variant ? args.variants![variant] : {}),
-                };
-                const key = imageKey(spec.name, variant);
+        const built = new Map<string, FamilyImage>();
+        for (const p of plan) {
+            const repository = repositoryOf(args, p.spec.name);
+            const builds: Partial<Record<Platform, dockerbuild.Image>> = {};
+            for (const platform of p.platforms) {
+                const named: Record<string, NamedSource> = Object.fromEntries(p.deps.map((d) => [d.context, "local" in d
+                    ? { kind: "local" as const, staged: d.local }
+                    : { kind: "image" as const, repository: built.get(d.image)!.repository, digest: built.get(d.image)!.builds[platform]!.digest }]));
+                builds[platform] = declarePlatformBuild(`${name}-${p.key}-${archOf(platform)}`, {
+                    image: p.spec.name, kind: p.spec.kind, variant: p.variant, platform,
+                    builder: args.builders[platform]!,
+                    repository, cacheRepository: cacheRepositoryOf(args, p.spec.name),
+                    staged: p.staged, target: p.spec.target, buildArgs: p.buildArgs, named,
+                    readSlugs: readFrom, writeSlug: writeTo,
+                    push, registryAuth, buildOnPreview: args.buildOnPreview ?? false,
+                }, { ...childOpts, dependsOn: [checks[platform]!] });
+            }
 
-                const builds: Partial<Record<Platform, dockerbuild.Image>> = {};
-                for (const platform of imagePlatforms) {
-                    const named: Record<string, NamedSource> = {};
-                    for (const dep of dependenciesOf(spec)) {
-                        if (dep.local !== undefined) {
-                            named[dep.context] = { kind: "local", staged: stager.local(dep.local) };
-                        } else {
-                            const depSpec = byName.get(dep.image!)!;
-                            const from = built.get(imageKey(dep.image!, variantsOf(depSpec).includes(variant) ? variant : ""))!;
-                            named[dep.context] = { kind: "image", repository: from.repository, digest: from.builds[platform]!.digest };
-                        }
-                    }
-                    builds[platform] = declarePlatformBuild(`${name}-${key}-${archOf(platform)}`, {
-                        image: spec.name, kind: spec.kind, variant, platform,
-                        builder: args.builders[platform]!,
-                        repository, cacheRepository: cacheRepositoryOf(args, spec.name),
-                        staged, target: spec.target, buildArgs, named,
-                        readSlugs: cacheOn ? readSlugs : [],
-                        writeSlug: cacheOn && (args.cache?.write ?? true) ? slug : undefined,
-                        push, registryAuth, buildOnPreview: args.buildOnPreview ?? false,
-                    }, childOpts);
-                }
-
-                let index: dockerbuild.Index | undefined;
-                const aliases: dockerbuild.Index[] = [];
-                if (push) {
-                    // The commit's own tag: a new Index per commit, pointing at
-                    // builds that are only redone when their inputs change.
-                    index = new dockerbuild.Index(`${name}-${key}`, {
-                        tag: pulumi.interpolate`${repository}:${tags.immutable}`,
-                        sources: imagePlatforms.map((p) => builds[p]!.ref),
+            const tags = tagNames(args.git.sha, p.variant, environment, args.tags?.release);
+            let index: dockerbuild.Index | undefined;
+            const aliases: dockerbuild.Index[] = [];
+            if (push) {
+                // The commit's own tag: a new Index per commit, pointing at
+                // builds that are only redone when their inputs change.
+                index = new dockerbuild.Index(`${name}-${p.key}`, {
+                    tag: pulumi.interpolate`${repository}:${tags.immutable}`,
+                    sources: p.platforms.map((pl) => builds[pl]!.ref),
+                    push: true,
+                    registry: registryAuth,
+                }, childOpts);
+                tags.aliases.forEach((alias, i) => {
+                    aliases.push(new dockerbuild.Index(`${name}-${p.key}-${i === 0 && environment !== "" ? "env" : "release"}`, {
+                        tag: pulumi.interpolate`${repository}:${alias}`,
+                        sources: [index!.ref],
                         push: true,
                         registry: registryAuth,
-                    }, childOpts);
-                    tags.aliases.forEach((alias, i) => {
-                        aliases.push(new dockerbuild.Index(`${name}-${key}-${i === 0 && environment !== "" ? "env" : "release"}`, {
-                            tag: pulumi.interpolate`${repository}:${alias}`,
-                            sources: [index!.ref],
-                            push: true,
-                            registry: registryAuth,
-                        }, childOpts));
-                    });
-                }
-                built.set(key, { image: spec.name, variant, repository: pulumi.output(repository), builds, index, aliases, staged });
+                    }, childOpts));
+                });
             }
+            built.set(p.key, { image: p.spec.name, variant: p.variant, repository: pulumi.output(repository), builds, index, aliases, staged: p.staged });
         }
 
         this.images = [...built.values()];
@@ -145,6 +136,23 @@ export class ImageFamily extends pulumi.ComponentResource {
             Object.fromEntries(Object.entries(i.builds).map(([p, b]) => [p, b!.ref])),
         ])));
         this.registerOutputs({ refs: this.refs, platformRefs: this.platformRefs, contexts: this.contexts });
+    }
+
+    /**
+     * One BuilderCheck per platform, keyed on the fingerprints of that
+     * platform's builds: the engine checks a builder only when one of its
+     * builds is about to run, and every build on it waits for that check.
+     */
+    private builderChecks(name: string, args: ImageFamilyArgs, plan: readonly PlannedImage[]): Partial<Record<Platform, BuilderCheck>> {
+        const platforms = [...new Set(plan.flatMap((p) => p.platforms))];
+        const repositories = [...new Set(plan.map((p) => p.spec.name))].map((image) => [repositoryOf(args, image), cacheRepositoryOf(args, image)]);
+        return Object.fromEntries(platforms.map((platform) => [platform, new BuilderCheck(`${name}-builder-${archOf(platform)}`, {
+            subject: `ImageFamily ${JSON.stringify(name)}`,
+            stack: pulumi.getStack(),
+            platform,
+            builder: args.builders[platform]!,
+            fingerprint: fingerprintOf([plan.map((p) => p.fingerprints[platform] ?? null), repositories]),
+        }, { parent: this })]));
     }
 
     /** The built image (of a variant) by name; throws with the valid names when absent. */

@@ -11,17 +11,19 @@ export function tagSafe(value: string, max = 64): string {
 }
 
 /**
- * The slug used in a branch's cache ref. A branch that is not a fallback branch
- * must never write a fallback's ref, so when slugging would collide (`Main` or
- * `main/` vs `main`) a short hash of the real name is appended.
+ * The slug used in a branch's cache ref. It must be injective: two branches
+ * never share a cache ref (a pull request must never write main's, and
+ * `feature/x` must not overwrite `Feature-X`'s). A branch that is already a
+ * tag-safe slug keeps its name; any other (rewritten, shortened, or itself
+ * ending like a hashed slug) gets `-<8 hex of sha256(branch)>` appended.
+ * `fallbackBranches` is unused and kept for callers.
  */
-export function branchSlug(branch: string, fallbackBranches: readonly string[]): string {
+export function branchSlug(branch: string, _fallbackBranches: readonly string[] = []): string {
     const slug = tagSafe(branch, 48);
-    if (fallbackBranches.includes(branch)) {
+    if (slug === branch && !/-[0-9a-f]{8}$/.test(branch)) {
         return slug;
     }
-    const collides = fallbackBranches.some((f) => tagSafe(f, 48) === slug);
-    return collides ? `${slug}-${createHash("sha256").update(branch).digest("hex").slice(0, 8)}` : slug;
+    return `${slug}-${createHash("sha256").update(branch).digest("hex").slice(0, 8)}`;
 }
 
 /** `-<variant>` or nothing for the default variant. */
@@ -56,7 +58,18 @@ export function tagNames(sha: string, variant: string, environment: string, rele
  * references keeps a tag of its own (no lifecycle rule sees it as untagged).
  */
 export function platformTag(inputsDigest: string, variant: string, arch: string): string {
-    return `build-${inputsDigest.slice(0, 12)}${variantSuffix(variant)}-${arch}`;
+    // The plan check passes a placeholder instead of a digest: keep it whole.
+    const inputs = /^[0-9a-f]+$/.test(inputsDigest) ? inputsDigest.slice(0, 12) : inputsDigest;
+    return `build-${inputs}${variantSuffix(variant)}-${arch}`;
+}
+
+/**
+ * The variants an image is built in: every variant of the family, except for
+ * images that opt out (`variants: false`; dev-env images by default, whose
+ * toolchain does not depend on a build profile).
+ */
+export function variantsOf(spec: { readonly kind: string; readonly variants?: boolean }, variantNames: readonly string[]): string[] {
+    return (spec.variants ?? spec.kind !== "dev-env") && variantNames.length > 0 ? [...variantNames] : [""];
 }
 
 /** Everything that decides what a per-platform build produces. */

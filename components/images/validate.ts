@@ -1,11 +1,14 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { listOf, Problems } from "../errors";
+import { Issue, listOf, Problems, show } from "../errors";
+import { parseIssues } from "../schema";
+import { dockerfileRefs } from "./dockerfileRefs";
 import { dependenciesOf, topoOrder } from "./graph";
-import { NAME, SEMVER, SHA } from "./policy";
-import { DEFAULT_PLATFORMS, isPlatform, SUPPORTED_PLATFORMS } from "./platforms";
-import { IMAGE_KINDS, ImageFamilyArgs, ImageSpec } from "./types";
+import { planIssues } from "./plan";
+import { DEFAULT_PLATFORMS } from "./platforms";
+import { imageFamilyArgs, imageSpec, platformList } from "./schema";
+import { ImageFamilyArgs, ImageSpec } from "./types";
 
 function isNonEmptyDir(dir: string): boolean {
     try {
@@ -23,61 +26,157 @@ function isFile(file: string): boolean {
     }
 }
 
-function checkStringMap(problems: Problems, key: string, map: unknown): void {
-    if (map === undefined) {
-        return;
-    }
-    if (typeof map !== "object" || map === null || Array.isArray(map)) {
-        problems.add(`${key} must be a map of strings, got ${JSON.stringify(map)}`);
-        return;
-    }
-    for (const [k, v] of Object.entries(map)) {
-        if (typeof v !== "string") {
-            problems.add(`${key}.${k} must be a string, got ${JSON.stringify(v)}`);
-        }
-    }
+/**
+ * A Dockerfile that builds from another image of the family by name
+ * (`COPY --from=artifact`) must get it as a named context, or BuildKit looks
+ * for `docker.io/library/artifact` on the builder, after everything upstream
+ * was built.
+ */
+function refIssues(image: ImageSpec, dockerfile: string, at: readonly PropertyKey[], family: readonly string[]): Issue[] {
+    const contexts = new Set(dependenciesOf(image).map((d) => d.context.toLowerCase()));
+    return dockerfileRefs(fs.readFileSync(dockerfile, "utf8"))
+        .filter((r) => family.includes(r.name) && r.name !== image.name && !contexts.has(r.name))
+        .map((r) => ({
+            path: [...at, "from"],
+            message: `the Dockerfile builds from ${show(r.name)} (${r.instruction}, line ${r.line}), an image of this family, but from does not list it; add from: [${show(r.name)}]`,
+        }));
 }
 
-function checkImage(problems: Problems, image: ImageSpec, index: number, names: readonly string[], baseDir: string): void {
-    const at = `images[${index}] ${JSON.stringify(image.name)}`;
-    if (!IMAGE_KINDS.includes(image.kind)) {
-        problems.add(`${at}: kind ${JSON.stringify(image.kind)} is not valid; valid: ${listOf(IMAGE_KINDS)}`);
-    }
-    if (typeof image.context !== "string" || image.context === "") {
-        problems.add(`${at}: context is required (a directory with the build's files)`);
+/** The files an image needs: its context, its Dockerfile, and the local directories it takes. */
+function fileIssues(image: ImageSpec, at: readonly PropertyKey[], baseDir: string, family: readonly string[]): Issue[] {
+    const issues: Issue[] = [];
+    const dir = path.resolve(baseDir, image.context);
+    if (!isNonEmptyDir(dir)) {
+        issues.push({ path: [...at, "context"], message: `${show(image.context)} is not a non-empty directory (looked in ${dir})` });
     } else {
-        const dir = path.resolve(baseDir, image.context);
-        if (!isNonEmptyDir(dir)) {
-            problems.add(`${at}: context ${JSON.stringify(image.context)} is not a non-empty directory (looked in ${dir})`);
+        const dockerfile = path.join(dir, image.dockerfile ?? "Dockerfile");
+        if (!isFile(dockerfile)) {
+            issues.push({ path: [...at, "dockerfile"], message: `${show(image.dockerfile ?? "Dockerfile")} not found (looked for ${dockerfile})` });
         } else {
-            const dockerfile = path.join(dir, image.dockerfile ?? "Dockerfile");
-            if (!isFile(dockerfile)) {
-                problems.add(`${at}: dockerfile ${JSON.stringify(image.dockerfile ?? "Dockerfile")} not found (looked for ${dockerfile})`);
-            }
+            issues.push(...refIssues(image, dockerfile, at, family));
         }
-    }
-    if (image.target !== undefined && (typeof image.target !== "string" || image.target === "")) {
-        problems.add(`${at}: target must be a non-empty stage name when set`);
-    }
-    checkStringMap(problems, `${at}: buildArgs`, image.buildArgs);
-    if (image.from !== undefined && (typeof image.from !== "object" || image.from === null)) {
-        problems.add(`${at}: from must be a list of image names or a map of context name to source`);
-        return;
     }
     for (const dep of dependenciesOf(image)) {
-        if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(dep.context)) {
-            problems.add(`${at}: from context name ${JSON.stringify(dep.context)} is not a valid build context name`);
-        }
-        if (dep.local !== undefined) {
-            if (!isNonEmptyDir(path.resolve(baseDir, dep.local))) {
-                problems.add(`${at}: from ${JSON.stringify(dep.context)}: local directory ${JSON.stringify(dep.local)} is not a non-empty directory`);
-            }
-        } else if (dep.image === image.name) {
-            problems.add(`${at}: from ${JSON.stringify(dep.context)} refers to the image itself`);
-        } else if (dep.image === undefined || !names.includes(dep.image)) {
-            problems.add(`${at}: from ${JSON.stringify(dep.context)} refers to ${JSON.stringify(dep.image)}, which is not an image of this family; valid: ${listOf(names.filter((n) => n !== image.name))}`);
+        if (dep.local !== undefined && !isNonEmptyDir(path.resolve(baseDir, dep.local))) {
+            issues.push({ path: [...at, "from", dep.context], message: `local directory ${show(dep.local)} is not a non-empty directory (looked in ${path.resolve(baseDir, dep.local)})` });
         }
     }
+    return issues;
+}
+
+/** Rules between the images: names, `from`, the graph, per-image platforms. */
+function graphIssues(images: readonly ImageSpec[], platforms: readonly string[] | undefined): Issue[] {
+    const issues: Issue[] = [];
+    const names = images.map((i) => i.name);
+    const byName = new Map(images.map((i) => [i.name, i]));
+    images.forEach((image, index) => {
+        const at = ["images", index];
+        if (names.indexOf(image.name) !== index) {
+            issues.push({ path: [...at, "name"], message: `${show(image.name)} is declared twice (also images[${names.indexOf(image.name)}]); image names must be unique` });
+        }
+        const deps = dependenciesOf(image);
+        for (const dep of deps) {
+            if (dep.image === undefined) {
+                continue;
+            }
+            if (dep.image === image.name) {
+                issues.push({ path: [...at, "from", dep.context], message: `${show(dep.image)} is the image itself; an image cannot take itself as a context` });
+            } else if (!byName.has(dep.image)) {
+                issues.push({ path: [...at, "from", dep.context], message: `${show(dep.image)} is not an image of this family; valid: ${listOf(names.filter((n) => n !== image.name))}` });
+            }
+        }
+        if (platforms !== undefined && image.platforms !== undefined) {
+            image.platforms.forEach((p, i) => {
+                if (image.platforms!.indexOf(p) !== i) {
+                    issues.push({ path: [...at, "platforms", i], message: `${show(p)} is listed twice` });
+                } else if (!platforms.includes(p)) {
+                    issues.push({ path: [...at, "platforms", i], message: `${show(p)} is not one of the family's platforms; valid: ${listOf(platforms)}` });
+                }
+            });
+        }
+    });
+    if (issues.length === 0) {
+        const result = topoOrder(images);
+        if ("cycle" in result) {
+            issues.push({ path: ["images"], message: `from has a cycle: ${result.cycle.join(" -> ")}; an image cannot depend on itself through other images` });
+        } else if (platforms !== undefined) {
+            images.forEach((image, index) => {
+                const mine = image.platforms ?? platforms;
+                for (const dep of dependenciesOf(image)) {
+                    const other = dep.image === undefined ? undefined : byName.get(dep.image);
+                    const theirs = other?.platforms ?? platforms;
+                    const missing = mine.filter((p) => !theirs.includes(p));
+                    if (other !== undefined && missing.length > 0) {
+                        issues.push({
+                            path: ["images", index, "platforms"],
+                            message: `image ${show(image.name)} builds for ${listOf(missing)} but takes ${show(other.name)} as context ${show(dep.context)}, which is built only for ${listOf(theirs)}; ` +
+                                `valid: platforms ${show(other.name)} has, or add ${listOf(missing)} to ${show(other.name)}'s platforms`,
+                        });
+                    }
+                }
+            });
+        }
+    }
+    return issues;
+}
+
+export interface FamilyCheckOptions {
+    /** The stack, for the default environment tag. */
+    readonly stack: string;
+}
+
+/**
+ * Every problem of an ImageFamily's arguments that can be found before a
+ * resource exists: the schema, then the files, the graph and the whole plan's
+ * tags. Each issue's path is into the arguments (`images[2].from.dev-env`).
+ */
+export function familyIssues(args: unknown, options: FamilyCheckOptions): Issue[] {
+    const issues = parseIssues(imageFamilyArgs, args);
+    const a = (typeof args === "object" && args !== null ? args : {}) as Partial<Record<keyof ImageFamilyArgs, unknown>>;
+    const baseDir = typeof a.baseDir === "string" && a.baseDir !== "" ? a.baseDir : process.cwd();
+    const images = Array.isArray(a.images) ? (a.images as unknown[]) : [];
+    const parsed = images.map((image) => parseIssues(imageSpec, image).length === 0);
+    const family = images.filter((_, i) => parsed[i]).map((image) => (image as ImageSpec).name);
+    images.forEach((image, i) => {
+        if (parsed[i]) {
+            issues.push(...fileIssues(image as ImageSpec, ["images", i], baseDir, family));
+        }
+    });
+    const platformsOk = a.platforms === undefined || parseIssues(platformList, a.platforms).length === 0;
+    const platforms = platformsOk ? ((a.platforms as string[] | undefined) ?? [...DEFAULT_PLATFORMS]) : undefined;
+    if (images.length > 0 && parsed.every(Boolean)) {
+        const specs = images as ImageSpec[];
+        issues.push(...graphIssues(specs, platforms));
+        if (platforms !== undefined) {
+            platforms.forEach((p, i) => {
+                if (platforms.indexOf(p) !== i) {
+                    issues.push({ path: ["platforms", i], message: `${show(p)} is listed twice` });
+                }
+            });
+            const used = platforms.filter((p) => specs.some((s) => ((s.platforms as readonly string[] | undefined) ?? platforms).includes(p)));
+            const builders = typeof a.builders === "object" && a.builders !== null ? (a.builders as Record<string, unknown>) : undefined;
+            for (const p of builders === undefined ? [] : used) {
+                const b = builders![p];
+                if (b === undefined || b === "") {
+                    issues.push({ path: ["builders"], message: `platform ${show(p)} has no builder; set builders[${show(p)}] to a buildx builder name (configured: ${listOf(Object.keys(builders!))})` });
+                }
+            }
+        }
+        const registry = a.registry as { repositories?: unknown; cacheRepositories?: unknown } | undefined;
+        const names = specs.map((s) => s.name);
+        for (const field of ["repositories", "cacheRepositories"] as const) {
+            const map = registry?.[field];
+            for (const key of typeof map === "object" && map !== null ? Object.keys(map) : []) {
+                if (!names.includes(key)) {
+                    issues.push({ path: ["registry", field, key], message: `${show(key)} is not an image of this family; valid: ${listOf(names)}` });
+                }
+            }
+        }
+    }
+    if (issues.length === 0) {
+        issues.push(...planIssues(args as ImageFamilyArgs, { stack: options.stack }));
+    }
+    return issues;
 }
 
 /**
@@ -86,87 +185,6 @@ function checkImage(problems: Problems, image: ImageSpec, index: number, names: 
  */
 export function validateFamily(name: string, args: ImageFamilyArgs, stack: string = pulumi.getStack()): void {
     const problems = new Problems();
-    const subject = `ImageFamily ${JSON.stringify(name)}`;
-    const baseDir = args.baseDir ?? process.cwd();
-
-    if (!Array.isArray(args.images) || args.images.length === 0) {
-        problems.add("images: the family is empty; declare at least one image (kinds: dev-env, artifact, runtime)");
-        problems.throwIfAny(subject, stack);
-    }
-    const names = args.images.map((i) => i.name);
-    const seen = new Set<string>();
-    args.images.forEach((image, index) => {
-        if (typeof image.name !== "string" || !NAME.test(image.name)) {
-            problems.add(`images[${index}]: name ${JSON.stringify(image.name)} is not valid; use lowercase letters, digits, '.', '_' or '-' (at most 63)`);
-        } else if (seen.has(image.name)) {
-            problems.add(`images[${index}]: name ${JSON.stringify(image.name)} is declared twice; image names must be unique`);
-        }
-        seen.add(image.name);
-        checkImage(problems, image, index, names, baseDir);
-    });
-    if (problems.count === 0) {
-        const result = topoOrder(args.images);
-        if ("cycle" in result) {
-            problems.add(`images: from has a cycle: ${result.cycle.join(" -> ")}; an image cannot depend on itself through other images`);
-        }
-    }
-
-    const platforms = args.platforms ?? DEFAULT_PLATFORMS;
-    if (!Array.isArray(platforms) || platforms.length === 0) {
-        problems.add(`platforms: at least one platform is required; valid: ${listOf(SUPPORTED_PLATFORMS)}`);
-    } else {
-        platforms.forEach((p, i) => {
-            if (!isPlatform(p)) {
-                problems.add(`platforms[${i}]: ${JSON.stringify(p)} is not a supported platform; valid: ${listOf(SUPPORTED_PLATFORMS)}`);
-            } else if (platforms.indexOf(p) !== i) {
-                problems.add(`platforms[${i}]: ${JSON.stringify(p)} is listed twice`);
-            } else {
-                const builder = args.builders?.[p];
-                if (builder === undefined || builder === "") {
-                    problems.add(`builders: platform ${JSON.stringify(p)} has no builder; set builders[${JSON.stringify(p)}] to a buildx builder name (configured: ${listOf(Object.keys(args.builders ?? {}))})`);
-                }
-            }
-        });
-    }
-    for (const key of Object.keys(args.builders ?? {})) {
-        if (!isPlatform(key)) {
-            problems.add(`builders: key ${JSON.stringify(key)} is not a supported platform; valid: ${listOf(SUPPORTED_PLATFORMS)}`);
-        }
-    }
-
-    if (!args.registry || args.registry.address === undefined || args.registry.address === "") {
-        problems.add("registry.address is required, e.g. \"registry.localhost:5000\"");
-    }
-    if (args.registry?.namespace !== undefined && !/^[a-z0-9]+(?:[._/-][a-z0-9]+)*$/.test(args.registry.namespace)) {
-        problems.add(`registry.namespace ${JSON.stringify(args.registry.namespace)} is not a valid repository path`);
-    }
-    for (const key of [...Object.keys(args.registry?.repositories ?? {}), ...Object.keys(args.registry?.cacheRepositories ?? {})]) {
-        if (!names.includes(key)) {
-            problems.add(`registry.repositories: ${JSON.stringify(key)} is not an image of this family; valid: ${listOf(names)}`);
-        }
-    }
-
-    if (!args.git || typeof args.git.branch !== "string" || args.git.branch.trim() === "") {
-        problems.add("git.branch is required (config imagefleet:gitBranch, the CI's branch variable, or `git`)");
-    }
-    if (!args.git || typeof args.git.sha !== "string" || !SHA.test(args.git.sha)) {
-        problems.add(`git.sha ${JSON.stringify(args.git?.sha)} is not a commit SHA (7 to 64 hex characters)`);
-    }
-
-    checkStringMap(problems, "buildArgs", args.buildArgs);
-    for (const [variant, buildArgs] of Object.entries(args.variants ?? {})) {
-        if (!NAME.test(variant)) {
-            problems.add(`variants: name ${JSON.stringify(variant)} is not valid; use lowercase letters, digits, '.', '_' or '-'`);
-        }
-        checkStringMap(problems, `variants.${variant}`, buildArgs);
-    }
-    const fallbacks = args.cache?.fallbackBranches ?? ["main"];
-    if (!Array.isArray(fallbacks) || fallbacks.some((b) => typeof b !== "string" || b.trim() === "")) {
-        problems.add(`cache.fallbackBranches must be a list of branch names, got ${JSON.stringify(fallbacks)}`);
-    }
-    if (args.tags?.release !== undefined && !SEMVER.test(args.tags.release)) {
-        problems.add(`tags.release ${JSON.stringify(args.tags.release)} is not a semver version such as "1.4.0"`);
-    }
-
-    problems.throwIfAny(subject, stack);
+    problems.addIssues(familyIssues(args, { stack }));
+    problems.throwIfAny(`ImageFamily ${JSON.stringify(name)}`, stack);
 }

@@ -1,10 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { listOf, Problems } from "../errors";
-import { archOf, DEFAULT_PLATFORMS, isPlatform, Platform } from "../images/platforms";
-import { NAME } from "../images/policy";
+import { archOf, DEFAULT_PLATFORMS, Platform } from "../images/platforms";
 import { RegistrySpec } from "../images/types";
 import { cacheRepositoryRules, imageRepositoryRules, policyDocument } from "./lifecycle";
+import { validateEcrRegistry } from "./validate";
 
 export type EcrEncryption = "AES256" | "KMS";
 
@@ -55,45 +54,7 @@ export function protectionFor(environment: string, protect?: boolean): { protect
     return { protect: on, retainOnDelete: on };
 }
 
-const REPO_PATH = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-const isDays = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= 1;
-
-export function validateEcrRegistry(name: string, args: EcrRegistryArgs, stack = pulumi.getStack()): void {
-    const p = new Problems();
-    if (!Array.isArray(args.images) || args.images.length === 0) {
-        p.add("images: at least one image name is required");
-    } else {
-        args.images.forEach((image, i) => {
-            if (typeof image !== "string" || !NAME.test(image)) {
-                p.add(`images[${i}]: ${JSON.stringify(image)} is not a valid image name (lowercase letters, digits, '.', '_', '-')`);
-            } else if (args.images.indexOf(image) !== i) {
-                p.add(`images[${i}]: ${JSON.stringify(image)} is listed twice`);
-            }
-        });
-    }
-    if (args.prefix !== undefined && !REPO_PATH.test(args.prefix)) {
-        p.add(`prefix: ${JSON.stringify(args.prefix)} is not a valid ECR repository path (lowercase, e.g. "imagefleet/prod")`);
-    }
-    if (args.encryption !== undefined && !["AES256", "KMS"].includes(args.encryption)) {
-        p.add(`encryption: ${JSON.stringify(args.encryption)} is not valid; valid: "AES256", "KMS"`);
-    }
-    if (args.kmsKey !== undefined && args.encryption !== "KMS") {
-        p.add(`kmsKey: only used with encryption "KMS" (encryption is ${JSON.stringify(args.encryption ?? "AES256")})`);
-    }
-    for (const key of ["cacheExpiryDays", "untaggedCacheExpiryDays", "untaggedImageExpiryDays"] as const) {
-        if (args[key] !== undefined && !isDays(args[key])) {
-            p.add(`${key}: ${JSON.stringify(args[key])} is not a whole number of days (at least 1)`);
-        }
-    }
-    const bad = (args.platforms ?? []).filter((x) => !isPlatform(x));
-    if (bad.length > 0) {
-        p.add(`platforms: ${listOf(bad.map(String))} is not a supported platform`);
-    }
-    if (args.keepCacheBranches !== undefined && (!Array.isArray(args.keepCacheBranches) || args.keepCacheBranches.some((b) => typeof b !== "string" || b.trim() === ""))) {
-        p.add(`keepCacheBranches: must be a list of branch names, got ${JSON.stringify(args.keepCacheBranches)}`);
-    }
-    p.throwIfAny(`EcrRegistry ${JSON.stringify(name)}`, stack);
-}
+export { validateEcrRegistry };
 
 /**
  * ECR repositories for an image family: one image repository and one cache

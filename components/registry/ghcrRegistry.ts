@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Problems } from "../errors";
+import { validateGhcrRegistry } from "./validate";
 import { RegistrySpec } from "../images/types";
 
 export const GHCR_ADDRESS = "ghcr.io";
@@ -14,9 +14,6 @@ export interface GhcrRegistryArgs {
     readonly token: pulumi.Input<string>;
 }
 
-// GitHub logins: alphanumerics and single hyphens, not at either end, at most 39.
-const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
-
 /**
  * GitHub's container registry for teams that keep images next to their code.
  * GHCR creates packages on first push, so there is nothing to declare: this
@@ -26,17 +23,7 @@ const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
  * package retention settings instead.
  */
 export function ghcrRegistry(args: GhcrRegistryArgs, stack: string = pulumi.getStack()): RegistrySpec {
-    const p = new Problems();
-    if (typeof args.owner !== "string" || !LOGIN.test(args.owner)) {
-        p.add(`owner: ${JSON.stringify(args.owner)} is not a GitHub user or organization name`);
-    }
-    if (args.username === undefined || args.username === "") {
-        p.add("username: required (the account the token belongs to)");
-    }
-    if (args.token === undefined || args.token === "") {
-        p.add("token: required, a token with write:packages; set it as a secret");
-    }
-    p.throwIfAny("GHCR registry", stack);
+    validateGhcrRegistry(args, stack);
     return {
         address: GHCR_ADDRESS,
         // GHCR package paths must be lowercase even when the login is not.

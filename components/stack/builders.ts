@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { listOf } from "../errors";
-import { BuilderFleet, BuilderFleetArgs, fleetProblems } from "../builders";
+import { Issue } from "../errors";
+import { BuilderFleet, BuilderFleetArgs } from "../builders";
+import { fleetCrossFieldIssues } from "../builders/validate";
 import { Platform } from "../images/platforms";
 import { exampleFamily } from "../../example/family";
-import { ConfigReader, StackConfig } from "./config";
+import { ConfigValues, NAMESPACE, readConfigValues, StackConfig, throwConfigIssues } from "./config";
 
 /** `imagefleet:fleet` as a stack file holds it: BuilderFleetArgs with plain values. */
 export type FleetConfig = Omit<BuilderFleetArgs, "vpcId" | "subnetIds" | "repositoryArns" | "keyName" | "amis" | "builderNamePrefix" | "register" | "tags"> & {
@@ -13,11 +14,6 @@ export type FleetConfig = Omit<BuilderFleetArgs, "vpcId" | "subnetIds" | "reposi
     readonly keyName?: string;
     readonly tags?: Record<string, string>;
 };
-
-const FLEET_KEYS = [
-    "vpcId", "subnetIds", "allowedCidrs", "allowPublicIngress", "publicEndpoint", "nodes", "spot", "cacheVolumeGiB",
-    "gc", "idleStopMinutes", "buildkitVersion", "port", "repositoryArns", "keyName", "certValidityHours", "tags",
-];
 
 const ECR_ADDRESS = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
 
@@ -55,33 +51,33 @@ export function buildersFor(config: StackConfig, options: BuildersOptions = {}):
     return stackFleet(config, options).builders;
 }
 
-/** Like `buildersFor`, plus the fleet itself (its endpoints, instance ids and certificates) to export as stack outputs. */
-export function stackFleet(config: StackConfig, options: BuildersOptions = {}): { builders: Partial<Record<Platform, pulumi.Input<string>>>; fleet?: BuilderFleet } {
-    const r = new ConfigReader();
-    const key = r.key("fleet");
-    const fleet = r.object<FleetConfig>("fleet", (v) =>
-        typeof v === "object" && v !== null && !Array.isArray(v) ? undefined : `must be an object (BuilderFleet arguments), got ${JSON.stringify(v)}`);
-    if (fleet === undefined) {
-        r.throwIfAny();
-        return { builders: config.builders };
+/** `imagefleet:fleet` as the fleet's arguments, and its problems: a fleet on the local stack, the rules across its fields, repositories it cannot derive. */
+export function fleetSettingsOf(config: StackConfig, read: ConfigValues, options: BuildersOptions = {}): { fleet?: FleetConfig; repositoryArns?: pulumi.Input<string>[]; issues: Issue[] } {
+    const issues: Issue[] = [];
+    if (!read.set.has("fleet")) {
+        return { issues };
     }
     if (config.stack === "local") {
-        r.problems.add(`${key}: the local stack builds on this machine and has no fleet; remove ${key} or use a cloud stack`);
+        issues.push({ path: ["fleet"], message: `the local stack builds on this machine and has no fleet; remove ${NAMESPACE}:fleet or use a cloud stack` });
     }
-    const unknown = Object.keys(fleet).filter((k) => !FLEET_KEYS.includes(k));
-    if (unknown.length > 0) {
-        r.problems.add(`${key}: unknown ${unknown.length === 1 ? "key" : "keys"} ${listOf(unknown)}; valid: ${listOf(FLEET_KEYS)}`);
-    }
-    for (const line of fleetProblems(fleet)) {
-        r.problems.add(`${key}.${line}`);
-    }
+    // The schema of imagefleet:fleet ran as the key was read; here the rules across its fields, on what was given.
+    issues.push(...fleetCrossFieldIssues(read.decoded.fleet).map((i) => ({ ...i, path: ["fleet", ...i.path] })));
+    const fleet = read.values.fleet as FleetConfig | undefined;
     const imageNames = options.imageNames ?? (config.images ?? exampleFamily({ artifactSource: config.artifactSource })).map((i) => i.name);
-    const repositoryArns = options.repositoryArns ?? fleet.repositoryArns ?? ecrRepositoryArns(config.registry, imageNames);
-    if (repositoryArns === undefined) {
-        r.problems.add(`${key}.repositoryArns: ${r.key("registry")} (${JSON.stringify(config.registry.address)}) is not an ECR registry; list the repository ARNs the hosts may push to`);
+    const repositoryArns = options.repositoryArns ?? fleet?.repositoryArns ?? ecrRepositoryArns(config.registry, imageNames);
+    if (fleet !== undefined && repositoryArns === undefined) {
+        issues.push({ path: ["fleet", "repositoryArns"], message: `${NAMESPACE}:registry (${JSON.stringify(config.registry.address)}) is not an ECR registry; list the repository ARNs the hosts may push to` });
     }
-    r.throwIfAny();
+    return { fleet, repositoryArns, issues };
+}
 
+/** Like `buildersFor`, plus the fleet itself (its endpoints, instance ids and certificates) to export as stack outputs. */
+export function stackFleet(config: StackConfig, options: BuildersOptions = {}): { builders: Partial<Record<Platform, pulumi.Input<string>>>; fleet?: BuilderFleet } {
+    const { fleet, repositoryArns, issues } = fleetSettingsOf(config, readConfigValues(), options);
+    throwConfigIssues(issues, config.stack);
+    if (fleet === undefined) {
+        return { builders: config.builders };
+    }
     const name = `imagefleet-${config.stack}`;
     const builderFleet = new BuilderFleet(name, { ...fleet, repositoryArns, builderNamePrefix: name });
     return { builders: { ...config.builders, ...builderFleet.builders }, fleet: builderFleet };

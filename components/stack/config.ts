@@ -1,12 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
-import { listOf, Problems } from "../errors";
+import { Issue, Problems, show, unknownKeyMessage } from "../errors";
+import { parseIssues } from "../schema";
 import { resolveGit, ResolvedGit } from "../images/git";
-import { DEFAULT_PLATFORMS, isPlatform, Platform, SUPPORTED_PLATFORMS } from "../images/platforms";
-import { SEMVER, SHA } from "../images/policy";
+import { DEFAULT_PLATFORMS, isPlatform, Platform } from "../images/platforms";
 import { ImageSpec } from "../images/types";
+import { CONFIG_KEY_NAMES, CONFIG_KEYS, ConfigKeyName } from "./schema";
 
 /** The environments imagefleet ships stacks for. */
 export const ENVIRONMENTS = ["local", "dev", "staging", "prod"] as const;
+
+/** The config namespace: the project's name. */
+export const NAMESPACE = "imagefleet";
 
 /** The project's stack config, read and checked once at startup. */
 export interface StackConfig {
@@ -34,184 +38,188 @@ export interface StackConfig {
     readonly buildOnPreview: boolean;
 }
 
+/** The decoded values of the keys that are set and valid, and the problems of the others. */
+export interface ConfigValues {
+    readonly values: Partial<Record<ConfigKeyName, unknown>>;
+    /** Every set key's decoded value, valid or not (rules across fields check what is well-formed in it). */
+    readonly decoded: Partial<Record<ConfigKeyName, unknown>>;
+    /** Keys that are set (valid or not). */
+    readonly set: ReadonlySet<ConfigKeyName>;
+    readonly issues: Issue[];
+}
+
 /**
- * Reads a key as JSON-or-string and records a problem that names the key when
- * it does not parse; `pulumi config set` stores objects as JSON strings.
+ * The key's value, or undefined when unset. Pulumi.yaml gives every
+ * optional key a default so the engine does not demand it; for keys with
+ * no natural default that default is "", which means unset.
  */
-export class ConfigReader {
-    /** Every problem found so far; the caller throws them together. */
-    readonly problems = new Problems();
-    /** The config namespace being read. */
-    readonly config: pulumi.Config;
-
-    constructor(/** Config namespace (the part before `:`). Default: `imagefleet`. */ readonly namespace = "imagefleet") {
-        this.config = new pulumi.Config(namespace);
+function rawValue(config: pulumi.Config, key: ConfigKeyName): string | undefined {
+    if ("secret" in CONFIG_KEYS[key]) {
+        return undefined;
     }
+    const value = config.get(key);
+    return value === "" ? undefined : value;
+}
 
-    key(name: string): string {
-        return `${this.namespace}:${name}`;
+/** The engine's string as the value it stands for; `json` keys that do not parse stay strings and are checked as such. */
+function decode(key: ConfigKeyName, raw: string): { value: unknown; notJson?: string } {
+    switch (CONFIG_KEYS[key].decode) {
+        case "boolean":
+            return { value: raw === "true" ? true : raw === "false" ? false : raw };
+        case "json":
+            try {
+                return { value: JSON.parse(raw) };
+            } catch (err) {
+                return { value: raw, notJson: err instanceof Error ? err.message : String(err) };
+            }
+        default:
+            return { value: raw };
     }
+}
 
-    /**
-     * The key's value, or undefined when unset. Pulumi.yaml gives every
-     * optional key a default so the engine does not demand it; for keys with
-     * no natural default that default is "", which means unset.
-     */
-    raw(name: string): string | undefined {
-        const value = this.config.get(name);
-        return value === "" ? undefined : value;
-    }
-
-    object<T>(name: string, check: (v: unknown) => string | undefined): T | undefined {
-        const raw = this.raw(name);
+/**
+ * Reads every key of the namespace and checks each against its schema, plus
+ * the keys no schema knows (typos), each with a did-you-mean.
+ */
+export function readConfigValues(config = new pulumi.Config(NAMESPACE)): ConfigValues {
+    const values: Partial<Record<ConfigKeyName, unknown>> = {};
+    const decoded: Partial<Record<ConfigKeyName, unknown>> = {};
+    const set = new Set<ConfigKeyName>();
+    const issues: Issue[] = [];
+    for (const key of CONFIG_KEY_NAMES) {
+        const raw = rawValue(config, key);
         if (raw === undefined) {
-            return undefined;
+            continue;
         }
-        let value: unknown;
-        try {
-            value = JSON.parse(raw);
-        } catch {
-            this.problems.add(`${this.key(name)}: ${JSON.stringify(raw)} is not valid JSON/YAML structure`);
-            return undefined;
+        set.add(key);
+        const { value, notJson } = decode(key, raw);
+        decoded[key] = value;
+        const found = parseIssues(CONFIG_KEYS[key].schema, value, [key]);
+        if (notJson !== undefined && found.some((i) => i.path.length === 1)) {
+            // A YAML scalar (or broken JSON) where a list or object belongs.
+            const what = /^\s*[[{]/.test(raw) ? `is not valid JSON (${notJson})` : "in YAML, a list is [a, b] or one \"- item\" per line, and an object is {key: value} or one \"key: value\" per line";
+            issues.push(...found.map((i) => (i.path.length === 1 ? { ...i, message: `${i.message}; ${what}` } : i)));
+        } else {
+            issues.push(...found);
         }
-        const problem = check(value);
-        if (problem) {
-            this.problems.add(`${this.key(name)}: ${problem}`);
-            return undefined;
+        if (found.length === 0) {
+            values[key] = value;
         }
-        return value as T;
     }
-
-    string(name: string, pattern?: RegExp, valid?: string): string | undefined {
-        const value = this.raw(name);
-        if (value !== undefined && pattern && !pattern.test(value)) {
-            this.problems.add(`${this.key(name)}: ${JSON.stringify(value)} is not valid; ${valid ?? `must match ${pattern}`}`);
-            return undefined;
-        }
-        return value;
+    const prefix = `${NAMESPACE}:`;
+    const known = CONFIG_KEY_NAMES.map((k) => `${prefix}${k}`);
+    for (const full of Object.keys(pulumi.runtime.allConfig()).filter((k) => k.startsWith(prefix) && !known.includes(k)).sort()) {
+        issues.push({ path: [full.slice(prefix.length)], message: unknownKeyMessage(full, known, (k) => k) });
     }
-
-    boolean(name: string, fallback: boolean): boolean {
-        const value = this.raw(name);
-        if (value === undefined) {
-            return fallback;
-        }
-        if (value !== "true" && value !== "false") {
-            this.problems.add(`${this.key(name)}: ${JSON.stringify(value)} is not valid; valid: true, false`);
-            return fallback;
-        }
-        return value === "true";
-    }
-
-    throwIfAny(): void {
-        this.problems.throwIfAny("stack config", pulumi.getStack());
-    }
+    return { values, decoded, set, issues };
 }
 
-export const isStringMap = (v: unknown): string | undefined =>
-    typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string")
-        ? undefined
-        : `must be a map of strings, got ${JSON.stringify(v)}`;
-
-const isStringList = (v: unknown): string | undefined =>
-    Array.isArray(v) && v.every((x) => typeof x === "string" && x !== "") ? undefined : `must be a list of strings, got ${JSON.stringify(v)}`;
-
-function checkPlatforms(v: unknown): string | undefined {
-    if (!Array.isArray(v) || v.length === 0) {
-        return `must be a non-empty list of platforms; valid: ${listOf(SUPPORTED_PLATFORMS)}`;
-    }
-    const bad = v.filter((p) => !isPlatform(p));
-    return bad.length > 0 ? `${listOf(bad.map(String))} is not a supported platform; valid: ${listOf(SUPPORTED_PLATFORMS)}` : undefined;
+/** Platforms `imagefleet:fleet` has nodes for; they need no `imagefleet:builders` entry. */
+function platformsOfFleet(fleet: unknown): string[] {
+    const nodes = typeof fleet === "object" && fleet !== null ? (fleet as { nodes?: unknown }).nodes : undefined;
+    return typeof nodes === "object" && nodes !== null ? Object.keys(nodes) : [];
 }
 
-/** Platforms `imagefleet:fleet` has nodes for; they need no `imagefleet:builders` entry (stack/builders.ts checks the fleet itself). */
-function platformsOfFleet(raw: string | undefined): string[] {
+/** The well-formed entries of `imagefleet:builders`, so one bad entry does not hide the others. */
+function goodBuilders(raw: string | undefined): Partial<Record<Platform, string>> {
     try {
-        const nodes = raw === undefined ? undefined : JSON.parse(raw)?.nodes;
-        return typeof nodes === "object" && nodes !== null ? Object.keys(nodes) : [];
+        const parsed: unknown = raw === undefined ? {} : JSON.parse(raw);
+        return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+            ? Object.fromEntries(Object.entries(parsed).filter(([k, v]) => isPlatform(k) && typeof v === "string" && v !== ""))
+            : {};
     } catch {
-        return [];
+        return {};
     }
 }
 
-/**
- * Reads and validates the project's config for the current stack. Throws one
- * ValidationError naming each bad key and the stack before anything is declared.
- */
-export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
-    const r = new ConfigReader();
+/** The config, decoded and checked key by key, plus the rules between keys that need nothing but config. */
+export interface CheckedConfig {
+    readonly config: StackConfig;
+    readonly read: ConfigValues;
+    readonly issues: Issue[];
+}
+
+/** Reads every key and checks the rules between them; no resource, no throw. */
+export function checkStackConfig(env: NodeJS.ProcessEnv = process.env): CheckedConfig {
     const stack = pulumi.getStack();
+    const cfg = new pulumi.Config(NAMESPACE);
+    const read = readConfigValues(cfg);
+    const { values: v, set } = read;
+    const issues: Issue[] = [...read.issues];
 
-    const registry = r.object<StackConfig["registry"]>("registry", (v) => {
-        const o = v as Record<string, unknown>;
-        if (typeof o !== "object" || o === null || typeof o.address !== "string" || o.address === "") {
-            return `must be an object with an "address" (e.g. {"address": "registry.localhost:5000"}), got ${JSON.stringify(v)}`;
+    if (!set.has("registry")) {
+        issues.push({ path: ["registry"], message: 'is required, e.g. {"address": "registry.localhost:5000"}' });
+    }
+    const platforms = (v.platforms as Platform[] | undefined) ?? [...DEFAULT_PLATFORMS];
+    (v.platforms as string[] | undefined)?.forEach((p, i, all) => {
+        if (all.indexOf(p) !== i) {
+            issues.push({ path: ["platforms", i], message: `${show(p)} is listed twice` });
         }
-        return "password" in o ? "put the password in the secret key imagefleet:registryPassword, not in plain config" : undefined;
     });
-    if (registry === undefined && r.raw("registry") === undefined) {
-        r.problems.add(`${r.key("registry")} is required, e.g. {"address": "registry.localhost:5000"}`);
-    }
-    const platforms = r.object<Platform[]>("platforms", checkPlatforms) ?? [...DEFAULT_PLATFORMS];
-    const builders = r.object<Partial<Record<Platform, string>>>("builders", (v) => {
-        const bad = isStringMap(v);
-        if (bad) {
-            return bad;
+    const builders = (v.builders as Partial<Record<Platform, string>> | undefined) ?? goodBuilders(rawValue(cfg, "builders"));
+    const images = v.images as ImageSpec[] | undefined;
+    const artifactSource = (v.artifactSource as "image" | "local" | undefined) ?? "image";
+    const localArtifactDir = v.localArtifactDir as string | undefined;
+    if (set.has("images")) {
+        if (artifactSource === "local" || set.has("localArtifactDir")) {
+            const key = artifactSource === "local" ? "artifactSource" : "localArtifactDir";
+            issues.push({ path: [key], message: `only applies to the example family, and ${NAMESPACE}:images is set; give the runtime image from: {"<context>": {"local": "<dir>"}} instead` });
         }
-        const keys = Object.keys(v as object).filter((k) => !isPlatform(k));
-        return keys.length > 0 ? `${listOf(keys)} is not a platform; valid keys: ${listOf(SUPPORTED_PLATFORMS)}` : undefined;
-    }) ?? {};
-    const fallbackBranches = r.object<string[]>("fallbackBranches", isStringList) ?? ["main"];
-    const variants = r.object<Record<string, Record<string, string>>>("variants", (v) =>
-        typeof v === "object" && v !== null && !Array.isArray(v)
-            ? Object.entries(v).map(([k, x]) => (isStringMap(x) ? `variant ${JSON.stringify(k)} ${isStringMap(x)}` : undefined)).find(Boolean)
-            : `must be a map of variant name to build args, got ${JSON.stringify(v)}`) ?? {};
-    const buildArgs = r.object<Record<string, string>>("buildArgs", isStringMap) ?? {};
-    const images = r.object<ImageSpec[]>("images", (v) =>
-        Array.isArray(v) && v.every((x) => typeof x === "object" && x !== null) ? undefined : `must be a list of image objects, got ${JSON.stringify(v)}`);
-    const artifactSource = (r.string("artifactSource", /^(image|local)$/, "valid: \"image\", \"local\"") ?? "image") as "image" | "local";
-    const localArtifactDir = r.string("localArtifactDir");
-    if (artifactSource === "local" && !localArtifactDir) {
-        r.problems.add(`${r.key("localArtifactDir")} is required when ${r.key("artifactSource")} is "local"`);
+    } else if (artifactSource === "local" && !set.has("localArtifactDir")) {
+        issues.push({ path: ["localArtifactDir"], message: `is required when ${NAMESPACE}:artifactSource is "local" (a directory with artifact/bin/hello)` });
+    } else if (artifactSource === "image" && set.has("localArtifactDir") && v.localArtifactDir !== undefined) {
+        issues.push({ path: ["localArtifactDir"], message: `only used when ${NAMESPACE}:artifactSource is "local" (it is "image"); remove it or set artifactSource to "local"` });
     }
-    const release = r.string("release", SEMVER, "use a semver version such as \"1.4.0\"");
-    const git = resolveGit({ branch: r.raw("gitBranch"), sha: r.raw("gitSha") }, env);
-    if (!git.branch) {
-        r.problems.add(`${r.key("gitBranch")}: no branch found in config, CI variables or git; set it`);
-    }
-    if (!SHA.test(git.sha)) {
-        r.problems.add(`${r.key("gitSha")}: ${JSON.stringify(git.sha)} (from ${git.source}) is not a commit SHA (7 to 64 hex characters)`);
-    }
-    const push = r.boolean("push", true);
-    const cacheWrite = r.boolean("cacheWrite", true);
-    const buildOnPreview = r.boolean("buildOnPreview", false);
 
-    const fleetPlatforms = platformsOfFleet(r.raw("fleet"));
+    const git = resolveGit({ branch: rawValue(cfg, "gitBranch"), sha: rawValue(cfg, "gitSha") }, env);
+    if (!set.has("gitBranch")) {
+        const found = parseIssues(CONFIG_KEYS.gitBranch.schema, git.branch, ["gitBranch"]);
+        issues.push(...found.map((i) => ({ ...i, message: git.branch === "" ? "no branch found in config, CI variables or git; set it" : `${i.message} (from ${git.source})` })));
+    }
+    if (!set.has("gitSha")) {
+        const found = parseIssues(CONFIG_KEYS.gitSha.schema, git.sha, ["gitSha"]);
+        issues.push(...found.map((i) => ({ ...i, message: `${i.message} (from ${git.source})` })));
+    }
+
     // A promoting stack (prod) builds nothing, so it needs no builder at all.
-    const builds = r.raw("promoteFrom") === undefined;
-    for (const p of builds ? platforms.filter(isPlatform) : []) {
-        if (!builders[p] && !fleetPlatforms.includes(p)) {
-            r.problems.add(`${r.key("builders")}: platform ${JSON.stringify(p)} (from ${r.key("platforms")}) has no builder; set ${r.key("builders")}["${p}"] to a buildx builder name`);
+    // From the fleet as given, even when it has problems of its own: those are reported on imagefleet:fleet.
+    const fleetPlatforms = platformsOfFleet(read.decoded.fleet);
+    const builds = !set.has("promoteFrom");
+    const used = images === undefined || !set.has("images")
+        ? platforms
+        : platforms.filter((p) => images.some((i) => (i.platforms ?? platforms).includes(p)));
+    if (builds) {
+        for (const p of used.filter(isPlatform)) {
+            if (!builders[p] && !fleetPlatforms.includes(p)) {
+                issues.push({ path: ["builders"], message: `platform ${show(p)} (from ${NAMESPACE}:platforms) has no builder; set ${NAMESPACE}:builders["${p}"] to a buildx builder name` });
+            }
         }
     }
-    r.throwIfAny();
 
-    const password = r.config.getSecret("registryPassword");
-    return {
+    const registry = (v.registry as StackConfig["registry"] | undefined) ?? { address: "" };
+    const config: StackConfig = {
         stack,
-        registry: { ...registry!, password },
+        registry: { ...registry, password: cfg.getSecret("registryPassword") },
         platforms,
         builders,
         git,
-        fallbackBranches,
-        cacheWrite,
-        variants,
-        buildArgs,
+        fallbackBranches: (v.fallbackBranches as string[] | undefined) ?? ["main"],
+        cacheWrite: (v.cacheWrite as boolean | undefined) ?? true,
+        variants: (v.variants as Record<string, Record<string, string>> | undefined) ?? {},
+        buildArgs: (v.buildArgs as Record<string, string> | undefined) ?? {},
         images,
         artifactSource,
         localArtifactDir,
-        release,
-        push,
-        buildOnPreview,
+        release: v.release as string | undefined,
+        push: (v.push as boolean | undefined) ?? true,
+        buildOnPreview: (v.buildOnPreview as boolean | undefined) ?? false,
     };
+    return { config, read, issues };
+}
+
+/** Throws one ValidationError for the stack config listing every issue, each as `imagefleet:<path>: <message>`. */
+export function throwConfigIssues(issues: readonly Issue[], stack = pulumi.getStack()): void {
+    const problems = new Problems();
+    problems.addIssues(issues, `${NAMESPACE}:`);
+    problems.throwIfAny("stack config", stack);
 }

@@ -1,18 +1,12 @@
-import { listOf, ValidationError } from "../errors";
+import { Issue } from "../errors";
 import { RegistrySpec } from "../images/types";
-import { EcrRegistry, EcrRegistryArgs, ghcrRegistry, GHCR_ADDRESS, validateEcrRegistry } from "../registry";
-import { ConfigReader, StackConfig } from "./config";
+import { EcrRegistry, EcrRegistryArgs, ghcrRegistry, GHCR_ADDRESS } from "../registry";
+import { ecrCrossFieldIssues, ecrRegistryIssues } from "../registry/validate";
+import { ConfigValues, NAMESPACE, readConfigValues, StackConfig, throwConfigIssues } from "./config";
+import { REGISTRY_KINDS } from "./schema";
 
-export const REGISTRY_KINDS = ["static", "ecr", "ghcr"] as const;
+export { REGISTRY_KINDS };
 export type RegistryKind = (typeof REGISTRY_KINDS)[number];
-
-/** `imagefleet:ecr` as a stack file holds it. */
-type EcrConfig = Pick<EcrRegistryArgs,
-    "prefix" | "encryption" | "scanOnPush" | "keepCacheBranches" | "cacheExpiryDays" | "untaggedCacheExpiryDays" | "untaggedImageExpiryDays" | "protect" | "tags"> & {
-    readonly kmsKey?: string;
-};
-
-const ECR_KEYS = ["prefix", "encryption", "kmsKey", "scanOnPush", "keepCacheBranches", "cacheExpiryDays", "untaggedCacheExpiryDays", "untaggedImageExpiryDays", "protect", "tags"];
 
 /** This stack's registry: what an ImageFamily or a Promotion pushes to, and the ECR repositories when it has them. */
 export interface StackRegistry {
@@ -28,31 +22,26 @@ export interface RegistrySettings {
 }
 
 const ECR_HOST = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
+const key = (k: string) => `${NAMESPACE}:${k}`;
 
 /**
- * Reads `imagefleet:registryKind` and `imagefleet:ecr` and checks the ECR
- * arguments they make, before anything is declared; one error naming each bad
- * key and the stack.
+ * `imagefleet:registryKind` and `imagefleet:ecr` as the settings they make,
+ * and their problems: ECR settings on a stack that is not ECR, a registry
+ * address that does not fit the kind, the EcrRegistry arguments.
  */
-export function loadRegistrySettings(config: StackConfig, imageNames: readonly string[]): RegistrySettings {
-    const r = new ConfigReader();
-    const kind = (r.string("registryKind", /^(static|ecr|ghcr)$/, `valid: ${listOf(REGISTRY_KINDS)}`) ?? "static") as RegistryKind;
-    const ecr = r.object<EcrConfig>("ecr", (v) => {
-        if (typeof v !== "object" || v === null || Array.isArray(v)) {
-            return `must be an object (EcrRegistry settings), got ${JSON.stringify(v)}`;
-        }
-        const unknown = Object.keys(v).filter((k) => !ECR_KEYS.includes(k));
-        return unknown.length > 0 ? `unknown ${listOf(unknown)}; valid: ${listOf(ECR_KEYS)}` : undefined;
-    }) ?? {};
-    if (r.raw("ecr") !== undefined && kind !== "ecr") {
-        r.problems.add(`${r.key("ecr")}: only used when ${r.key("registryKind")} is "ecr" (it is ${JSON.stringify(kind)})`);
+export function registrySettingsOf(config: StackConfig, read: ConfigValues, imageNames: readonly string[]): { settings: RegistrySettings; issues: Issue[] } {
+    const issues: Issue[] = [];
+    const kind = (read.values.registryKind as RegistryKind | undefined) ?? "static";
+    const ecr = (read.values.ecr as Partial<EcrRegistryArgs> | undefined) ?? {};
+    if (read.set.has("ecr") && kind !== "ecr") {
+        issues.push({ path: ["ecr"], message: `only used when ${key("registryKind")} is "ecr" (it is ${JSON.stringify(kind)})` });
     }
     if (kind === "ecr" && config.stack === "local") {
-        r.problems.add(`${r.key("registryKind")}: the local stack has no cloud account; use "static" with a registry on localhost`);
+        issues.push({ path: ["registryKind"], message: 'the local stack has no cloud account; use "static" with a registry on localhost' });
     }
-    if (kind === "ecr" && !ECR_HOST.test(config.registry.address)) {
+    if (kind === "ecr" && config.registry.address !== "" && !ECR_HOST.test(config.registry.address)) {
         // The repositories' ARNs (for the builder hosts' role) are derived from it.
-        r.problems.add(`${r.key("registry")}: address must be the ECR registry the repositories are created in ("<account>.dkr.ecr.<region>.amazonaws.com") when ${r.key("registryKind")} is "ecr", got ${JSON.stringify(config.registry.address)}`);
+        issues.push({ path: ["registry", "address"], message: `must be the ECR registry the repositories are created in ("<account>.dkr.ecr.<region>.amazonaws.com") when ${key("registryKind")} is "ecr", got ${JSON.stringify(config.registry.address)}` });
     }
     const args: EcrRegistryArgs = {
         images: imageNames,
@@ -61,31 +50,39 @@ export function loadRegistrySettings(config: StackConfig, imageNames: readonly s
         ...ecr,
         prefix: ecr.prefix ?? `${config.registry.namespace ?? "imagefleet"}/${config.stack}`,
     };
-    if (kind === "ecr") {
-        try {
-            validateEcrRegistry("imagefleet-registry", args, config.stack);
-        } catch (err) {
-            for (const line of err instanceof ValidationError ? err.problems : [String(err)]) {
-                r.problems.add(`${r.key("ecr")}.${line}`);
-            }
+    if (kind === "ecr" || read.set.has("ecr")) {
+        // The schema of imagefleet:ecr ran as the key was read; here the rules across its fields, on what was given.
+        issues.push(...ecrCrossFieldIssues(read.decoded.ecr ?? {}).map((i) => ({ ...i, path: ["ecr", ...i.path] })));
+        if (kind === "ecr" && read.values.ecr !== undefined) {
+            issues.push(...ecrRegistryIssues(args).filter((i) => i.path[0] !== "kmsKey" && i.path[0] !== "images").map((i) => ({ ...i, path: ["ecr", ...i.path] })));
         }
     }
     if (kind === "ghcr") {
-        if (config.registry.address !== GHCR_ADDRESS) {
-            r.problems.add(`${r.key("registry")}: address must be "${GHCR_ADDRESS}" when ${r.key("registryKind")} is "ghcr", got ${JSON.stringify(config.registry.address)}`);
+        if (config.registry.address !== "" && config.registry.address !== GHCR_ADDRESS) {
+            issues.push({ path: ["registry"], message: `address must be "${GHCR_ADDRESS}" when ${key("registryKind")} is "ghcr", got ${JSON.stringify(config.registry.address)}` });
         }
         if (!config.registry.namespace) {
-            r.problems.add(`${r.key("registry")}: namespace must be the GitHub owner (user or organization) when ${r.key("registryKind")} is "ghcr"`);
+            issues.push({ path: ["registry"], message: `namespace must be the GitHub owner (user or organization) when ${key("registryKind")} is "ghcr"` });
         }
         if (!config.registry.username) {
-            r.problems.add(`${r.key("registry")}: username is required for ghcr (the account the token belongs to)`);
+            issues.push({ path: ["registry"], message: "username is required for ghcr (the account the token belongs to)" });
         }
         if (config.registry.password === undefined) {
-            r.problems.add(`${r.key("registryPassword")}: required for ghcr, a token with write:packages (pulumi config set --secret registryPassword …)`);
+            issues.push({ path: ["registryPassword"], message: "required for ghcr, a token with write:packages (pulumi config set --secret registryPassword …)" });
         }
     }
-    r.throwIfAny();
-    return { kind, ecr: args };
+    return { settings: { kind, ecr: args }, issues };
+}
+
+/**
+ * Reads `imagefleet:registryKind` and `imagefleet:ecr` and checks the ECR
+ * arguments they make, before anything is declared; one error naming each bad
+ * key and the stack.
+ */
+export function loadRegistrySettings(config: StackConfig, imageNames: readonly string[]): RegistrySettings {
+    const { settings, issues } = registrySettingsOf(config, readConfigValues(), imageNames);
+    throwConfigIssues(issues, config.stack);
+    return settings;
 }
 
 /**
@@ -101,6 +98,22 @@ export function plannedRepositoryArns(config: StackConfig, settings: RegistrySet
     const [, account, region, cn] = m;
     return settings.ecr.images.flatMap((image) => [image, `${image}-cache`])
         .map((repo) => `arn:${cn ? "aws-cn" : "aws"}:ecr:${region}:${account}:repository/${settings.ecr.prefix}/${repo}`);
+}
+
+/** The repository names the family will push to (before ECR repositories exist), for the plan check. */
+export function plannedRepositories(config: StackConfig, settings: RegistrySettings): Pick<RegistrySpec, "address" | "namespace" | "repositories" | "cacheRepositories"> {
+    if (settings.kind === "ecr") {
+        const base = `${config.registry.address}/${settings.ecr.prefix}`;
+        return {
+            address: config.registry.address,
+            repositories: Object.fromEntries(settings.ecr.images.map((i) => [i, `${base}/${i}`])),
+            cacheRepositories: Object.fromEntries(settings.ecr.images.map((i) => [i, `${base}/${i}-cache`])),
+        };
+    }
+    if (settings.kind === "ghcr") {
+        return { address: GHCR_ADDRESS, namespace: config.registry.namespace?.toLowerCase() };
+    }
+    return { address: config.registry.address, namespace: config.registry.namespace };
 }
 
 /**

@@ -58,6 +58,13 @@ export const RESOURCE_STATES: Record<string, (name: string, inputs: Record<strin
         registryId: "123456789012",
     }),
     "aws:iam/role:Role": (name, inputs) => ({ arn: `arn:aws:iam::123456789012:role/${inputs.name ?? name}`, name: inputs.name ?? name }),
+    // What `cosign generate-key-pair` would give, clearly fake; tests check none of it is printed.
+    "pulumi-nodejs:dynamic/supplychain:CosignKeyPair": (name) => ({
+        keyId: createHash("sha256").update(name).digest("hex").slice(0, 16),
+        publicKey: `-----BEGIN PUBLIC KEY-----\nMOCK-PUBLIC-${name}\n-----END PUBLIC KEY-----\n`,
+        privateKey: `-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nMOCK-PRIVATE-${name}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n`,
+        password: `MOCK-PASSWORD-${name}`,
+    }),
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": (_name, inputs) => ({
         arn: `arn:aws:iam::123456789012:oidc-provider/${String(inputs.url).replace(/^https:\/\//, "")}`,
     }),

@@ -1,4 +1,7 @@
 import { ValidationError } from "../../components/errors";
+import { UsageError } from "./usageError";
+
+export { UsageError };
 
 export interface StackArgs {
     readonly stack: string;
@@ -32,19 +35,35 @@ export function parseStackArgs(argv: readonly string[], usage: string, known: { 
         } else if (known.flags?.includes(a)) {
             flags.add(a);
         } else {
-            throw new Error(`unknown argument ${JSON.stringify(a)}; usage: ${usage}`);
+            throw new UsageError(`unknown argument ${JSON.stringify(a)}; usage: ${usage}`);
         }
     }
     if (!stack) {
-        throw new Error("--stack is required, e.g. --stack local");
+        throw new UsageError("--stack is required, e.g. --stack local");
     }
     return { stack, config, flags, out };
 }
 
-/** Runs a command's main, printing a validation problem without a stack trace and exiting 1 on any error. */
+/**
+ * What a command prints for an error: the message of a ValidationError or a
+ * UsageError as it is; anything else is a fault of ours, named as such. A
+ * stack trace only with IMAGEFLEET_DEBUG=1.
+ */
+export function errorText(err: unknown, env: NodeJS.ProcessEnv = process.env): string {
+    const e = err instanceof Error ? err : undefined;
+    if (env.IMAGEFLEET_DEBUG === "1") {
+        return e?.stack ?? String(err);
+    }
+    if (err instanceof ValidationError || err instanceof UsageError) {
+        return err.message;
+    }
+    return `internal error: ${e ? `${e.name}: ${e.message}` : String(err)} (IMAGEFLEET_DEBUG=1 prints the stack trace)`;
+}
+
+/** Runs a command's main, printing an error without a stack trace (see errorText) and exiting 1 on any error. */
 export function runMain(command: string, main: () => Promise<void>): void {
     main().catch((err) => {
-        process.stderr.write(`${command}: ${err instanceof ValidationError ? err.message : err?.stack ?? err}\n`);
+        process.stderr.write(`${command}: ${errorText(err)}\n`);
         process.exit(1);
     });
 }

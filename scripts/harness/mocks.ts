@@ -26,6 +26,8 @@ export interface Recorded {
 export interface ResourceOptionsSeen {
     readonly protect?: boolean;
     readonly retainOnDelete?: boolean;
+    /** Names of the resources it was declared to depend on (`dependsOn`). */
+    readonly dependsOn?: readonly string[];
 }
 
 export interface EvaluateOptions {
@@ -186,7 +188,13 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
             // The SDK applies stack transformations as each resource is built,
             // so they see the options the mock monitor is never sent.
             pulumi.runtime.registerStackTransformation((t) => {
-                seenOptions.set(`${t.type} ${t.name}`, { protect: t.opts.protect, retainOnDelete: t.opts.retainOnDelete });
+                const deps = t.opts.dependsOn === undefined ? undefined : ([] as unknown[]).concat(t.opts.dependsOn);
+                seenOptions.set(`${t.type} ${t.name}`, {
+                    protect: t.opts.protect,
+                    retainOnDelete: t.opts.retainOnDelete,
+                    // The SDK keeps each resource's name in `__name`.
+                    dependsOn: deps?.map((d) => String((d as { __name?: string }).__name)),
+                });
                 return undefined;
             });
             if (typeof options.program === "function") {

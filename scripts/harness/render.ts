@@ -7,7 +7,7 @@ export function toJson(resources: readonly Recorded[]): string {
         type: r.type,
         name: r.name,
         parent: r.parent ?? null,
-        inputs: maskSecrets(r.inputs),
+        inputs: withoutProviderCode(maskSecrets(r.inputs)),
         ...(r.outputs !== undefined ? { outputs: maskSecrets(r.outputs) } : {}),
     })), null, 2);
 }
@@ -28,6 +28,12 @@ function detailLines(r: Recorded, byName: ReadonlyMap<string, Recorded>): string
     }
     const warnings = Object.values(contextsOf(r)).flatMap((c) => c.warnings);
     return [...new Set(warnings)].map((w) => `warning: ${w}`);
+}
+
+/** A dynamic resource's `__provider` is its provider's serialized code: show its size, not the code. */
+function withoutProviderCode(inputs: Record<string, any>): Record<string, any> {
+    const code = inputs?.__provider;
+    return typeof code === "string" ? { ...inputs, __provider: `[dynamic provider code, ${code.length} characters]` } : inputs;
 }
 
 function summary(r: Recorded): string {

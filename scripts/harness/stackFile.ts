@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { UsageError } from "./usageError";
 
 export const PROJECT = "imagefleet";
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -22,9 +23,9 @@ export function readStackConfig(stack: string, root = ROOT): StackConfigMap {
         const known = fs.readdirSync(path.join(root, "stacks"))
             .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
             .filter(Boolean);
-        throw new Error(`no stack ${JSON.stringify(stack)}: ${file} does not exist; stacks: ${known.join(", ")}`);
+        throw new UsageError(`no stack ${JSON.stringify(stack)}: ${path.relative(root, file)} does not exist; stacks: ${known.join(", ")}`);
     }
-    const doc = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
+    const doc = (parseYamlFile(file, root) ?? {}) as { config?: Record<string, unknown> };
     const config: Record<string, string> = projectDefaults(root);
     const secretKeys: string[] = [];
     for (const [key, value] of Object.entries<any>(doc.config ?? {})) {
@@ -39,9 +40,25 @@ export function readStackConfig(stack: string, root = ROOT): StackConfigMap {
     return { config, secretKeys };
 }
 
+/**
+ * A YAML file's content; a syntax error is a UsageError naming the file, the
+ * line and the column (`stacks/Pulumi.local.yaml:4:3: …`), as an editor shows them.
+ */
+export function parseYamlFile(file: string, root = ROOT): unknown {
+    const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"), { prettyErrors: true });
+    if (doc.errors.length > 0) {
+        const lines = doc.errors.map((e) => {
+            const pos = e.linePos?.[0];
+            return `${path.relative(root, file)}:${pos ? `${pos.line}:${pos.col}` : "?"}: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`;
+        });
+        throw new UsageError(`invalid YAML:\n${lines.map((l) => `  - ${l}`).join("\n")}`);
+    }
+    return doc.toJS();
+}
+
 /** The `default`s of Pulumi.yaml's typed config, which the engine hands to the program too. */
 function projectDefaults(root: string): Record<string, string> {
-    const project = YAML.parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) ?? {};
+    const project = (parseYamlFile(path.join(root, "Pulumi.yaml"), root) ?? {}) as { config?: Record<string, unknown> };
     const defaults: Record<string, string> = {};
     for (const [key, spec] of Object.entries<any>(project.config ?? {})) {
         if (spec && typeof spec === "object" && "default" in spec) {
@@ -57,7 +74,7 @@ export function applyOverrides(map: StackConfigMap, overrides: readonly string[]
     for (const o of overrides) {
         const eq = o.indexOf("=");
         if (eq <= 0) {
-            throw new Error(`--config ${JSON.stringify(o)}: expected key=value, e.g. imagefleet:gitBranch=feature-x`);
+            throw new UsageError(`--config ${JSON.stringify(o)}: expected key=value, e.g. imagefleet:gitBranch=feature-x`);
         }
         const key = o.slice(0, eq);
         config[key.includes(":") ? key : `${PROJECT}:${key}`] = o.slice(eq + 1);

@@ -4,6 +4,8 @@
 # builders (the docker-build provider rejects the legacy `docker` driver).
 #
 #   test/e2e/buildkitd.sh start|stop|status|restart
+#   test/e2e/buildkitd.sh kill amd64|arm64   SIGKILL one host, as a crash would
+#                                            (fault tests; `start` brings it back)
 #
 # Needs buildkitd/buildctl from scripts/build-tools.sh (or on PATH), openssl,
 # runc, QEMU binfmt for arm64, and docker-buildx (no Docker engine needed).
@@ -156,7 +158,16 @@ start_one() {
   else
     write_config "$a"
     log "starting buildkitd $a on $(addr "$a") (log: $dir/buildkitd.log)"
-    nohup buildkitd --config "$dir/buildkitd.toml" >>"$dir/buildkitd.log" 2>&1 </dev/null &
+    # Close every inherited descriptor above stderr first: started under
+    # `flock LOCK command`, the daemon would otherwise keep LOCK's descriptor
+    # and hold the lock for as long as it runs.
+    (
+      for fd in /proc/$BASHPID/fd/*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then eval "exec $fd>&-"; fi
+      done
+      exec nohup buildkitd --config "$dir/buildkitd.toml" >>"$dir/buildkitd.log" 2>&1 </dev/null
+    ) &
     echo $! >"$dir/buildkitd.pid"
   fi
   local i
@@ -212,6 +223,19 @@ cmd_stop() {
   done
 }
 
+cmd_kill() { # arch
+  local a=$1 pid
+  [[ -n ${PORT[$a]:-} ]] || die "kill: unknown arch '$a' (${ARCHES[*]})"
+  if pid=$(pid_of "$a"); then
+    log "killing buildkitd $a (pid $pid) with SIGKILL"
+    kill -9 "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  else
+    log "buildkitd $a not running"
+  fi
+  rm -f "$STATE/$a/buildkitd.pid"
+}
+
 cmd_status() {
   local a pid rc=0
   for a in "${ARCHES[@]}"; do
@@ -236,5 +260,6 @@ case "${1:-}" in
   stop) cmd_stop ;;
   restart) cmd_stop; cmd_start ;;
   status) cmd_status ;;
-  *) echo "usage: $0 start|stop|restart|status" >&2; exit 2 ;;
+  kill) cmd_kill "${2:-}" ;;
+  *) echo "usage: $0 start|stop|restart|status|kill ARCH" >&2; exit 2 ;;
 esac

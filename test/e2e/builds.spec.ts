@@ -3,19 +3,15 @@
 // to a real registry, read back over the registry's HTTP API.
 import { strict as assert } from "assert";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { exampleFamily } from "../../example/family";
-import { bakeForStack } from "../../scripts/bake";
-import { archOf, copyExample, fromCache, indexPlatforms, manifest, must, parseProgress, requireEngine, Run, runSha, sh, Step, tags } from "./support";
+import { archOf, copyExample, fromCache, indexPlatforms, manifest, must, parseProgress, requireEngine, Run, runSha, sh, Step, tags, writeBake } from "./support";
 
 const BUILDER = process.env.IMAGEFLEET_E2E_BUILDER ?? "default";
 
 /** Bakes the local stack with overrides; returns the run, its steps and the index plan. */
 async function bake(overrides: string[], group?: string): Promise<Run & { steps: ReturnType<typeof parseProgress>; indexes: { tag: string; sources: string[] }[] }> {
-    const { bake: file, indexes } = await bakeForStack("local", overrides);
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-bake-")), "bake.json");
-    fs.writeFileSync(out, JSON.stringify(file, null, 2));
+    const { file: out, indexes } = await writeBake(BUILDER, overrides);
     const run = sh("docker", ["buildx", "bake", "--builder", BUILDER, "-f", out, "--progress=plain", ...(group ? [group] : [])]);
     return { ...run, steps: parseProgress(run.stderr), indexes };
 }

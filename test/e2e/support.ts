@@ -1,8 +1,9 @@
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { bakeForStack } from "../../scripts/bake";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const REGISTRY_HTTP = process.env.IMAGEFLEET_REGISTRY_HTTP ?? "https://registry.localhost:5000";
@@ -148,4 +149,174 @@ export function requireEngine(): void {
     if (r.code !== 0) {
         throw new Error(`the e2e tier needs a Docker engine (run test/e2e/setup.sh): ${r.stderr.trim()}`);
     }
+}
+
+/**
+ * Like `must`, for a command that may start a daemon (setup.sh, buildkitd.sh):
+ * every descriptor above stderr is closed first, so the daemon cannot inherit
+ * the e2e lock's descriptor from `flock LOCK npm run test:e2e` and hold the
+ * lock for as long as it runs.
+ */
+export function mustDetached(cmd: string, args: readonly string[], opts: Parameters<typeof sh>[2] = {}): Run {
+    const closeFds = 'for fd in /proc/$$/fd/*; do n=${fd##*/}; if ((n > 2)); then eval "exec $n>&-"; fi; done; exec "$@"';
+    return must("bash", ["-c", closeFds, "bash", cmd, ...args], opts);
+}
+
+/** A throwaway copy of the project (tracked and untracked files, node_modules linked) that a test may edit. */
+export function copyProject(prefix = "imagefleet-project-"): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    const files = must("git", ["ls-files", "-co", "--exclude-standard"]).stdout.split("\n").filter((f) => f && !f.startsWith("node_modules/"));
+    for (const f of files) {
+        const stat = fs.lstatSync(path.join(ROOT, f), { throwIfNoEntry: false });
+        if (stat) {
+            fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+            // A tracked symlink (to a directory, say) stays a symlink.
+            if (stat.isSymbolicLink()) {
+                fs.symlinkSync(fs.readlinkSync(path.join(ROOT, f)), path.join(dir, f));
+            } else {
+                fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+            }
+        }
+    }
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+    return dir;
+}
+
+/** A command running in the background whose output a test watches. */
+export interface Running {
+    readonly pid: number;
+    /** stdout and stderr so far, interleaved as they arrived. */
+    output(): string;
+    /** Resolves when `pattern` appears in the output; rejects after `seconds` or when the command exits first. */
+    waitFor(pattern: RegExp, seconds: number): Promise<RegExpExecArray>;
+    /** Sends a signal to the command. */
+    signal(sig: NodeJS.Signals): void;
+    /** Resolves when the command exits; kills it (SIGKILL) and rejects after `seconds`. */
+    done(seconds: number): Promise<Run>;
+}
+
+/** Starts a command without waiting for it (`sh` waits). */
+export function start(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Running {
+    const t0 = Date.now();
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => { out += d; stdout += d; });
+    child.stderr.on("data", (d: Buffer) => { out += d; stderr += d; });
+    const exited = new Promise<Run>((resolve) => child.on("close", (code, sig) =>
+        resolve({ code: code ?? (sig ? 128 : -1), stdout, stderr, seconds: (Date.now() - t0) / 1000 })));
+    let finished = false;
+    void exited.then(() => { finished = true; });
+    return {
+        pid: child.pid!,
+        output: () => out,
+        signal: (sig) => { child.kill(sig); },
+        async waitFor(pattern, seconds) {
+            const deadline = Date.now() + seconds * 1000;
+            for (;;) {
+                const m = pattern.exec(out);
+                if (m) {
+                    return m;
+                }
+                if (finished) {
+                    throw new Error(`${cmd} ${args.join(" ")} exited before printing ${pattern}:\n${out.slice(-6000)}`);
+                }
+                if (Date.now() > deadline) {
+                    throw new Error(`${cmd} ${args.join(" ")} did not print ${pattern} within ${seconds} s:\n${out.slice(-6000)}`);
+                }
+                await sleep(200);
+            }
+        },
+        async done(seconds) {
+            let killed = false;
+            const timer = setTimeout(() => { killed = true; child.kill("SIGKILL"); }, seconds * 1000);
+            const r = await exited;
+            clearTimeout(timer);
+            if (killed) {
+                throw new Error(`${cmd} ${args.join(" ")} did not exit within ${seconds} s (killed):\n${out.slice(-6000)}`);
+            }
+            return r;
+        },
+    };
+}
+
+/** `pid` and every process below it (pids from /proc), parents first. */
+export function processTree(pid: number): number[] {
+    const children = new Map<number, number[]>();
+    for (const entry of fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+        try {
+            // The command name may hold spaces and parentheses: the ppid follows the last ")".
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+            children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+        } catch {
+            // gone meanwhile
+        }
+    }
+    const out: number[] = [];
+    const walk = (p: number) => { out.push(p); (children.get(p) ?? []).forEach(walk); };
+    walk(pid);
+    return out;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Every repository in the registry. */
+export async function catalog(): Promise<string[]> {
+    const res = await fetch(`${REGISTRY_HTTP}/v2/_catalog?n=10000`);
+    return ((await res.json()) as { repositories?: string[] }).repositories ?? [];
+}
+
+/** `repo:tag` → manifest digest, for every tag of the given repositories, read from the registry. */
+export async function registryTags(repos: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const repo of repos) {
+        for (const tag of await tags(repo)) {
+            const m = await manifest(repo, tag);
+            if (m.status === 200 && m.digest) {
+                out.set(`${repo}:${tag}`, m.digest);
+            }
+        }
+    }
+    return out;
+}
+
+/**
+ * Problems with what `repo@reference` points at: the manifest is missing, or
+ * it is an index one of whose entries the registry does not have (a
+ * half-written index). Empty when it is whole.
+ */
+export async function incomplete(repo: string, reference: string): Promise<string[]> {
+    const m = await manifest(repo, reference);
+    if (m.status !== 200) {
+        return [`${repo}:${reference} answers ${m.status}`];
+    }
+    const problems: string[] = [];
+    for (const entry of (m.body?.manifests ?? []) as { digest: string }[]) {
+        const child = await manifest(repo, entry.digest);
+        if (child.status !== 200) {
+            problems.push(`${repo}:${reference} (${m.digest}) names ${entry.digest}, which answers ${child.status}`);
+        }
+    }
+    return problems;
+}
+
+/**
+ * The local stack's bake file, written for `builder`. The docker driver's
+ * exporter always unpacks into the engine's image store, and BuildKit refuses
+ * `rewrite-timestamp` with unpack, so for that driver the option is dropped:
+ * these stand-ins check the bake file on the engine, while the product builds
+ * on buildkitd hosts (test/e2e/incremental.spec.ts checks the timestamps there).
+ */
+export async function writeBake(builder: string, overrides: readonly string[]): Promise<{ file: string; indexes: { tag: string; sources: string[] }[] }> {
+    const { bake, indexes } = await bakeForStack("local", overrides);
+    if (/^Driver:\s+docker$/m.test(must("docker", ["buildx", "inspect", builder]).stdout)) {
+        for (const target of Object.values(bake.target)) {
+            target.output = target.output?.map((o) => o.replace(/,rewrite-timestamp=true/, ""));
+        }
+    }
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-bake-")), "bake.json");
+    fs.writeFileSync(file, JSON.stringify(bake, null, 2));
+    return { file, indexes };
 }

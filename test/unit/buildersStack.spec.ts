@@ -75,10 +75,10 @@ describe("stack builders (imagefleet:fleet)", () => {
         })]);
         assert.match(err.message, /^stack config \(stack "dev"\) is invalid/);
         assertMentions(err.message, [
-            'imagefleet:fleet: unknown key "spotPrice"',
+            'imagefleet:fleet.spotPrice: unknown key',
             'imagefleet:fleet.allowedCidrs[0]: "0.0.0.0/0" opens BuildKit to the whole internet',
             'imagefleet:fleet.nodes["linux/arm64"].instanceType: c7i.2xlarge is a x86_64 type but the platform is linux/arm64',
-            'imagefleet:fleet.idleStopMinutes must be a whole number of minutes',
+            'imagefleet:fleet.idleStopMinutes: must be a whole number of minutes (0 never stops), got "soon"',
         ]);
         assert.deepEqual(err.resources.filter(isFleet), [], "nothing of the fleet is declared");
     });

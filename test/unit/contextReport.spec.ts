@@ -203,7 +203,8 @@ describe("context report", function () {
             const json = JSON.parse(synth("--json").stdout);
             const contexts = json.find((r: any) => r.type === "imagefleet:images:ImageFamily").outputs.contexts;
             assert.deepEqual(Object.keys(contexts).sort(), ["artifact", "dev-env", "runtime"]);
-            assert.equal(contexts.runtime.ignoreFile, "example/.dockerignore");
+            assert.equal(contexts.runtime.ignoreFile, "example/runtime.Dockerfile.dockerignore");
+            assert.equal(contexts.artifact.ignoreFile, "example/.dockerignore");
             assert.match(lines[imageLines[0] + 1], new RegExp(`context: ${contexts["dev-env"].files} files`));
         });
 

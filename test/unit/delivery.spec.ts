@@ -10,7 +10,7 @@ const REPO = "Example-Org/imagefleet";
 const BASE: GithubDeliveryArgs = {
     repository: REPO,
     stateBackendUrl: "s3://state-bucket/imagefleet?region=eu-west-1",
-    secretsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/k",
+    secretsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/0d6f1c2e-5b7a-4c1d-9e3f-2a8b7c6d5e4f",
     environments: [{ name: "dev" }, { name: "staging" }, { name: "prod", reviewers: { users: [11], teams: [22] } }],
 };
 
@@ -158,7 +158,7 @@ describe("GithubDelivery", () => {
             assertMentions(err.message, [
                 'repository: "no-slash" is not "OWNER/REPO"',
                 'environments[0].reviewers: "prod" is a protected environment and needs at least one required reviewer',
-                "environments[1].reviewers: user and team IDs are positive numbers",
+                "environments[1].reviewers.users[0]: must be a GitHub user ID (a positive whole number, not a login",
                 "stateBackendUrl: required with the preview role",
             ]);
             assert.deepEqual((err as any).resources, []);
@@ -185,7 +185,7 @@ describe("delivery stack config (imagefleet:delivery)", () => {
         await assert.rejects(run("prod", ['imagefleet:delivery={"repository": "example-org/imagefleet", "preview": false, "environments": [{"name": "prod"}], "extra": 1}']),
             (err: Error) => err instanceof ValidationError
                 && err.message.startsWith('stack config (stack "prod") is invalid')
-                && err.message.includes('imagefleet:delivery: unknown "extra"'));
+                && err.message.includes('imagefleet:delivery.extra: unknown key'));
         await assert.rejects(run("prod", ['imagefleet:delivery={"repository": "example-org/imagefleet", "preview": false, "environments": [{"name": "prod"}]}']),
             (err: Error) => err instanceof ValidationError
                 && err.message.includes('imagefleet:delivery.environments[0].reviewers: "prod" is a protected environment'));

@@ -1,6 +1,10 @@
 // The tag and alias policy of content-stable builds: per-platform Images are
 // named by their inputs, commits by their indexes.
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { exampleFamily } from "../../example/family";
 import { BuildInputs, buildInputsDigest, platformTag } from "../../components/images/policy";
 import { Recorded } from "../../scripts/harness/mocks";
 import { builds, declareFamily, familyArgs, fixtureImages, indexes, plain, runStack } from "./helpers";
@@ -69,6 +73,47 @@ describe("content-stable builds: tags and aliases", () => {
         for (const name of a.keys()) {
             assert.notEqual(b.get(name).tags[0], a.get(name).tags[0], `${name} kept its tag though dev-env changed`);
             assert.equal(c.get(name).tags[0], a.get(name).tags[0], `${name} is not a function of its inputs`);
+        }
+    });
+
+    it("a change to the artifact's sources leaves the dev-env's Images alone (its ignore file admits nothing)", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-example-"));
+        try {
+            fs.cpSync(path.join(__dirname, "..", "..", "example"), dir, { recursive: true });
+            const declare = async () => byName(builds((await declareFamily(familyArgs({ images: exampleFamily({ context: dir }) }))).resources));
+            const before = await declare();
+            fs.appendFileSync(path.join(dir, "src", "main.c"), "/* a change */\n");
+            const after = await declare();
+            for (const name of ["fam-dev-env-amd64", "fam-dev-env-arm64"]) {
+                assert.deepEqual(after.get(name), before.get(name), `${name} changed`);
+            }
+            for (const name of ["fam-artifact-amd64", "fam-runtime-arm64"]) {
+                assert.notDeepEqual(after.get(name), before.get(name), `${name} did not change`);
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("keys each platform's builder check on its builds: unchanged by a commit, changed by a build on that platform only", async () => {
+        const checks = (rs: Recorded[]) => new Map(rs.filter((r) => r.type.endsWith(":BuilderCheck")).map((r) => [r.name, plain(r)]));
+        const a = checks((await runStack("local", [`imagefleet:gitSha=${SHA_A}`])).resources);
+        const b = checks((await runStack("local", [`imagefleet:gitSha=${SHA_B}`])).resources);
+        assert.deepEqual([...a.keys()].sort(), ["example-builder-amd64", "example-builder-arm64"]);
+        assert.deepEqual(b, a, "a commit that builds nothing changed a builder check");
+        assert.equal(a.get("example-builder-arm64").builder, "imagefleet-local-arm64");
+        // An amd64-only image changes: only the amd64 builder is asked.
+        const family = (arg: string) => familyArgs({
+            images: fixtureImages.map((i) => (i.name === "runtime" ? { ...i, platforms: ["linux/amd64" as const], buildArgs: { X: arg } } : i)),
+        });
+        const one = await declareFamily(family("1"));
+        const two = await declareFamily(family("2"));
+        const [c1, c2] = [checks(one.resources), checks(two.resources)];
+        assert.notEqual(c2.get("fam-builder-amd64").fingerprint, c1.get("fam-builder-amd64").fingerprint);
+        assert.equal(c2.get("fam-builder-arm64").fingerprint, c1.get("fam-builder-arm64").fingerprint);
+        // And every build waits for its platform's check.
+        for (const r of builds(two.resources)) {
+            assert.deepEqual(r.options.dependsOn, [`fam-builder-${r.name.split("-").pop()}`], `${r.name} does not wait for its builder check`);
         }
     });
 

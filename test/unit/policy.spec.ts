@@ -9,9 +9,19 @@ describe("tag and cache policy", () => {
         assert.equal(tagSafe("a".repeat(200)).length, 64);
     });
 
-    it("gives a fallback branch its own plain slug", () => {
+    it("keeps a tag-safe branch name as its slug and hashes any other", () => {
         assert.equal(branchSlug("main", ["main"]), "main");
-        assert.equal(branchSlug("release/1.x", ["main", "release/1.x"]), "release-1.x");
+        assert.equal(branchSlug("feature-x.2"), "feature-x.2");
+        assert.match(branchSlug("release/1.x", ["main", "release/1.x"]), /^release-1\.x-[0-9a-f]{8}$/);
+        // A name that already looks hashed is hashed again, so no plain name equals a hashed slug.
+        assert.match(branchSlug("feature-x-0123abcd"), /^feature-x-0123abcd-[0-9a-f]{8}$/);
+    });
+
+    it("never gives two branches the same slug, even all-non-Latin ones", () => {
+        const names = ["Ветка", "分支", "ブランチ", "x", "X", "feature/x", "feature-x", "feature_x", "a".repeat(60), "a".repeat(61)];
+        const slugs = names.map((n) => branchSlug(n));
+        assert.equal(new Set(slugs).size, names.length, slugs.join(" "));
+        assert.ok(slugs.every((s) => /^[a-z0-9_][a-z0-9_.-]{0,56}$/.test(s)), slugs.join(" "));
     });
 
     it("never lets another branch's slug equal a fallback branch's", () => {

@@ -66,17 +66,17 @@ describe("the program (index.ts) on stack config", () => {
     it("rejects an unsupported platform naming the key, the value and the stack", async () => {
         const err = await configError("local", ['imagefleet:platforms=["linux/arm65"]']);
         assert.match(err.message, /stack config \(stack "local"\) is invalid/);
-        assert.match(err.message, /imagefleet:platforms: "linux\/arm65" is not a supported platform; valid: "linux\/amd64", "linux\/arm64"/);
+        assert.match(err.message, /imagefleet:platforms\[0\]: "linux\/arm65" is not a supported platform; valid: "linux\/amd64", "linux\/arm64"/);
         assert.deepEqual(err.resources, []);
     });
 
     it("rejects a cycle and an unknown from in a configured family", async () => {
         const cyclic = fixtureImages.map((i) => (i.name === "dev-env" ? { ...i, from: ["runtime"] } : i));
         const cycle = await configError("local", [`imagefleet:images=${JSON.stringify(cyclic)}`]);
-        assert.match(cycle.message, /ImageFamily "example" \(stack "local"\)[\s\S]*from has a cycle: dev-env -> runtime -> artifact -> dev-env/);
+        assert.match(cycle.message, /stack config \(stack "local"\)[\s\S]*imagefleet:images: from has a cycle: dev-env -> runtime -> artifact -> dev-env/);
         const unknown = fixtureImages.map((i) => (i.name === "runtime" ? { ...i, from: ["artefact"] } : i));
         const err = await configError("local", [`imagefleet:images=${JSON.stringify(unknown)}`]);
-        assert.match(err.message, /images\[2\] "runtime": from "artefact" refers to "artefact", which is not an image of this family/);
+        assert.match(err.message, /imagefleet:images\[2\]\.from\.artefact: "artefact" is not an image of this family; valid: "dev-env", "artifact"/);
     });
 
     it("rejects malformed keys, a password in plain config, and a missing builder", async () => {
@@ -89,10 +89,10 @@ describe("the program (index.ts) on stack config", () => {
         ]);
         assertMentions(err.message, [
             'imagefleet:builders: platform "linux/arm64"',
-            "imagefleet:registry: put the password in the secret key imagefleet:registryPassword",
-            'imagefleet:push: "yes" is not valid; valid: true, false',
-            'imagefleet:gitSha: "not-a-sha" (from config) is not a commit SHA',
-            'imagefleet:fallbackBranches: "main" is not valid JSON',
+            "imagefleet:registry.password: put the password in the secret key imagefleet:registryPassword",
+            'imagefleet:push: must be true or false, got "yes"',
+            'imagefleet:gitSha: "not-a-sha" is not a commit SHA',
+            'imagefleet:fallbackBranches: must be a list of branch names, e.g. ["main"], got "main"; in YAML, a list is [a, b]',
         ]);
     });
 });

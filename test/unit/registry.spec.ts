@@ -57,7 +57,7 @@ describe("EcrRegistry", () => {
     });
 
     it("encrypts with a customer managed KMS key when asked", async () => {
-        const key = "arn:aws:kms:eu-west-1:123456789012:key/abc";
+        const key = "arn:aws:kms:eu-west-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef";
         const { resources } = await declare({ encryption: "KMS", kmsKey: key, prefix: "team/images" });
         const runtime = plain(byName(resources, "reg-runtime"));
         assert.deepEqual(runtime.encryptionConfigurations, [{ encryptionType: "KMS", kmsKey: key }]);
@@ -115,12 +115,12 @@ describe("EcrRegistry", () => {
         const err = await rejection({ images: ["Runtime", "ok", "ok"], encryption: "RSA" as never, kmsKey: "k", cacheExpiryDays: 0, prefix: "Bad Prefix" });
         assert.match(err.message, /^EcrRegistry "reg" \(stack "dev"\) is invalid/);
         assertMentions(err.message, [
-            'images[0]: "Runtime" is not a valid image name',
+            'images[0]: "Runtime" is not an image name',
             'images[2]: "ok" is listed twice',
             'prefix: "Bad Prefix" is not a valid ECR repository path',
             'encryption: "RSA" is not valid; valid: "AES256", "KMS"',
             "kmsKey: only used with encryption \"KMS\"",
-            "cacheExpiryDays: 0 is not a whole number of days",
+            "cacheExpiryDays: must be a whole number of days (at least 1), got 0",
         ]);
         assert.deepEqual(err.resources, []);
     });
@@ -140,7 +140,7 @@ describe("GHCR registry", () => {
 
     it("names the owner and the token when they are missing or invalid", () => {
         assert.throws(() => ghcrRegistry({ owner: "-bad-", username: "", token: "" }, "dev"), (err: Error) =>
-            err instanceof ValidationError && /owner: "-bad-" is not a GitHub user/.test(err.message) && /username: required/.test(err.message) && /token: required/.test(err.message));
+            err instanceof ValidationError && /owner: "-bad-" is not a GitHub user/.test(err.message) && /username: must not be empty/.test(err.message) && /token: must not be empty/.test(err.message));
     });
 });
 
@@ -150,7 +150,7 @@ describe("stack registry config (imagefleet:registryKind, imagefleet:ecr)", () =
     it("names the key, the value and the stack for bad ECR and GHCR settings, before declaring anything", async () => {
         const ecr = await configError("staging", ['imagefleet:ecr={"encryption": "RSA", "retention": 3}']);
         assert.match(ecr.message, /^stack config \(stack "staging"\) is invalid/);
-        assert.ok(ecr.message.includes('imagefleet:ecr: unknown "retention"'), ecr.message);
+        assert.ok(ecr.message.includes('imagefleet:ecr.retention: unknown key'), ecr.message);
         const bad = await configError("staging", ['imagefleet:ecr={"encryption": "RSA"}', "imagefleet:registryKind=ecr"]);
         assert.ok(bad.message.includes('imagefleet:ecr.encryption: "RSA" is not valid; valid: "AES256", "KMS"'), bad.message);
         const ghcr = await configError("dev", ["imagefleet:registryKind=ghcr"]);

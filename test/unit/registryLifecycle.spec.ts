@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { branchSlug } from "../../components/images/policy";
 import { cacheRepositoryRules, imageRepositoryRules, KEEP_COUNT, LifecycleRule, policyDocument } from "../../components/registry/lifecycle";
 
 // A small model of how ECR evaluates a lifecycle policy, from AWS's
@@ -104,11 +105,24 @@ describe("ECR lifecycle rules", () => {
         assert.deepEqual([...expiredBy(rules, [...tagged, orphan, fresh]).keys()], [orphan]);
     });
 
+    it("image repositories: a per-platform manifest a kept index references keeps its own build-* tag, so no rule expires it", () => {
+        // What ImageFamily pushes over many commits: each build under
+        // build-<inputs12>[-variant]-<arch>, each commit's index under <sha12>,
+        // aliases under the environment and release. Builds whose inputs did not
+        // change are shared by later indexes and are never re-pushed untagged.
+        const builds = ["build-0123456789ab-amd64", "build-0123456789ab-arm64", "build-abcdef012345-perf-arm64"];
+        for (const rules of [imageRepositoryRules(), imageRepositoryRules({ untaggedExpiryDays: 1 })]) {
+            const repo = [...builds, ...SHA_TAGS, ...RELEASE_TAGS, "prod", "staging-perf"].map((t) => ({ tags: [t], pushedDaysAgo: 9000 }));
+            assert.deepEqual([...expiredBy(rules, repo).keys()], []);
+        }
+    });
+
+    const RELEASE_SLUG = branchSlug("release/1.x");
     const cacheRules = cacheRepositoryRules({ keepBranches: ["main", "release/1.x"], archs: ["amd64", "arm64"], staleAfterDays: 14, untaggedExpiryDays: 1 });
 
     it("cache repositories: valid by ECR's documented constraints, one rule per pattern", () => {
         checkDocumentedConstraints(cacheRules);
-        assert.deepEqual(cacheRules.filter(isKeep).map((r) => r.selection.tagPatternList), [["v*.*.*"], ["main-*"], ["release-1.x-*"]]);
+        assert.deepEqual(cacheRules.filter(isKeep).map((r) => r.selection.tagPatternList), [["v*.*.*"], ["main-*"], [`${RELEASE_SLUG}-*`]]);
         assert.deepEqual(cacheRules.filter((r) => !isKeep(r)).map((r) => r.selection.tagPatternList ?? "untagged"), ["untagged", ["*-amd64"], ["*-arm64"]]);
         assert.deepEqual(JSON.parse(policyDocument(cacheRules)), { rules: JSON.parse(JSON.stringify(cacheRules)) });
     });
@@ -126,7 +140,7 @@ describe("ECR lifecycle rules", () => {
     it("cache repositories: stale branch caches and superseded caches expire; main's, release and SHA tags never do", () => {
         const img = (tags: string[], pushedDaysAgo: number) => ({ tags, pushedDaysAgo });
         const keep = [
-            img(["main-amd64"], 400), img(["main-perf-arm64"], 400), img(["release-1.x-arm64"], 90),
+            img(["main-amd64"], 400), img(["main-perf-arm64"], 400), img([`${RELEASE_SLUG}-arm64`], 90),
             img(["feature-x-amd64"], 3), // a branch still building
             ...[...RELEASE_TAGS, ...SHA_TAGS].map((t) => img([t], 5000)),
             img(["feature-y-amd64", "v2.0.0"], 400), // an image that also carries a release tag

@@ -1,5 +1,8 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { errorText, UsageError } from "../../scripts/harness/cli";
 import { ROOT } from "../../scripts/harness/stackFile";
 import { SHA } from "./helpers";
 
@@ -42,13 +45,42 @@ describe("npm run synth", () => {
         const r = synth("--stack", "local", "--config", "imagefleet:platforms=[\"linux/arm65\"]");
         assert.notEqual(r.code, 0);
         assert.equal(r.stdout, "");
-        assert.match(r.stderr, /imagefleet:platforms: "linux\/arm65" is not a supported platform/);
+        assert.match(r.stderr, /imagefleet:platforms\[0\]: "linux\/arm65" is not a supported platform/);
         assert.match(r.stderr, /stack "local"/);
     });
 
-    it("names the known stacks when the stack does not exist", () => {
+    it("names the known stacks when the stack does not exist, without a stack trace", () => {
         const r = synth("--stack", "qa");
-        assert.notEqual(r.code, 0);
-        assert.match(r.stderr, /no stack "qa".*stacks: dev, local, prod, staging/);
+        assert.equal(r.code, 1);
+        assert.equal(r.stderr, 'synth: no stack "qa": stacks/Pulumi.qa.yaml does not exist; stacks: dev, local, prod, staging\n');
+    });
+
+    it("refuses a typo'd key naming it and the key meant, without a stack trace (issue 11's acceptance)", () => {
+        const r = synth("--stack", "local", "--config", 'imagefleet:platfroms=["linux/amd64"]');
+        assert.equal(r.code, 1);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, /^synth: stack config \(stack "local"\) is invalid:\n {2}- imagefleet:platfroms: unknown key; did you mean imagefleet:platforms\?/);
+        assert.doesNotMatch(r.stderr, /^\s+at /m);
+    });
+
+    it("names the file, line and column of a YAML syntax error, without a stack trace", () => {
+        const name = `zz-broken-${process.pid}`;
+        const file = path.join(ROOT, "stacks", `Pulumi.${name}.yaml`);
+        fs.writeFileSync(file, "config:\n  imagefleet:registry:\n    address: [registry.localhost:5000\n  imagefleet:push: true\n");
+        try {
+            const r = synth("--stack", name);
+            assert.equal(r.code, 1);
+            assert.match(r.stderr, new RegExp(`^synth: invalid YAML:\\n {2}- stacks/Pulumi\\.${name}\\.yaml:\\d+:\\d+: `));
+            assert.doesNotMatch(r.stderr, /^\s+at /m);
+        } finally {
+            fs.rmSync(file, { force: true });
+        }
+    });
+
+    it("prints an internal error as one line unless IMAGEFLEET_DEBUG=1", () => {
+        const err = new TypeError("x is not a function");
+        assert.equal(errorText(err, {}), "internal error: TypeError: x is not a function (IMAGEFLEET_DEBUG=1 prints the stack trace)");
+        assert.match(errorText(err, { IMAGEFLEET_DEBUG: "1" }), /^TypeError: x is not a function\n\s+at /);
+        assert.equal(errorText(new UsageError("no stack"), {}), "no stack");
     });
 });

@@ -25,12 +25,12 @@ async function rejects(args: ReturnType<typeof familyArgs>, ...parts: (string | 
 
 describe("ImageFamily validation", () => {
     it("rejects an empty family", async () => {
-        await rejects(familyArgs({ images: [] }), "images: the family is empty");
+        await rejects(familyArgs({ images: [] }), "images: the family is empty; declare at least one image");
     });
 
     it("rejects an unknown image in from and lists the valid ones", async () => {
         await rejects(with_((i) => { i[2] = { ...i[2], from: ["artifakt"] }; return i; }),
-            'images[2] "runtime": from "artifakt" refers to "artifakt", which is not an image of this family; valid: "dev-env", "artifact"');
+            'images[2].from.artifakt: "artifakt" is not an image of this family; valid: "dev-env", "artifact"');
     });
 
     it("rejects a cycle and prints it", async () => {
@@ -39,16 +39,16 @@ describe("ImageFamily validation", () => {
     });
 
     it("rejects an image that takes from itself", async () => {
-        await rejects(with_((i) => { i[1] = { ...i[1], from: ["artifact"] }; return i; }), 'images[1] "artifact": from "artifact" refers to the image itself');
+        await rejects(with_((i) => { i[1] = { ...i[1], from: ["artifact"] }; return i; }), 'images[1].from.artifact: "artifact" is the image itself');
     });
 
     it("rejects duplicate names", async () => {
-        await rejects(with_((i) => [...i, { ...i[2] }]), 'images[3]: name "runtime" is declared twice');
+        await rejects(with_((i) => [...i, { ...i[2] }]), 'images[3].name: "runtime" is declared twice (also images[2])');
     });
 
     it("rejects invalid names and kinds", async () => {
         await rejects(with_((i) => { i[2] = { ...i[2], name: "Run Time", kind: "service" as any }; return i; }),
-            'images[2]: name "Run Time" is not valid', 'kind "service" is not valid; valid: "dev-env", "artifact", "runtime"');
+            'images[2].name: "Run Time" is not an image name', 'images[2].kind: "service" is not valid; valid: "dev-env", "artifact", "runtime"');
     });
 
     it("rejects an unsupported platform and names the supported ones", async () => {
@@ -61,31 +61,31 @@ describe("ImageFamily validation", () => {
 
     it("rejects a missing dockerfile with the path it looked at", async () => {
         await rejects(with_((i) => { i[1] = { ...i[1], dockerfile: "nope.Dockerfile" }; return i; }),
-            `images[1] "artifact": dockerfile "nope.Dockerfile" not found (looked for ${path.join(FIXTURE, "nope.Dockerfile")})`);
+            `images[1].dockerfile: "nope.Dockerfile" not found (looked for ${path.join(FIXTURE, "nope.Dockerfile")})`);
     });
 
     it("rejects an empty or missing context", async () => {
         const empty = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-empty-"));
-        await rejects(with_((i) => { i[0] = { ...i[0], context: empty }; return i; }), `images[0] "dev-env": context ${JSON.stringify(empty)} is not a non-empty directory`);
-        await rejects(with_((i) => { i[0] = { ...i[0], context: "" }; return i; }), 'images[0] "dev-env": context is required');
+        await rejects(with_((i) => { i[0] = { ...i[0], context: empty }; return i; }), `images[0].context: ${JSON.stringify(empty)} is not a non-empty directory`);
+        await rejects(with_((i) => { i[0] = { ...i[0], context: "" }; return i; }), 'images[0].context: must not be empty');
     });
 
     it("rejects a local artifact directory that does not exist", async () => {
         await rejects(with_((i) => { i[2] = { ...i[2], from: { artifact: { local: "/nonexistent/dist" } } }; return i; }),
-            'from "artifact": local directory "/nonexistent/dist" is not a non-empty directory');
+            'images[2].from.artifact: local directory "/nonexistent/dist" is not a non-empty directory');
     });
 
     it("rejects a bad SHA, an empty branch, a bad release and a bad variant", async () => {
         await rejects(familyArgs({ git: { branch: "", sha: "xyz" }, tags: { release: "1.2" }, variants: { "Fast!": {} } }),
-            "git.branch is required", 'git.sha "xyz" is not a commit SHA', 'tags.release "1.2" is not a semver version', 'variants: name "Fast!" is not valid');
+            "git.branch: is empty", 'git.sha: "xyz" is not a commit SHA', 'tags.release: "1.2" is not a semver version', 'variants["Fast!"]: "Fast!" is not a variant name');
     });
 
     it("rejects non-string build args", async () => {
-        await rejects(familyArgs({ buildArgs: { N: 3 as any } }), "buildArgs.N must be a string, got 3");
+        await rejects(familyArgs({ buildArgs: { N: 3 as any } }), "buildArgs.N: must be a string (build arg values are strings; quote numbers), got 3");
     });
 
     it("rejects repositories for images that are not in the family", async () => {
-        await rejects(familyArgs({ registry: { address: "r", repositories: { web: "r/web" } } }), 'registry.repositories: "web" is not an image of this family');
+        await rejects(familyArgs({ registry: { address: "r", repositories: { web: "r/web" } } }), 'registry.repositories.web: "web" is not an image of this family');
     });
 
     it("reports every problem at once", async () => {

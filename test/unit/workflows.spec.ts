@@ -142,4 +142,15 @@ describe("GitHub workflows", function () {
             assert.match(runs, /npm run test:unit/);
         }
     });
+
+    it("run only npm scripts that package.json defines (test/e2e/workflow-steps.spec.ts runs them)", () => {
+        const scripts = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts as Record<string, string>;
+        for (const file of FILES) {
+            for (const run of steps(parse(file)).map((s) => s.run).filter(Boolean) as string[]) {
+                for (const [, name] of run.matchAll(/\bnpm run(?:-script)? +([\w:.-]+)/g)) {
+                    assert.ok(name in scripts, `${file}: \`${run}\` runs npm script ${JSON.stringify(name)}, which package.json does not define`);
+                }
+            }
+        }
+    });
 });

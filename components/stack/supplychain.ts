@@ -1,0 +1,73 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Issue } from "../errors";
+import { PromotionVerify } from "../delivery";
+import { SigningKey, VerifyingMaterial } from "../supplychain";
+import type { SupplyChainConfig } from "../supplychain/schema";
+import { ConfigValues, readConfigValues, StackConfig, throwConfigIssues } from "./config";
+
+export type { SupplyChainConfig } from "../supplychain/schema";
+
+export interface SupplyChainSettings {
+    /** `imagefleet:supplychain`, checked; undefined: no signing, no verification. */
+    readonly config?: SupplyChainConfig;
+}
+
+/**
+ * `imagefleet:supplychain` as settings, and the rules across keys: KMS only
+ * on a cloud stack and with someone to sign, signing only on a building
+ * stack, verification only on a promoting one.
+ */
+export function supplyChainSettingsOf(config: StackConfig, read: ConfigValues, promoteFrom: string | undefined, hasDeployRoles: boolean): { settings: SupplyChainSettings; issues: Issue[] } {
+    const issues: Issue[] = [];
+    const sc = read.values.supplychain as SupplyChainConfig | undefined;
+    if (sc === undefined) {
+        return { settings: {}, issues };
+    }
+    const at = (...path: string[]) => ["supplychain", ...path];
+    if (sc.signing === "kms" && config.stack === "local") {
+        issues.push({ path: at("signing"), message: "the local stack has no cloud account; use \"generate\"" });
+    }
+    if (sc.signing !== undefined && promoteFrom !== undefined) {
+        issues.push({ path: at("signing"), message: "a promoting stack builds and signs nothing; set verify instead" });
+    }
+    if (sc.signing === "kms" && !hasDeployRoles && (sc.signerArns ?? []).length === 0) {
+        issues.push({ path: at("signerArns"), message: "no role may sign: this stack declares no deploy role (imagefleet:delivery.environments), so list the role ARNs that sign" });
+    }
+    if (sc.signerArns !== undefined && sc.signing !== "kms") {
+        issues.push({ path: at("signerArns"), message: "only with \"signing\": \"kms\"" });
+    }
+    if (sc.verify !== undefined && promoteFrom === undefined) {
+        issues.push({ path: at("verify"), message: "only a promoting stack (imagefleet:promoteFrom set) verifies sources" });
+    }
+    return { settings: { config: sc }, issues };
+}
+
+/** Reads `imagefleet:supplychain`; one error naming each bad key and the stack. */
+export function loadSupplyChainSettings(config: StackConfig, promoteFrom: string | undefined, hasDeployRoles = false): SupplyChainSettings {
+    const { settings, issues } = supplyChainSettingsOf(config, readConfigValues(), promoteFrom, hasDeployRoles);
+    throwConfigIssues(issues, config.stack);
+    return settings;
+}
+
+/** The stack's signing key when `imagefleet:supplychain.signing` is set. */
+export function signingKeyFor(settings: SupplyChainSettings, deployRoleArns: pulumi.Input<string[]> | undefined): SigningKey | undefined {
+    const sc = settings.config;
+    if (sc?.signing === undefined) {
+        return undefined;
+    }
+    if (sc.signing === "generate") {
+        return new SigningKey("imagefleet-signing", { kind: "generate" });
+    }
+    const signers = pulumi.all([deployRoleArns ?? [], sc.signerArns ?? []]).apply(([deploy, extra]) => [...deploy, ...extra]);
+    return new SigningKey("imagefleet-signing", { kind: "kms", signerArns: signers });
+}
+
+/** What a promoting stack verifies its sources against, from `imagefleet:supplychain.verify`. */
+export function promotionVerifyFor(settings: SupplyChainSettings): PromotionVerify | undefined {
+    const sc = settings.config;
+    if (sc?.verify === undefined) {
+        return undefined;
+    }
+    const key: VerifyingMaterial = sc.verify.key.startsWith("awskms://") ? { keyRef: sc.verify.key } : { publicKey: sc.verify.key };
+    return { key, policy: { sourceRepository: sc.sourceRepository, builders: sc.verify.builders } };
+}

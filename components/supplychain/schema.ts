@@ -1,0 +1,24 @@
+import { z } from "zod";
+import { hint, matching } from "../schema";
+
+/** A repository URL every provenance names. */
+export const sourceRepository = matching(/^(https?|ssh|git):\/\/\S+$/, 'a repository URL such as "https://github.com/example-org/imagefleet"');
+
+const roleArn = matching(/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/, "an IAM role ARN (arn:aws:iam::<account>:role/<name>)");
+
+const verifyKey = hint(z.string().refine((k) => k.startsWith("awskms://") || k.includes("-----BEGIN PUBLIC KEY-----"), {
+    error: (iss) => `${JSON.stringify(iss.input)} is not "awskms:///<key arn or alias/name>" or a PEM public key ("-----BEGIN PUBLIC KEY-----…")`,
+}), '"awskms:///<key arn or alias/name>" or a PEM public key');
+
+/** `imagefleet:supplychain` as a stack file holds it. */
+export const supplyChainConfig = hint(z.strictObject({
+    sourceRepository,
+    signing: hint(z.enum(["generate", "kms"]), '"generate" (a cosign key pair kept as secrets) or "kms" (an AWS KMS key this stack declares)').optional(),
+    signerArns: hint(z.array(roleArn).min(1), "role ARNs that may sign besides the stack's deploy roles").optional(),
+    verify: hint(z.strictObject({
+        key: verifyKey,
+        builders: hint(z.array(z.string().min(1)).min(1), 'the buildx builder names the source stack builds on, e.g. ["imagefleet-staging-amd64", "imagefleet-staging-arm64"]'),
+    }), '{"key": "awskms:///alias/…" or a PEM public key, "builders": ["<builder>", …]}').optional(),
+}), '{"sourceRepository": "https://…", "signing": "generate"|"kms", "signerArns": [...], "verify": {"key": …, "builders": [...]}}');
+
+export type SupplyChainConfig = z.output<typeof supplyChainConfig>;

@@ -1,0 +1,113 @@
+// Builds across commits, the way CI runs them: the real engine (`pulumi up`
+// through scripts/up-local.sh), the docker-build provider, the local mTLS
+// buildkitd hosts and the TLS registry, in a git checkout that gets a new
+// commit for every step.
+import { strict as assert } from "assert";
+import * as crypto from "crypto";
+import * as path from "path";
+import { changedImages, Project, ResourceStep, wipeBuilders } from "./project";
+import { fromCache, manifest, must, requireEngine, sh } from "./support";
+
+const IMAGES = ["dev-env", "artifact", "runtime"];
+
+/** Steps of an update that executed a compile (`make`) instead of taking it from a cache. */
+function compiles(resources: readonly ResourceStep[]): string[] {
+    return resources.flatMap((r) => r.steps.filter((s) => / RUN .*make /.test(s.name) && !fromCache(s)).map((s) => `${r.name}: ${s.name}`));
+}
+
+type Digests = Record<string, Record<string, string>>;
+const digestsOf = (platformRefs: Record<string, Record<string, string>>): Digests =>
+    Object.fromEntries(Object.entries(platformRefs).map(([image, refs]) =>
+        [image, Object.fromEntries(Object.entries(refs).map(([p, ref]) => [p, ref.split("@")[1]]))]));
+
+describe("builds across commits (real engine, local stack)", function () {
+    this.timeout(60 * 60 * 1000);
+    const id = crypto.randomBytes(4).toString("hex");
+    const namespace = `e2e-commits-${id}`;
+    let project: Project;
+    let first: { sha: string; refs: Record<string, string>; digests: Digests };
+
+    const ok = <T extends { code: number; stdout: string; stderr: string }>(r: T): T => {
+        assert.equal(r.code, 0, `${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);
+        return r;
+    };
+
+    before(() => {
+        requireEngine();
+        project = new Project({ branch: `e2e-commits-${id}`, namespace });
+    });
+    after(() => project?.remove());
+
+    it("commit A: pulumi up builds the family and publishes <sha12> indexes", async () => {
+        ok(project.run("up"));
+        const out = project.outputs();
+        first = { sha: project.sha, refs: out.refs, digests: digestsOf(out.platformRefs) };
+        for (const image of IMAGES) {
+            const m = await manifest(`${namespace}/${image}`, first.sha.slice(0, 12));
+            assert.equal(m.digest, out.refs[image].split("@")[1], `${image}:${first.sha.slice(0, 12)} is not the stack output`);
+        }
+    });
+
+    it("commit B, changing nothing: no Image changes in preview or up, the same digests, and <sha12 of B> runs on amd64 and arm64", async () => {
+        const sha = project.commit("a commit that changes nothing the family builds from");
+        const preview = ok(project.run("preview"));
+        assert.deepEqual(changedImages(preview.resources), [], "the preview updates Images");
+        const up = ok(project.run("up"));
+        assert.deepEqual(changedImages(up.resources), [], "pulumi up updated Images");
+        assert.deepEqual(up.resources.filter((r) => r.steps.length > 0).map((r) => r.name), [], "something was built");
+        const out = project.outputs();
+        assert.deepEqual(digestsOf(out.platformRefs), first.digests);
+        for (const image of IMAGES) {
+            const m = await manifest(`${namespace}/${image}`, sha.slice(0, 12));
+            assert.equal(m.status, 200, `${image}:${sha.slice(0, 12)} is missing`);
+            // Same content, same index: the commit's tag is an alias, not a rebuild.
+            assert.equal(m.digest, first.refs[image].split("@")[1], `${image}:${sha.slice(0, 12)} is a new index`);
+            const before = await manifest(`${namespace}/${image}`, first.sha.slice(0, 12));
+            assert.equal(before.digest, m.digest, `${image}:${first.sha.slice(0, 12)} moved`);
+        }
+        for (const platform of ["linux/amd64", "linux/arm64"]) {
+            const run = sh("docker", ["run", "--rm", "--pull", "always", "--platform", platform, `registry.localhost:5000/${namespace}/runtime:${sha.slice(0, 12)}`]);
+            assert.equal(run.code, 0, `${platform}: ${run.stderr}`);
+            assert.match(run.stdout, new RegExp(`^imagefleet-example .* arch=${platform === "linux/amd64" ? "x86_64" : "aarch64"} `), `${platform}: ${run.stdout}`);
+        }
+        ok(project.pulumi("up", "--yes", "--expect-no-changes"));
+    });
+
+    it("a fresh clone at another path, under umask 0002 with new mtimes: pulumi preview shows no Image change", () => {
+        const clone = new Project({ from: project.dir, umask: 0o002, stateDir: project.stateDir, branch: project.options.branch });
+        try {
+            assert.equal(must("stat", ["-c", "%a", path.join(clone.dir, "example", "src", "main.c")]).stdout.trim(), "664");
+            const preview = ok(clone.run("preview"));
+            assert.deepEqual(changedImages(preview.resources), [], "a fresh clone changes Images");
+            assert.ok(preview.resources.some((r) => r.type === "docker-build:index:Image"), "the preview saw no Images at all");
+        } finally {
+            clone.remove();
+        }
+    });
+
+    it("builder caches wiped, a commit changing only the runtime: only the runtime rebuilds, no compile step runs", () => {
+        wipeBuilders();
+        project.change("example/runtime.Dockerfile", (t) => t.replace("RUN /usr/local/bin/hello", `RUN /usr/local/bin/hello && echo ${id} > /etc/imagefleet-change`));
+        const up = ok(project.run("up"));
+        assert.deepEqual(changedImages(up.resources), ["example-runtime-amd64", "example-runtime-arm64"]);
+        assert.deepEqual(compiles(up.resources), []);
+        const runtime = up.resources.find((r) => r.name === "example-runtime-arm64")!;
+        assert.ok(runtime.steps.some((s) => / RUN .*imagefleet-change/.test(s.name) && s.ran), "the runtime's changed step did not run");
+        const digests = digestsOf(project.outputs().platformRefs);
+        assert.deepEqual(digests["dev-env"], first.digests["dev-env"]);
+        assert.deepEqual(digests.artifact, first.digests.artifact);
+        assert.notDeepEqual(digests.runtime, first.digests.runtime);
+    });
+
+    it("the same inputs built from scratch (empty builders, no registry cache) give the same digests", () => {
+        wipeBuilders();
+        // Another namespace: empty repositories and cache refs, the same sources.
+        const twin = new Project({ from: project.dir, branch: `e2e-twin-${id}`, namespace: `e2e-twin-${id}` });
+        try {
+            ok(twin.run("up"));
+            assert.deepEqual(digestsOf(twin.outputs().platformRefs), digestsOf(project.outputs().platformRefs));
+        } finally {
+            twin.remove();
+        }
+    });
+});

@@ -1,0 +1,259 @@
+// The workflows' own steps, executed: every `run:` step of
+// .github/workflows/*.yml, and each pulumi/actions step as the equivalent
+// `pulumi` command against the local stack (same command, flags and
+// config-map), on a fresh clone of the committed HEAD, with the workflow's env.
+// A missing npm script, a wrong flag or a wrong path fails here, not on the
+// first pull request. Steps that need a cloud credential (AWS role, GitHub
+// token) are the only ones left out, and each is named as such.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { must, ROOT, Run, runSha, sh } from "./support";
+
+const WORKFLOWS = path.join(ROOT, ".github", "workflows");
+
+/** One step as the test runs it. */
+interface Planned {
+    /** `preview.yml › preview (stack=dev) › npm run synth -- --stack "dev"` */
+    readonly label: string;
+    /** bash script, or undefined for a step with nothing to run here. */
+    readonly script?: string;
+    readonly env: Record<string, string>;
+    /** Why a step is not run. */
+    readonly skipped?: string;
+}
+
+interface PlannedJob {
+    readonly label: string;
+    readonly event: string;
+    readonly steps: readonly Planned[];
+}
+
+const EXPRESSION = /\$\{\{\s*([^}]*?)\s*\}\}/g;
+
+/** Replaces `${{ matrix.x }}`; any other expression in a command is an error, so a new one cannot slip past. */
+function substitute(value: string, matrix: Record<string, string>, where: string): string {
+    return value.replace(EXPRESSION, (_, expr: string) => {
+        const m = /^matrix\.([\w-]+)$/.exec(expr);
+        if (!m || !(m[1] in matrix)) {
+            throw new Error(`${where}: cannot evaluate \${{ ${expr} }} here; teach test/e2e/workflow-steps.spec.ts what it means`);
+        }
+        return matrix[m[1]];
+    });
+}
+
+/** Env entries that hold no credential (a `secrets.*`/`vars.*` value is a credential or a cloud setting). */
+function plainEnv(env: Record<string, unknown> | undefined, matrix: Record<string, string>, where: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env ?? {})) {
+        if (typeof v === "string" && /\$\{\{\s*(secrets|vars)\./.test(v)) {
+            continue;
+        }
+        out[k] = substitute(String(v), matrix, `${where} env ${k}`);
+    }
+    return out;
+}
+
+function combinations(matrix: Record<string, unknown> | undefined, where: string): Record<string, string>[] {
+    if (!matrix) {
+        return [{}];
+    }
+    let combos: Record<string, string>[] = [{}];
+    for (const [key, values] of Object.entries(matrix)) {
+        if (!Array.isArray(values)) {
+            throw new Error(`${where}: matrix key ${key} is not a list (include/exclude are not supported by this test)`);
+        }
+        combos = combos.flatMap((c) => values.map((v) => ({ ...c, [key]: String(v) })));
+    }
+    return combos;
+}
+
+const PULUMI_INPUTS = new Set(["command", "stack-name", "cloud-url", "pulumi-version", "comment-on-pr", "github-token", "diff", "config-map"]);
+
+/** A pulumi/actions step as the CLI commands it runs, pointed at the local stack. */
+function pulumiCommand(step: any, where: string): string {
+    const w = step.with ?? {};
+    const unknown = Object.keys(w).filter((k) => !PULUMI_INPUTS.has(k));
+    if (unknown.length > 0) {
+        throw new Error(`${where}: pulumi/actions inputs ${unknown.join(", ")} have no CLI equivalent in this test yet`);
+    }
+    const lines: string[] = [];
+    // The action applies config-map with `pulumi config set` before the command.
+    const configMap = w["config-map"] ? YAML.parse(String(w["config-map"])) as Record<string, { value: string; secret?: boolean }> : {};
+    for (const [key, { value, secret }] of Object.entries(configMap)) {
+        lines.push(`pulumi config set --stack local ${secret ? "--secret" : "--plaintext"} ${key} '${value}'`);
+    }
+    switch (w.command) {
+        case "preview":
+            lines.push(`pulumi preview --stack local --non-interactive${w.diff ? " --diff" : ""}`);
+            break;
+        case "up":
+            // The action runs `up` through the automation API: --yes --skip-preview.
+            lines.push(`pulumi up --stack local --non-interactive --yes --skip-preview${w.diff ? " --diff" : ""}`);
+            break;
+        default:
+            throw new Error(`${where}: pulumi/actions command ${JSON.stringify(w.command)} has no equivalent in this test yet`);
+    }
+    return lines.join("\n");
+}
+
+function stepName(step: any): string {
+    return step.name ?? step.run?.split("\n")[0] ?? step.uses;
+}
+
+/** Every job of every workflow, each matrix leg on its own, as the steps this test runs. */
+export function planWorkflows(dir = WORKFLOWS): PlannedJob[] {
+    const jobs: PlannedJob[] = [];
+    for (const file of fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+        const wf = YAML.parse(fs.readFileSync(path.join(dir, file), "utf8"));
+        const event = Object.keys(wf.on)[0];
+        for (const [id, job] of Object.entries<any>(wf.jobs)) {
+            for (const matrix of combinations(job.strategy?.matrix, `${file} › ${id}`)) {
+                const leg = Object.keys(matrix).length ? ` (${Object.entries(matrix).map(([k, v]) => `${k}=${v}`).join(", ")})` : "";
+                const jobLabel = `${file} › ${id}${leg}`;
+                const steps: Planned[] = (job.steps as any[]).map((step) => {
+                    const where = `${jobLabel} › ${stepName(step)}`;
+                    const env = { ...plainEnv(wf.env, matrix, where), ...plainEnv(job.env, matrix, where), ...plainEnv(step.env, matrix, where) };
+                    const uses: string = step.uses ?? "";
+                    if (step.run !== undefined) {
+                        const script = substitute(step.run, matrix, where);
+                        return { label: `${jobLabel} › ${script.split("\n")[0]}`, script, env };
+                    }
+                    if (uses.startsWith("actions/checkout@")) {
+                        return { label: where, env, skipped: "the fresh clone is the checkout" };
+                    }
+                    if (uses.startsWith("actions/setup-node@")) {
+                        const want = String(step.with?.["node-version"]);
+                        return { label: where, env, script: `node --version | grep -q '^v${want}\\.' || { echo "node $(node --version) is not ${want}" >&2; exit 1; }` };
+                    }
+                    if (uses.startsWith("aws-actions/configure-aws-credentials@")) {
+                        return { label: where, env, skipped: "needs cloud credentials (an AWS role)" };
+                    }
+                    if (uses.startsWith("pulumi/actions@")) {
+                        return { label: `${where} [${step.with?.command} as pulumi on the local stack]`, env, script: pulumiCommand(step, where) };
+                    }
+                    throw new Error(`${where}: no local equivalent for ${uses}; teach test/e2e/workflow-steps.spec.ts`);
+                });
+                jobs.push({ label: jobLabel, event, steps });
+            }
+        }
+    }
+    return jobs;
+}
+
+/** A job's identity for running it once: its steps' scripts and env. */
+const jobKey = (j: PlannedJob) => JSON.stringify([j.event, j.steps.map((s) => [s.script, s.env])]);
+
+describe("the workflows' own steps, run on a fresh clone", function () {
+    this.timeout(40 * 60 * 1000);
+    // The committed HEAD (uncommitted edits are not in a clone); IMAGEFLEET_WORKFLOW_REF runs another commit's workflows.
+    const head = must("git", ["rev-parse", process.env.IMAGEFLEET_WORKFLOW_REF ?? "HEAD"]).stdout.trim();
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-workflows-"));
+    const clone = path.join(work, "clone");
+    const backend = path.join(work, "state");
+    const sha = runSha();
+    const branch = `e2e-workflows-${sha.slice(0, 8)}`;
+    let npmCiRan = false;
+    const ran: string[] = [];
+
+    /** What GitHub sets for the event, for a commit nobody built before. */
+    const githubEnv = (event: string): Record<string, string> => ({
+        CI: "true",
+        GITHUB_ACTIONS: "true",
+        GITHUB_EVENT_NAME: event,
+        GITHUB_SHA: sha,
+        ...(event === "pull_request" ? { GITHUB_HEAD_REF: branch, GITHUB_REF_NAME: "1/merge" } : { GITHUB_REF_NAME: branch }),
+        // The cloud-url stand-in: a file backend; local stack secrets use its passphrase.
+        PULUMI_BACKEND_URL: `file://${backend}`,
+        PULUMI_CONFIG_PASSPHRASE: "imagefleet-local",
+    });
+
+    function runStep(step: Planned, event: string): Run | undefined {
+        if (!step.script) {
+            return undefined;
+        }
+        // The clone's own test runs must not add to this run's totals (scripts/test-all.sh reads IMAGEFLEET_RESULTS).
+        const isolated = { IMAGEFLEET_RESULTS: "", IMAGEFLEET_TIER: "" };
+        return sh("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", step.script], { cwd: clone, env: { ...isolated, ...githubEnv(event), ...step.env } });
+    }
+
+    /** Runs a job's steps in order; throws naming the workflow, job and step that failed. */
+    function runJob(job: PlannedJob): void {
+        // Each job starts from the checkout: no file left by an earlier job.
+        must("git", ["checkout", "--", "."], { cwd: clone });
+        must("git", ["clean", "-ffdxq", "-e", "node_modules"], { cwd: clone });
+        for (const step of job.steps) {
+            if (step.skipped) {
+                ran.push(`skipped ${step.label}: ${step.skipped}`);
+                continue;
+            }
+            // `npm ci` of the same lockfile gives the same node_modules: once per clone.
+            if (step.script === "npm ci" && npmCiRan) {
+                ran.push(`same as before ${step.label}`);
+                continue;
+            }
+            const r = runStep(step, job.event)!;
+            if (r.code !== 0) {
+                throw new Error(`${step.label} exited ${r.code}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`);
+            }
+            npmCiRan ||= step.script === "npm ci";
+            ran.push(`ran ${step.label} (${r.seconds.toFixed(1)} s)`);
+        }
+    }
+
+    before(() => {
+        must("git", ["clone", "-q", "--no-hardlinks", ROOT, clone]);
+        must("git", ["checkout", "-q", "--detach", head], { cwd: clone });
+        fs.mkdirSync(backend, { recursive: true });
+        // What the cloud backend already has: the stack. (IMAGEFLEET_SKIP_PROVISION: the e2e tier started the builders.)
+        must("pulumi", ["stack", "init", "local", "--secrets-provider", "passphrase", "--non-interactive"], { cwd: clone, env: githubEnv("push") });
+    });
+
+    after(() => {
+        process.stdout.write(ran.map((l) => `      ${l}\n`).join(""));
+        fs.rmSync(work, { recursive: true, force: true });
+    });
+
+    it("plans every step: run steps, checkout, setup-node, pulumi/actions; only credential steps are left out", () => {
+        const jobs = planWorkflows();
+        const files = fs.readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f));
+        assert.ok(files.length >= 2 && jobs.length >= 6, `${files.length} workflows, ${jobs.length} jobs`);
+        const steps = jobs.flatMap((j) => j.steps);
+        assert.ok(steps.some((s) => s.script === "npm run test:unit"), "no job runs the unit tests");
+        assert.ok(steps.some((s) => s.script?.startsWith("npm run synth -- --stack \"prod\"")));
+        assert.ok(steps.some((s) => /pulumi preview --stack local --non-interactive --diff/.test(s.script ?? "")));
+        assert.ok(steps.some((s) => /pulumi config set --stack local --plaintext imagefleet:cacheWrite 'false'/.test(s.script ?? "")));
+        assert.ok(steps.some((s) => /pulumi up --stack local .*--yes --skip-preview/.test(s.script ?? "")));
+        assert.deepEqual([...new Set(steps.filter((s) => s.skipped).map((s) => s.skipped))].sort(),
+            ["needs cloud credentials (an AWS role)", "the fresh clone is the checkout"]);
+    });
+
+    it("runs each distinct job's steps and every one exits 0", () => {
+        const seen = new Set<string>();
+        for (const job of planWorkflows(path.join(clone, ".github", "workflows"))) {
+            const key = jobKey(job);
+            if (seen.has(key)) {
+                ran.push(`same steps as an earlier job: ${job.label}`);
+                continue;
+            }
+            seen.add(key);
+            runJob(job);
+        }
+        assert.ok(ran.some((l) => l.startsWith("ran ") && l.includes("npm run test:unit")));
+    });
+
+    it("would fail on a step whose npm script is missing (the test:unit that once was)", () => {
+        const job = planWorkflows(path.join(clone, ".github", "workflows")).find((j) => j.label === "preview.yml › check")!;
+        const pkgFile = path.join(clone, "package.json");
+        const pkg = JSON.parse(fs.readFileSync(pkgFile, "utf8"));
+        delete pkg.scripts["test:unit"];
+        fs.writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
+        const step = job.steps.find((s) => s.script === "npm run test:unit")!;
+        const r = runStep(step, job.event)!;
+        must("git", ["checkout", "--", "package.json"], { cwd: clone });
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /Missing script: "test:unit"/);
+    });
+});

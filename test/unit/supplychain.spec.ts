@@ -1,0 +1,233 @@
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import {
+    baseImages, builderMatches, checkImageProvenance, imageProvenance, ImageBuildInfo, indexMembers, indexProvenance,
+    signatureFound, SLSA_PROVENANCE_V1, statementsOf,
+} from "../../components/supplychain";
+import * as pulumi from "@pulumi/pulumi";
+import { indexAttestationProvider, keyPairProvider, platformAttestationProvider } from "../../components/supplychain/providers";
+import { dockerfileText } from "../../components/supplychain/supplyChain";
+import { verificationProvider } from "../../components/supplychain/verifyProvider";
+import { isSecret, Recorded } from "../../scripts/harness/mocks";
+import { ROOT } from "../../scripts/harness/stackFile";
+import { assertMentions, byName, plain, runStack, SHA, stackConfigError } from "./helpers";
+
+const D = (c: string) => `sha256:${c.repeat(64)}`;
+const source = { repository: "https://github.com/example-org/imagefleet", commit: SHA, branch: "main" };
+
+function info(overrides: Partial<ImageBuildInfo> = {}): ImageBuildInfo {
+    return {
+        image: "runtime", variant: "", platform: "linux/arm64", repository: "registry.localhost:5000/imagefleet/runtime", digest: D("a"),
+        source, context: "example", dockerfile: "example/runtime.Dockerfile", target: "app",
+        buildArgs: { BASE_IMAGE: "registry.localhost:5000/base/debian:bookworm", NPM_TOKEN: "s3cr3t", GITHUB_TOKEN: "ghp_x", DB_PASSWORD: "pw" },
+        dependencies: [
+            { name: "artifact", uri: `docker-image://registry.localhost:5000/imagefleet/artifact@${D("b")}`, digest: D("b") },
+            { name: "registry.localhost:5000/base/debian:bookworm", uri: "docker-image://registry.localhost:5000/base/debian:bookworm", digest: D("c") },
+        ],
+        builder: "imagefleet-local-arm64", builderEndpoint: "tcp://127.0.0.1:1235", buildkitVersion: "v0.34.2",
+        invokedOn: "ci-runner-7", createdOn: "2026-11-28T09:00:00.000Z",
+        ...overrides,
+    };
+}
+
+/** A DSSE envelope line as `cosign verify-attestation` prints it. */
+const envelope = (subject: string, predicateType: string, predicate: unknown) => JSON.stringify({
+    payloadType: "application/vnd.in-toto+json",
+    payload: Buffer.from(JSON.stringify({ _type: "https://in-toto.io/Statement/v1", subject: [{ name: "x", digest: { sha256: subject.slice(7) } }], predicateType, predicate })).toString("base64"),
+    signatures: [{ sig: "MEUC" }],
+});
+
+describe("supply chain: SLSA v1 provenance", () => {
+    it("names the source repository and commit, the Dockerfile and target, the builder and its host, and every dependency's digest", () => {
+        const p = imageProvenance(info()) as any;
+        const ext = p.buildDefinition.externalParameters;
+        assert.deepEqual(ext.source, { repository: source.repository, ref: "refs/heads/main", commit: SHA });
+        assert.equal(ext.dockerfile, "example/runtime.Dockerfile");
+        assert.equal(ext.target, "app");
+        assert.equal(ext.platform, "linux/arm64");
+        assert.equal(p.runDetails.builder.id, "buildx://imagefleet-local-arm64@127.0.0.1:1235");
+        assert.deepEqual(p.runDetails.builder.builderDependencies, [{ uri: "tcp://127.0.0.1:1235" }]);
+        assert.deepEqual(p.runDetails.builder.version, { buildkit: "v0.34.2" });
+        const deps = p.buildDefinition.resolvedDependencies;
+        assert.deepEqual(deps[0], { uri: "git+https://github.com/example-org/imagefleet@refs/heads/main", digest: { gitCommit: SHA } });
+        assert.deepEqual(deps.slice(1).map((d: any) => [d.name, d.digest.sha256]), [["artifact", "b".repeat(64)], ["registry.localhost:5000/base/debian:bookworm", "c".repeat(64)]]);
+    });
+
+    it("lists the staged context's digest, when the family staged it, as a resolved dependency", () => {
+        const p = imageProvenance(info({ contextDigest: D("d") })) as any;
+        assert.deepEqual(p.buildDefinition.resolvedDependencies[1], { name: "context", uri: "file:example", digest: { sha256: "d".repeat(64) } });
+        assert.equal((imageProvenance(info()) as any).buildDefinition.resolvedDependencies[1].name, "artifact", "no context entry without a digest");
+    });
+
+    it("leaves credential-like build args out", () => {
+        const p = imageProvenance(info()) as any;
+        assert.deepEqual(p.buildDefinition.externalParameters.buildArgs, { BASE_IMAGE: "registry.localhost:5000/base/debian:bookworm" });
+        const text = JSON.stringify(p);
+        for (const secret of ["s3cr3t", "ghp_x", "\"pw\""]) {
+            assert.ok(!text.includes(secret), `${secret} is in the provenance`);
+        }
+    });
+
+    it("an index's provenance lists its per-platform images, which the verifier reads back", () => {
+        const p = indexProvenance({
+            image: "runtime", variant: "", repository: "r/runtime", digest: D("f"), source,
+            members: [{ platform: "linux/amd64", digest: D("1") }, { platform: "linux/arm64", digest: D("2") }],
+            builders: { "linux/amd64": "b-amd64", "linux/arm64": "b-arm64" }, invokedOn: "h", createdOn: "t",
+        });
+        assert.deepEqual(indexMembers(p), [{ platform: "linux/amd64", digest: D("1") }, { platform: "linux/arm64", digest: D("2") }]);
+    });
+
+    it("finds the base images a Dockerfile pulls, not its stages or the family's named contexts", () => {
+        const read = (f: string) => fs.readFileSync(path.join(ROOT, "example", f), "utf8");
+        const args = { BASE_IMAGE: "registry.localhost:5000/base/debian:bookworm", BUSYBOX_IMAGE: "registry.localhost:5000/base/busybox:1.36" };
+        assert.deepEqual(baseImages(read("dev-env.Dockerfile"), args, []), [args.BASE_IMAGE]);
+        assert.deepEqual(baseImages(read("artifact.Dockerfile"), args, ["dev-env"]), [args.BUSYBOX_IMAGE]);
+        assert.deepEqual(baseImages(read("runtime.Dockerfile"), args, ["artifact"]), [args.BASE_IMAGE]);
+        assert.deepEqual(baseImages(read("artifact.Dockerfile"), {}, ["dev-env"]), ["busybox:1.36"], "ARG defaults apply without a build arg");
+        assert.deepEqual(baseImages("FROM a AS x\nFROM scratch\nCOPY --from=x /a /b\nRUN --mount=type=bind,from=tools:1,target=/t true\n", {}, []), ["a", "tools:1"]);
+    });
+
+    it("checks subject digest, source repository and builder, naming each mismatch", () => {
+        const predicate = imageProvenance(info());
+        const statement = statementsOf(envelope(D("a"), SLSA_PROVENANCE_V1, predicate))[0];
+        const policy = { sourceRepository: source.repository, builders: ["imagefleet-local-amd64", "imagefleet-local-arm64"] };
+        assert.deepEqual(checkImageProvenance(statement, D("a"), policy), []);
+        assertMentions(checkImageProvenance(statement, D("9"), policy).join("\n"), ["its subject is", D("9")]);
+        assertMentions(checkImageProvenance(statement, D("a"), { ...policy, sourceRepository: "https://github.com/evil/fork" }).join("\n"),
+            ["source repository is \"https://github.com/example-org/imagefleet\"", "https://github.com/evil/fork"]);
+        assertMentions(checkImageProvenance(statement, D("a"), { ...policy, builders: ["imagefleet-staging-arm64"] }).join("\n"),
+            ["builder is \"buildx://imagefleet-local-arm64@127.0.0.1:1235\"", "imagefleet-staging-arm64"]);
+        assert.ok(builderMatches("buildx://b@10.0.0.1:1234", ["buildx://b@10.0.0.1:1234"]));
+        assert.ok(!builderMatches("buildx://b-evil@h", ["b"]), "a name matches only up to the @");
+    });
+});
+
+describe("supply chain: resources are keyed on the digest they cover", () => {
+    const olds = { kind: "provenance", repository: "r/runtime", digest: D("a"), keyId: "k1", predicate: { commit: "old" } };
+
+    it("a later commit that republishes the same digest changes nothing, so nothing is signed again", async () => {
+        for (const provider of [platformAttestationProvider, indexAttestationProvider]) {
+            const news = { kind: "provenance", repository: "r/runtime", digest: D("a"), keyId: "k1", build: { source: { ...source, commit: "f".repeat(40) } } };
+            assert.deepEqual(await provider.diff!("id", olds, news), { changes: false, replaces: [], deleteBeforeReplace: false });
+        }
+    });
+
+    it("a new digest or a new key replaces the attestation", async () => {
+        assert.deepEqual((await platformAttestationProvider.diff!("id", olds, { ...olds, digest: D("b") })).replaces, ["digest"]);
+        assert.deepEqual((await indexAttestationProvider.diff!("id", olds, { ...olds, keyId: "k2" })).replaces, ["keyId"]);
+    });
+});
+
+describe("supply chain on the local stack (mocks)", () => {
+    let resources: Recorded[] = [];
+    before(async () => {
+        resources = (await runStack("local")).resources;
+    });
+    const dynamic = (type: string) => resources.filter((r) => r.type === `pulumi-nodejs:dynamic/supplychain:${type}`);
+
+    it("declares an SBOM and a provenance per per-platform image, and a signature, provenance and SBOM per index, under the family", () => {
+        const platform = dynamic("PlatformAttestation");
+        assert.equal(platform.length, 3 * 2 * 2);
+        const index = dynamic("IndexAttestation");
+        assert.deepEqual(index.map((r) => r.name).sort(), ["artifact", "dev-env", "runtime"]
+            .flatMap((i) => ["provenance", "sbom", "signature"].map((k) => `example-${i}-${k}`)).sort());
+        assert.equal(byName(resources, "example-supplychain").parent, "example");
+        assert.equal(byName(resources, "example-supplychain").type, "imagefleet:supplychain:SupplyChain");
+        for (const r of [...platform, ...index]) {
+            assert.equal(r.parent, "example-supplychain", r.name);
+        }
+        assert.equal(dynamic("CosignKeyPair").length, 1);
+    });
+
+    it("each provenance is made from the build's own inputs: commit, Dockerfile, target, build args, contexts pinned by digest, builder", () => {
+        const prov = plain(byName(resources, "example-runtime-arm64-provenance"));
+        const build = byName(resources, "example-runtime-arm64");
+        assert.equal(prov.digest, build.state.digest);
+        assert.equal(prov.repository, "registry.localhost:5000/imagefleet/runtime");
+        assert.deepEqual(prov.build.source, { repository: "https://github.com/example-org/imagefleet", commit: SHA, branch: "main" });
+        assert.equal(prov.build.builder, "imagefleet-local-arm64");
+        assert.equal(prov.build.dockerfile, path.join("example", "runtime.Dockerfile"), "the source Dockerfile, not a staged copy");
+        assert.equal(prov.build.context, "example");
+        assert.match(prov.build.dockerfileText, /COPY --from=artifact/);
+        assert.equal(prov.build.buildArgs.BASE_IMAGE, "registry.localhost:5000/base/debian:bookworm");
+        const artifact = byName(resources, "example-artifact-arm64");
+        assert.deepEqual(prov.build.familyContexts, { artifact: `docker-image://registry.localhost:5000/imagefleet/artifact@${artifact.state.digest}` });
+        const sig = plain(byName(resources, "example-runtime-signature"));
+        assert.equal(sig.digest, byName(resources, "example-runtime").state.ref.split("@")[1]);
+        assert.deepEqual(Object.keys(sig.members).sort(), ["linux/amd64", "linux/arm64"]);
+    });
+
+    it("reads the Dockerfile from its location when the provider reports an empty inline text (docker-build 0.0.22 does)", () => {
+        const text = dockerfileText({ inline: "", location: path.join("example", "dev-env.Dockerfile") }, ROOT);
+        assert.match(text, /FROM \$\{BASE_IMAGE\}/);
+        assert.equal(dockerfileText({ inline: "FROM x\n", location: "" }, ROOT), "FROM x\n");
+    });
+
+    it("passes key material only as secret inputs", () => {
+        for (const r of [...dynamic("PlatformAttestation"), ...dynamic("IndexAttestation")]) {
+            assert.ok(isSecret(r.inputs.signing), `${r.name}: signing is not a secret`);
+            assert.match(plain(r).signing.privateKey, /MOCK-PRIVATE/);
+            assert.ok(!String(r.inputs.__provider).includes("MOCK-"), `${r.name}: key material in the serialized provider`);
+        }
+    });
+});
+
+describe("npm run synth -- --stack local --json (supply chain)", () => {
+    it("declares the signing and attestation resources and prints no key material", () => {
+        const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "scripts/synth.ts", "--stack", "local", "--json"], { cwd: ROOT, encoding: "utf8" });
+        assert.equal(r.status, 0, r.stderr);
+        const rs = JSON.parse(r.stdout) as { type: string; name: string }[];
+        const types = new Set(rs.map((x) => x.type));
+        for (const t of ["imagefleet:supplychain:SigningKey", "imagefleet:supplychain:SupplyChain", "pulumi-nodejs:dynamic/supplychain:CosignKeyPair",
+            "pulumi-nodejs:dynamic/supplychain:PlatformAttestation", "pulumi-nodejs:dynamic/supplychain:IndexAttestation"]) {
+            assert.ok(types.has(t), `${t} is not declared`);
+        }
+        for (const leak of ["MOCK-PRIVATE", "MOCK-PASSWORD", "PRIVATE KEY"]) {
+            assert.ok(!r.stdout.includes(leak), `synth --json prints ${leak}`);
+        }
+        assert.match(r.stdout, /"signing": "\[secret\]"/);
+    });
+});
+
+describe("supply chain stack config", () => {
+    it("rejects KMS signing on the local stack and verification on a building stack, naming the key and the stack", async () => {
+        const verify = { key: "awskms:///alias/imagefleet-staging-cosign", builders: ["b"] };
+        const err = await stackConfigError("local", [`imagefleet:supplychain=${JSON.stringify({ sourceRepository: "https://github.com/o/r", signing: "kms", verify })}`]);
+        assertMentions(err.message, ["stack \"local\"", "imagefleet:supplychain.signing: the local stack has no cloud account",
+            "imagefleet:supplychain.verify: only a promoting stack"]);
+        assert.deepEqual(err.resources, [], "nothing is declared before the config is checked");
+    });
+
+    it("rejects a repository that is not a URL, a bad key, no builders and an unknown field", async () => {
+        const err = await stackConfigError("local", ["imagefleet:supplychain={\"sourceRepository\":\"example-org/imagefleet\",\"sign\":true,\"verify\":{\"key\":\"x\",\"builders\":[]}}"]);
+        assertMentions(err.message, ["imagefleet:supplychain.sourceRepository: \"example-org/imagefleet\" is not a repository URL",
+            "imagefleet:supplychain.sign: unknown key", "imagefleet:supplychain.verify.key: \"x\" is not", "imagefleet:supplychain.verify.builders"]);
+    });
+});
+
+describe("supply chain: what counts as a signature", () => {
+    const entry = (type: string, digest: string) => ({ critical: { identity: { "docker-reference": "r/x" }, image: { "docker-manifest-digest": digest }, type }, optional: {} });
+
+    it("only a cosign/sign/v1 entry for the digest, not an attestation that `cosign verify` also accepts (seen with cosign v3.1.3)", () => {
+        const attestationsOnly = JSON.stringify([entry("https://spdx.dev/Document", D("a")), entry("https://slsa.dev/provenance/v1", D("a"))]);
+        assert.equal(signatureFound(attestationsOnly, D("a")), false);
+        assert.equal(signatureFound(JSON.stringify([entry("https://sigstore.dev/cosign/sign/v1", D("b"))]), D("a")), false, "a signature of another digest");
+        assert.equal(signatureFound(`\n${JSON.stringify([entry("https://sigstore.dev/cosign/sign/v1", D("a"))])}\n`, D("a")), true);
+    });
+});
+
+describe("supply chain: the dynamic providers as Pulumi serializes them", () => {
+    const providers = { keyPairProvider, platformAttestationProvider, indexAttestationProvider, verificationProvider };
+
+    it("capture functions and values, never a module (inside node_modules that becomes a require the package's exports refuse)", async () => {
+        for (const [name, provider] of Object.entries(providers)) {
+            const { text } = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: false });
+            // A captured module object is emitted as `var __<module>_1 = {…}` (by value here, by `require` from node_modules).
+            assert.deepEqual(text.match(/var __\w+_\d+ = /g) ?? [], [], `${name} captures a module`);
+            const required = [...new Set(text.match(/require\("[^"]+"\)/g) ?? [])];
+            assert.deepEqual(required.filter((r) => !/^require\("(child_process|fs|os|path|crypto)"\)$/.test(r)), [], `${name} requires ${required.join(", ")}`);
+        }
+    });
+});
