@@ -16,6 +16,14 @@ export interface ContextEntry {
     readonly ino: number;
 }
 
+/** Admitted files (and symlinks) below one directory, at any depth, and their bytes. */
+export interface DirectoryTotals {
+    /** Admitted files and symlinks. Required. */
+    readonly files: number;
+    /** Their bytes. Required. */
+    readonly bytes: number;
+}
+
 /** What a build would send: the admitted entries of a context directory. */
 export interface ContextScan {
     /** Absolute path of the context directory. */
@@ -28,6 +36,12 @@ export interface ContextScan {
     readonly files: number;
     /** Bytes of the admitted files. */
     readonly bytes: number;
+    /**
+     * Totals per directory that holds admitted files (path relative to the
+     * root, the root itself left out), counted during the same walk, so a
+     * report on the context's size needs no second one.
+     */
+    readonly dirs: ReadonlyMap<string, DirectoryTotals>;
 }
 
 /**
@@ -76,23 +90,32 @@ export function scanContext(contextDir: string, dockerfile?: string): ContextSca
     const patterns = readIgnorePatterns(ignoreFile);
     const matcher = ignore().add(patterns);
     const exceptions = patterns.filter((p) => p.startsWith("!")).map((p) => p.slice(1));
+    // Matching is a large share of a walk; without patterns nothing is ignored.
+    const ignores = patterns.length > 0 ? (p: string) => matcher.ignores(p) : () => false;
     const entries: ContextEntry[] = [];
-    let files = 0;
-    let bytes = 0;
+    const dirs = new Map<string, DirectoryTotals>();
 
-    const walk = (rel: string): void => {
+    /** Walks one directory; returns the admitted files and bytes below it. */
+    const walk = (rel: string): DirectoryTotals => {
         const dir = rel === "" ? root : path.join(root, rel);
+        let files = 0;
+        let bytes = 0;
         for (const name of fs.readdirSync(dir).sort()) {
             const childRel = rel === "" ? name : `${rel}/${name}`;
             const st = fs.lstatSync(path.join(dir, name));
-            const ignored = matcher.ignores(childRel);
+            const ignored = ignores(childRel);
             const base = { path: childRel, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
             if (st.isDirectory()) {
                 if (!ignored) {
                     entries.push({ ...base, kind: "dir", size: 0 });
-                    walk(childRel);
-                } else if (mayReadmit(childRel, exceptions)) {
-                    walk(childRel);
+                }
+                if (!ignored || mayReadmit(childRel, exceptions)) {
+                    const below = walk(childRel);
+                    if (below.files > 0) {
+                        dirs.set(childRel, below);
+                    }
+                    files += below.files;
+                    bytes += below.bytes;
                 }
             } else if ((st.isFile() || st.isSymbolicLink()) && !ignored) {
                 entries.push({ ...base, kind: st.isFile() ? "file" : "symlink", size: st.size });
@@ -100,19 +123,21 @@ export function scanContext(contextDir: string, dockerfile?: string): ContextSca
                 bytes += st.size;
             }
         }
+        return { files, bytes };
     };
-    walk("");
-    // A file re-admitted below an excluded directory needs that directory.
-    const dirs = new Set(entries.filter((e) => e.kind === "dir").map((e) => e.path));
-    for (const e of [...entries]) {
+    const { files, bytes } = walk("");
+    // A file re-admitted below an excluded directory needs that directory
+    // (without exceptions, nothing is admitted below an excluded one).
+    const admittedDirs = new Set(entries.filter((e) => e.kind === "dir").map((e) => e.path));
+    for (const e of exceptions.length > 0 ? [...entries] : []) {
         for (let d = path.posix.dirname(e.path); d !== "."; d = path.posix.dirname(d)) {
-            if (!dirs.has(d)) {
-                dirs.add(d);
+            if (!admittedDirs.has(d)) {
+                admittedDirs.add(d);
                 const st = fs.lstatSync(path.join(root, d));
                 entries.push({ path: d, kind: "dir", size: 0, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino });
             }
         }
     }
     entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    return { root, ignoreFile, entries, files, bytes };
+    return { root, ignoreFile, entries, files, bytes, dirs };
 }

@@ -4,6 +4,7 @@ import * as dockerbuild from "@pulumi/docker-build";
 import { BuilderCheck, fingerprintOf } from "../builders/builderCheck";
 import { warnDeadBuilders } from "../builders/preflight";
 import { PlannedImage, planImages } from "./buildPlan";
+import { ContextReport, reportContexts } from "./contextReport";
 import { topoOrder } from "./graph";
 import { declarePlatformBuild, NamedSource } from "./platformBuild";
 import { archOf, DEFAULT_PLATFORMS, Platform } from "./platforms";
@@ -50,6 +51,8 @@ export class ImageFamily extends pulumi.ComponentResource {
     public readonly platformRefs: pulumi.Output<Record<string, Record<string, string>>>;
     /** Every image of every variant, in build order. */
     public readonly images: readonly FamilyImage[];
+    /** Each image's build context after its ignore file (files, bytes, largest directories, warnings), by image name. */
+    public readonly contexts: Readonly<Record<string, ContextReport>>;
 
     constructor(name: string, args: ImageFamilyArgs, opts?: pulumi.ComponentResourceOptions) {
         validateFamily(name, args);
@@ -124,6 +127,7 @@ export class ImageFamily extends pulumi.ComponentResource {
         }
 
         this.images = [...built.values()];
+        this.contexts = reportContexts(this, this.images, args.contextLimits);
         this.refs = pulumi.output(Object.fromEntries(
             this.images.filter((i) => i.index).map((i) => [imageKey(i.image, i.variant), i.index!.ref]),
         ));
@@ -131,7 +135,7 @@ export class ImageFamily extends pulumi.ComponentResource {
             imageKey(i.image, i.variant),
             Object.fromEntries(Object.entries(i.builds).map(([p, b]) => [p, b!.ref])),
         ])));
-        this.registerOutputs({ refs: this.refs, platformRefs: this.platformRefs });
+        this.registerOutputs({ refs: this.refs, platformRefs: this.platformRefs, contexts: this.contexts });
     }
 
     /**

@@ -2,7 +2,7 @@ import { createHash } from "crypto";
 import * as path from "path";
 import { ignoreFileFor } from "./context";
 import { tagSafe } from "./policy";
-import { StagedContext, stageContext } from "./stage";
+import { StagedContext, stageDockerfile, StagedTree, stageTree } from "./stage";
 import { ImageSpec } from "./types";
 
 /**
@@ -18,6 +18,8 @@ export const DEFAULT_STAGE_DIR = path.join("node_modules", ".cache", "imagefleet
  * and a monorepo context is not copied once per image.
  */
 export class ContextStager {
+    /** Staged trees by stage directory: one walk per context and ignore file, however many images share it. */
+    private readonly trees = new Map<string, StagedTree>();
     private readonly staged = new Map<string, StagedContext>();
 
     constructor(
@@ -55,7 +57,12 @@ export class ContextStager {
         let result = this.staged.get(key);
         if (!result) {
             try {
-                result = stageContext({ context, dockerfile, stageDir: dir, dockerfileName, epoch: this.epoch });
+                let tree = this.trees.get(dir);
+                if (!tree) {
+                    tree = stageTree({ context, dockerfile, stageDir: dir, epoch: this.epoch });
+                    this.trees.set(dir, tree);
+                }
+                result = stageDockerfile(tree, dockerfile, dockerfileName);
             } catch (err) {
                 throw new Error(`could not stage the build context ${JSON.stringify(rel(context))} into ${dir}: ${(err as Error).message}`, { cause: err });
             }

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ContextLimits } from "./contextReport";
 import { Platform } from "./platforms";
 
 /** What an image is for; it decides defaults such as whether variants apply. */
@@ -148,4 +149,13 @@ export interface ImageFamilyArgs {
      * `SOURCE_DATE_EPOCH` overrides it. Default: `0`.
      */
     readonly sourceDateEpoch?: number;
+    /**
+     * Sizes of an image's context (after its ignore file) above which the
+     * family warns, naming the context's largest directories; every preview
+     * and update reads the whole context. Each limit must be a positive
+     * integer. Default: `{ maxBytes: 104857600, maxFiles: 20000 }` (100 MiB,
+     * 20,000 files). A context that sends `.git` or `node_modules` warns at
+     * any size.
+     */
+    readonly contextLimits?: ContextLimits;
 }

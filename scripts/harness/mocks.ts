@@ -16,6 +16,8 @@ export interface Recorded {
     readonly inputs: Record<string, any>;
     /** What the mock provider answered (e.g. an image's digest and ref). */
     readonly state: Record<string, any>;
+    /** What a component registered as its outputs (`registerOutputs`); undefined for custom resources. */
+    outputs?: Record<string, any>;
     /** Resource options that never reach a mock provider but decide what a delete does. */
     options: ResourceOptionsSeen;
     urn?: string;
@@ -149,6 +151,16 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
                 }
                 callback(err, res);
             });
+        };
+
+        // A component's outputs (e.g. ImageFamily's context reports) never reach newResource.
+        const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
+        monitor.registerResourceOutputs = (req: any, callback: (err: any, res: any) => void) => {
+            const rec = byUrn.get(req.getUrn());
+            if (rec && !rec.custom) {
+                rec.outputs = req.getOutputs()?.toJavaScript();
+            }
+            return registerOutputs(req, callback);
         };
 
         // Pulumi records a stack trace for every promise and resource, and

@@ -1,13 +1,33 @@
+import { contextLine, ContextReport } from "../../components/images/contextReport";
 import { maskSecrets, Recorded } from "./mocks";
 
-/** `--json`: every resource with masked inputs. */
+/** `--json`: every resource with masked inputs, and a component's registered outputs (an ImageFamily's `contexts`). */
 export function toJson(resources: readonly Recorded[]): string {
     return JSON.stringify(resources.map((r) => ({
         type: r.type,
         name: r.name,
         parent: r.parent ?? null,
         inputs: withoutProviderCode(maskSecrets(r.inputs)),
+        ...(r.outputs !== undefined ? { outputs: maskSecrets(r.outputs) } : {}),
     })), null, 2);
+}
+
+/** The context reports an ImageFamily registered, by image name. */
+function contextsOf(r: Recorded | undefined): Record<string, ContextReport> {
+    return r?.type === "imagefleet:images:ImageFamily" ? r.outputs?.contexts ?? {} : {};
+}
+
+/**
+ * Lines a resource adds below itself: an image build's context, and a
+ * family's context warnings (once per context, however many images share it).
+ */
+function detailLines(r: Recorded, byName: ReadonlyMap<string, Recorded>): string[] {
+    if (r.type === "docker-build:index:Image") {
+        const report = contextsOf(byName.get(r.parent ?? ""))[r.inputs.labels?.["dev.imagefleet.image"]];
+        return report ? [contextLine(report)] : [];
+    }
+    const warnings = Object.values(contextsOf(r)).flatMap((c) => c.warnings);
+    return [...new Set(warnings)].map((w) => `warning: ${w}`);
 }
 
 /** A dynamic resource's `__provider` is its provider's serialized code: show its size, not the code. */
@@ -34,11 +54,13 @@ export function toTree(resources: readonly Recorded[]): string {
     for (const r of resources) {
         children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
     }
+    const byName = new Map(resources.map((r) => [r.name, r]));
     const lines: string[] = [];
     const walk = (parent: string | undefined, depth: number) => {
         for (const r of children.get(parent) ?? []) {
             const s = summary(r);
             lines.push(`${"  ".repeat(depth)}${r.name}  [${r.type}]${s ? `  ${s}` : ""}`);
+            lines.push(...detailLines(r, byName).map((l) => `${"  ".repeat(depth + 1)}${l}`));
             walk(r.name, depth + 1);
         }
     };

@@ -21,7 +21,10 @@ describe("npm run synth", () => {
         const images = resources.filter((x: any) => x.type === "docker-build:index:Image");
         assert.equal(images.length, 6);
         assert.ok(images.every((x: any) => x.parent === "example" && x.inputs.platforms.length === 1));
-        assert.deepEqual(Object.keys(resources[0]).sort(), ["inputs", "name", "parent", "type"]);
+        assert.deepEqual(Object.keys(images[0]).sort(), ["inputs", "name", "parent", "type"]);
+        // A component adds what it registered as outputs (the family's context reports).
+        const family = resources.find((x: any) => x.type === "imagefleet:images:ImageFamily");
+        assert.deepEqual(Object.keys(family).sort(), ["inputs", "name", "outputs", "parent", "type"]);
     });
 
     it("masks secrets as [secret]", () => {
