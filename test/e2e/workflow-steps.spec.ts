@@ -128,6 +128,11 @@ export function planWorkflows(dir = WORKFLOWS): PlannedJob[] {
                         const want = String(step.with?.["node-version"]);
                         return { label: where, env, script: `node --version | grep -q '^v${want}\\.' || { echo "node $(node --version) is not ${want}" >&2; exit 1; }` };
                     }
+                    if (uses.startsWith("actions/setup-go@")) {
+                        // The Go the module asks for, or newer (go's own toolchain rule).
+                        const mod = String(step.with?.["go-version-file"]);
+                        return { label: where, env, script: `want=$(sed -n 's/^go //p' ${mod}); have=$(go env GOVERSION | sed 's/^go//'); [ "$(printf '%s\\n' "$want" "$have" | sort -V | head -1)" = "$want" ] || { echo "go $have is older than $want (${mod})" >&2; exit 1; }` };
+                    }
                     if (uses.startsWith("aws-actions/configure-aws-credentials@")) {
                         return { label: where, env, skipped: "needs cloud credentials (an AWS role)" };
                     }
@@ -168,6 +173,8 @@ describe("the workflows' own steps, run on a fresh clone", function () {
         // The cloud-url stand-in: a file backend; local stack secrets use its passphrase.
         PULUMI_BACKEND_URL: `file://${backend}`,
         PULUMI_CONFIG_PASSPHRASE: "imagefleet-local",
+        // Steps append directories to it for the later steps; here they are on PATH already.
+        GITHUB_PATH: path.join(work, "github-path"),
     });
 
     function runStep(step: Planned, event: string): Run | undefined {
@@ -226,6 +233,7 @@ describe("the workflows' own steps, run on a fresh clone", function () {
         assert.ok(steps.some((s) => /pulumi preview --stack local --non-interactive --diff/.test(s.script ?? "")));
         assert.ok(steps.some((s) => /pulumi config set --stack local --plaintext imagefleet:cacheWrite 'false'/.test(s.script ?? "")));
         assert.ok(steps.some((s) => /pulumi up --stack local .*--yes --skip-preview/.test(s.script ?? "")));
+        assert.ok(steps.some((s) => s.script?.startsWith("bash scripts/build-tools.sh --supplychain")), "no deploy job builds cosign and syft");
         assert.deepEqual([...new Set(steps.filter((s) => s.skipped).map((s) => s.skipped))].sort(),
             ["needs cloud credentials (an AWS role)", "the fresh clone is the checkout"]);
     });
