@@ -37,10 +37,14 @@ const CERTS = path.join(process.env.IMAGEFLEET_STATE_DIR ?? "/var/lib/imagefleet
 /** The local builder hosts (test/e2e/buildkitd.sh) by arch. */
 export const BUILDER_PORTS: Readonly<Record<string, number>> = { amd64: 1234, arm64: 1235 };
 
+/** buildctl from scripts/build-tools.sh: the e2e tier has it on PATH, a bench run from a plain shell may not. */
+const BUILDCTL = [path.join(process.env.IMAGEFLEET_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "imagefleet", "tools"), "bin", "buildctl")]
+    .find((f) => fs.existsSync(f)) ?? "buildctl";
+
 /** Empties both builder hosts' caches: what a fresh CI runner starts with. */
 export function wipeBuilders(): void {
     for (const port of Object.values(BUILDER_PORTS)) {
-        must("buildctl", ["--addr", `tcp://127.0.0.1:${port}`, "--tlsservername", "localhost", "--tlscacert", path.join(CERTS, "ca.pem"),
+        must(BUILDCTL, ["--addr", `tcp://127.0.0.1:${port}`, "--tlsservername", "localhost", "--tlscacert", path.join(CERTS, "ca.pem"),
             "--tlscert", path.join(CERTS, "client.pem"), "--tlskey", path.join(CERTS, "client-key.pem"), "prune", "--all"]);
     }
 }
