@@ -81,6 +81,7 @@ export class ImageFamily extends pulumi.ComponentResource {
             familyBuildArgs: args.buildArgs ?? {}, sourceDateEpoch: args.sourceDateEpoch ?? 0, stager,
             shared: { readFrom, writeTo, push, buildOnPreview: args.buildOnPreview ?? false },
         });
+        stager.pruneStale();
         const checks = this.builderChecks(name, args, plan);
         warnDeadBuilders(`ImageFamily ${JSON.stringify(name)}`, args.builders, plan.flatMap((p) => p.platforms));
 

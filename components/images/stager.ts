@@ -1,4 +1,5 @@
 import { createHash } from "crypto";
+import * as fs from "fs";
 import * as path from "path";
 import { ignoreFileFor } from "./context";
 import { tagSafe } from "./policy";
@@ -11,6 +12,9 @@ import { ImageSpec } from "./types";
  * path a resource records is the same in every clone.
  */
 export const DEFAULT_STAGE_DIR = path.join("node_modules", ".cache", "imagefleet", "contexts");
+
+/** Days a staged copy may go unused before a run of its family removes it. */
+export const STALE_DAYS = 7;
 
 /**
  * Stages the contexts of one family, once per distinct (context, ignore file)
@@ -40,6 +44,29 @@ export class ContextStager {
     /** A local directory used as a named context (StarRocks' `ARTIFACT_SOURCE=local`). */
     local(dir: string): StagedContext {
         return this.stage(this.resolve(dir), undefined, "");
+    }
+
+    /**
+     * Removes this family's staged copies that no run has used for `maxAgeDays`
+     * (a context renamed or moved; a big one would otherwise stay on disk), and
+     * marks the ones this run used as fresh. Each copy is the unit: a copy in
+     * use by another run of this stack is at most that old, so it is kept.
+     */
+    pruneStale(maxAgeDays = STALE_DAYS): string[] {
+        const now = new Date();
+        for (const dir of this.trees.keys()) {
+            fs.utimesSync(dir, now, now);
+        }
+        const removed: string[] = [];
+        const entries = fs.existsSync(this.root) ? fs.readdirSync(this.root, { withFileTypes: true }) : [];
+        for (const entry of entries.filter((e) => e.isDirectory())) {
+            const dir = path.join(this.root, entry.name);
+            if (!this.trees.has(dir) && now.getTime() - fs.statSync(dir).mtimeMs > maxAgeDays * 86_400_000) {
+                fs.rmSync(dir, { recursive: true, force: true });
+                removed.push(dir);
+            }
+        }
+        return removed;
     }
 
     private resolve(dir: string): string {

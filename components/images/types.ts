@@ -138,7 +138,8 @@ export interface ImageFamilyArgs {
      * Where build contexts are staged: a copy of what `.dockerignore` admits,
      * with modes normalized (0644/0755) and mtimes set to `sourceDateEpoch`, so
      * a fresh clone (another path, umask, mtimes) is not a change. Relative to
-     * the working directory. Default: `node_modules/.cache/imagefleet/contexts`.
+     * the working directory. A copy no run of the family has used for 7 days
+     * is removed. Default: `node_modules/.cache/imagefleet/contexts`.
      */
     readonly stageDir?: string;
     /**
