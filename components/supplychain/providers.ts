@@ -42,7 +42,7 @@ export const keyPairProvider: DynamicProvider = {
     async create() {
         const crypto = require("crypto") as typeof import("crypto");
         const password = crypto.randomBytes(24).toString("base64url");
-        const r = runTool("cosign", ["generate-key-pair", "--output-key-prefix", "{dir}/cosign"], { env: { COSIGN_PASSWORD: password }, read: ["cosign.key", "cosign.pub"] });
+        const r = await runTool("cosign", ["generate-key-pair", "--output-key-prefix", "{dir}/cosign"], { env: { COSIGN_PASSWORD: password }, read: ["cosign.key", "cosign.pub"] });
         if (r.code !== 0 || !r.files["cosign.key"] || !r.files["cosign.pub"]) {
             fail("cosign generate-key-pair", r);
         }
@@ -72,16 +72,16 @@ export interface PlatformAttestationInputs {
 }
 
 /** What buildx says about a builder's (first) node: its endpoint, BuildKit version and the worker's hostname. */
-function builderEndpoint(name: string): { endpoint: string; version?: string; hostname?: string } {
-    const r = runTool("docker", ["buildx", "inspect", name], { timeoutMs: 60_000 });
+async function builderEndpoint(name: string): Promise<{ endpoint: string; version?: string; hostname?: string }> {
+    const r = await runTool("docker", ["buildx", "inspect", name], { timeoutMs: 60_000 });
     const endpoint = /^\s*Endpoint:\s*(\S+)/m.exec(r.stdout)?.[1];
     const version = /^\s*BuildKit version:\s*(\S+)/m.exec(r.stdout)?.[1];
     const hostname = /org\.mobyproject\.buildkit\.worker\.hostname:\s*(\S+)/.exec(r.stdout)?.[1];
     return { endpoint: endpoint ?? "unknown", version, hostname };
 }
 
-function resolveDigest(ref: string, platform: string, registry?: RegistryAuth): string | undefined {
-    const r = runTool("docker", ["buildx", "imagetools", "inspect", ref, "--format", "{{json .Manifest}}"], { registry });
+async function resolveDigest(ref: string, platform: string, registry?: RegistryAuth): Promise<string | undefined> {
+    const r = await runTool("docker", ["buildx", "imagetools", "inspect", ref, "--format", "{{json .Manifest}}"], { registry });
     try {
         const m = JSON.parse(r.stdout) as { digest?: string; manifests?: { digest?: string; platform?: { os?: string; architecture?: string } }[] };
         const [os, arch] = platform.split("/");
@@ -92,8 +92,8 @@ function resolveDigest(ref: string, platform: string, registry?: RegistryAuth): 
     }
 }
 
-function attest(inputs: { repository: string; digest: string; signing: SigningMaterial; registry?: RegistryAuth }, type: string, predicate: string): void {
-    const r = runTool("cosign", ["attest", ...COSIGN_SIGN_FLAGS, "{key}", "--type", type, "--predicate", "{dir}/predicate.json", `${inputs.repository}@${inputs.digest}`],
+async function attest(inputs: { repository: string; digest: string; signing: SigningMaterial; registry?: RegistryAuth }, type: string, predicate: string): Promise<void> {
+    const r = await runTool("cosign", ["attest", ...COSIGN_SIGN_FLAGS, "{key}", "--type", type, "--predicate", "{dir}/predicate.json", `${inputs.repository}@${inputs.digest}`],
         { signing: inputs.signing, registry: inputs.registry, files: { "predicate.json": predicate } });
     if (r.code !== 0) {
         fail(`cosign attest --type ${type} ${inputs.repository}@${inputs.digest}`, r);
@@ -101,10 +101,10 @@ function attest(inputs: { repository: string; digest: string; signing: SigningMa
 }
 
 /** Dependencies of one build: the family images it took as contexts and the base images its Dockerfile pulls. */
-export function dependenciesOf(build: NonNullable<PlatformAttestationInputs["build"]>, platform: string, registry?: RegistryAuth): Dependency[] {
+export async function dependenciesOf(build: NonNullable<PlatformAttestationInputs["build"]>, platform: string, registry?: RegistryAuth): Promise<Dependency[]> {
     const family = Object.entries(build.familyContexts).map(([name, uri]) => ({ name, uri, digest: /@(sha256:[0-9a-f]{64})$/.exec(uri)?.[1] }));
-    const bases = baseImages(build.dockerfileText, build.buildArgs, Object.keys(build.familyContexts))
-        .map((ref) => ({ name: ref, uri: `docker-image://${ref}`, digest: resolveDigest(ref, platform, registry) }));
+    const bases = await Promise.all(baseImages(build.dockerfileText, build.buildArgs, Object.keys(build.familyContexts))
+        .map(async (ref) => ({ name: ref, uri: `docker-image://${ref}`, digest: await resolveDigest(ref, platform, registry) })));
     return [...family, ...bases];
 }
 
@@ -114,13 +114,13 @@ export const platformAttestationProvider: DynamicProvider = {
         const os = require("os") as typeof import("os");
         const ref = `${inputs.repository}@${inputs.digest}`;
         if (inputs.kind === "sbom") {
-            const r = runTool("syft", ["scan", `registry:${ref}`, "--platform", inputs.platform, "-q", "-o", "spdx-json={dir}/sbom.spdx.json"],
+            const r = await runTool("syft", ["scan", `registry:${ref}`, "--platform", inputs.platform, "-q", "-o", "spdx-json={dir}/sbom.spdx.json"],
                 { registry: inputs.registry, read: ["sbom.spdx.json"] });
             const sbom = r.files["sbom.spdx.json"];
             if (r.code !== 0 || !sbom) {
                 fail(`syft scan ${ref}`, r);
             }
-            attest(inputs, "spdxjson", sbom);
+            await attest(inputs, "spdxjson", sbom);
             const doc = JSON.parse(sbom) as { packages?: { name?: string }[] };
             const packages = (doc.packages ?? []).map((p) => String(p.name));
             const sha = (require("crypto") as typeof import("crypto")).createHash("sha256").update(sbom).digest("hex");
@@ -131,13 +131,13 @@ export const platformAttestationProvider: DynamicProvider = {
             };
         }
         const build = inputs.build!;
-        const { endpoint, version, hostname } = builderEndpoint(build.builder);
+        const { endpoint, version, hostname } = await builderEndpoint(build.builder);
         const info: ImageBuildInfo = {
             ...build, digest: inputs.digest, builderEndpoint: endpoint, buildkitVersion: version, builderHostname: hostname,
-            dependencies: dependenciesOf(build, inputs.platform, inputs.registry), invokedOn: os.hostname(), createdOn: new Date().toISOString(),
+            dependencies: await dependenciesOf(build, inputs.platform, inputs.registry), invokedOn: os.hostname(), createdOn: new Date().toISOString(),
         };
         const predicate = imageProvenance(info);
-        attest(inputs, "slsaprovenance1", JSON.stringify(predicate));
+        await attest(inputs, "slsaprovenance1", JSON.stringify(predicate));
         return {
             id: `${inputs.digest}-provenance`,
             outs: { kind: inputs.kind, repository: inputs.repository, digest: inputs.digest, platform: inputs.platform, keyId: inputs.keyId, predicate },
@@ -173,7 +173,7 @@ export const indexAttestationProvider: DynamicProvider = {
         const outs: Record<string, unknown> = { kind: inputs.kind, repository: inputs.repository, digest: inputs.digest, keyId: inputs.keyId };
         const platforms = Object.keys(inputs.members).sort();
         if (inputs.kind === "signature") {
-            const r = runTool("cosign", ["sign", ...COSIGN_SIGN_FLAGS, "{key}", ref], { signing: inputs.signing, registry: inputs.registry });
+            const r = await runTool("cosign", ["sign", ...COSIGN_SIGN_FLAGS, "{key}", ref], { signing: inputs.signing, registry: inputs.registry });
             if (r.code !== 0) {
                 fail(`cosign sign ${ref}`, r);
             }
@@ -185,19 +185,19 @@ export const indexAttestationProvider: DynamicProvider = {
                 invokedOn: os.hostname(), createdOn: new Date().toISOString(),
             };
             const predicate = indexProvenance(info);
-            attest(inputs, "slsaprovenance1", JSON.stringify(predicate));
+            await attest(inputs, "slsaprovenance1", JSON.stringify(predicate));
             outs.predicate = predicate;
         } else {
             // The index carries each platform's SBOM, taken from that platform's attestation after verifying its signature.
             for (const platform of platforms) {
                 const member = `${inputs.repository}@${inputs.members[platform].digest}`;
                 const verifying = inputs.signing.keyRef ? { keyRef: inputs.signing.keyRef } : { publicKey: inputs.publicKey };
-                const r = runTool("cosign", ["verify-attestation", ...COSIGN_VERIFY_FLAGS, "{key}", "--type", "spdxjson", member], { verifying, registry: inputs.registry });
+                const r = await runTool("cosign", ["verify-attestation", ...COSIGN_VERIFY_FLAGS, "{key}", "--type", "spdxjson", member], { verifying, registry: inputs.registry });
                 const sbom = r.code === 0 ? statementsOf(r.stdout).find((s) => s.predicateType === SPDX_PREDICATE) : undefined;
                 if (!sbom) {
                     fail(`reading the verified SBOM of ${member}`, r);
                 }
-                attest(inputs, "spdxjson", JSON.stringify(sbom.predicate));
+                await attest(inputs, "spdxjson", JSON.stringify(sbom.predicate));
             }
             outs.platforms = platforms;
         }

@@ -52,8 +52,13 @@ export interface ToolRun {
 export const COSIGN_SIGN_FLAGS = ["--yes", "--tlog-upload=false", "--use-signing-config=false"];
 export const COSIGN_VERIFY_FLAGS = ["--insecure-ignore-tlog=true"];
 
-/** Runs a tool with a scratch directory holding key files and a docker config; never throws on a non-zero exit. */
-export function runTool(
+/**
+ * Runs a tool with a scratch directory holding key files and a docker config;
+ * never throws on a non-zero exit. Asynchronous: every dynamic resource of a
+ * stack shares one provider process, and a synchronous spawn there would run
+ * the stack's cosign and syft calls one at a time.
+ */
+export async function runTool(
     tool: "cosign" | "syft" | "docker",
     args: readonly string[],
     opts: {
@@ -68,7 +73,7 @@ export function runTool(
         /** Milliseconds before the tool is killed. Default: 20 minutes. */
         timeoutMs?: number;
     } = {},
-): ToolRun {
+): Promise<ToolRun> {
     const cp = require("child_process") as typeof import("child_process");
     const fs = require("fs") as typeof import("fs");
     const os = require("os") as typeof import("os");
@@ -108,12 +113,25 @@ export function runTool(
         if (at >= 0) {
             argv.splice(at, 1, ...keyArgs);
         }
-        const r = cp.spawnSync(bin, argv, { env, encoding: "utf8", maxBuffer: 512 * 1024 * 1024, timeout: opts.timeoutMs ?? 20 * 60 * 1000 });
+        const r = await new Promise<{ status: number | null; stdout: string; stderr: string; error?: Error }>((resolve) => {
+            const child = cp.spawn(bin, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
+            const out: Buffer[] = [];
+            const err: Buffer[] = [];
+            const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 20 * 60 * 1000);
+            child.stdout.on("data", (d: Buffer) => out.push(d));
+            child.stderr.on("data", (d: Buffer) => err.push(d));
+            const done = (status: number | null, error?: Error) => {
+                clearTimeout(timer);
+                resolve({ status, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), error });
+            };
+            child.on("error", (e) => done(null, e));
+            child.on("close", (code, signal) => done(code, signal ? new Error(`killed by ${signal}`) : undefined));
+        });
         if (r.error) {
             const hint = (r.error as NodeJS.ErrnoException).code === "ENOENT"
                 ? ` (not on PATH: build it with scripts/build-tools.sh and source ~/.cache/imagefleet/tools/env.sh, or set IMAGEFLEET_${tool.toUpperCase()})`
                 : "";
-            return { code: -1, stdout: "", stderr: `${tool}: ${r.error.message}${hint}`, files: {} };
+            return { code: -1, stdout: r.stdout, stderr: `${tool}: ${r.error.message}${hint}\n${r.stderr}`.trim(), files: {} };
         }
         const files: Record<string, string> = {};
         for (const name of opts.read ?? []) {

@@ -29,7 +29,7 @@ function parse(ref: string): { repository: string; digest: string } | undefined 
 }
 
 /** One image: the checks that passed, or the first failure as `<check>: <why>`. */
-export function verifyImage(ref: string, inputs: VerificationInputs): { passed: string[]; failure?: string } {
+export async function verifyImage(ref: string, inputs: VerificationInputs): Promise<{ passed: string[]; failure?: string }> {
     const passed: string[] = [];
     const p = parse(ref);
     if (!p) {
@@ -38,19 +38,19 @@ export function verifyImage(ref: string, inputs: VerificationInputs): { passed: 
     const pinned = `${p.repository}@${p.digest}`;
     const opts = { verifying: inputs.verifying, registry: inputs.registry };
 
-    const sig = runTool("cosign", ["verify", ...COSIGN_VERIFY_FLAGS, "{key}", pinned], opts);
+    const sig = await runTool("cosign", ["verify", ...COSIGN_VERIFY_FLAGS, "{key}", pinned], opts);
     if (sig.code !== 0 || !signatureFound(sig.stdout, p.digest)) {
         const why = sig.code !== 0 ? tail(sig, 3) : "only attestations are signed by that key, not the digest itself";
         return { passed, failure: `signature: no valid signature from the expected key on ${pinned}: ${why}` };
     }
     passed.push("signature");
 
-    const attested = (digestRef: string, type: string) => {
-        const r = runTool("cosign", ["verify-attestation", ...COSIGN_VERIFY_FLAGS, "{key}", "--type", type, digestRef], opts);
+    const attested = async (digestRef: string, type: string) => {
+        const r = await runTool("cosign", ["verify-attestation", ...COSIGN_VERIFY_FLAGS, "{key}", "--type", type, digestRef], opts);
         return { r, statements: r.code === 0 ? statementsOf(r.stdout) : [] };
     };
 
-    const prov = attested(pinned, "slsaprovenance1");
+    const prov = await attested(pinned, "slsaprovenance1");
     const mine = prov.statements.filter((s) => s.predicateType === SLSA_PROVENANCE_V1 && s.subjectDigests.includes(p.digest));
     if (mine.length === 0) {
         return { passed, failure: `provenance: no SLSA v1 provenance signed by the expected key for ${pinned}${prov.r.code !== 0 ? `: ${tail(prov.r, 3)}` : ""}` };
@@ -62,7 +62,7 @@ export function verifyImage(ref: string, inputs: VerificationInputs): { passed: 
     // An index's provenance lists its per-platform images; each must have been built by an expected builder.
     for (const member of indexMembers(mine[0].predicate)) {
         const memberRef = `${p.repository}@${member.digest}`;
-        const m = attested(memberRef, "slsaprovenance1").statements.find((s) => s.predicateType === SLSA_PROVENANCE_V1 && s.subjectDigests.includes(member.digest));
+        const m = (await attested(memberRef, "slsaprovenance1")).statements.find((s) => s.predicateType === SLSA_PROVENANCE_V1 && s.subjectDigests.includes(member.digest));
         const memberProblems = m ? checkImageProvenance(m, member.digest, inputs.policy) : ["no SLSA v1 provenance signed by the expected key"];
         if (memberProblems.length > 0) {
             return { passed, failure: `provenance of ${member.platform} (${memberRef}): ${memberProblems.join("; ")}` };
@@ -70,7 +70,7 @@ export function verifyImage(ref: string, inputs: VerificationInputs): { passed: 
     }
     passed.push("provenance");
 
-    const sbom = attested(pinned, "spdxjson");
+    const sbom = await attested(pinned, "spdxjson");
     if (!sbom.statements.some((s) => s.predicateType === SPDX_PREDICATE && s.subjectDigests.includes(p.digest))) {
         return { passed, failure: `sbom: no SPDX SBOM signed by the expected key for ${pinned}${sbom.r.code !== 0 ? `: ${tail(sbom.r, 3)}` : ""}` };
     }
@@ -78,11 +78,11 @@ export function verifyImage(ref: string, inputs: VerificationInputs): { passed: 
     return { passed };
 }
 
-function verifyAll(inputs: VerificationInputs): Record<string, string[]> {
+async function verifyAll(inputs: VerificationInputs): Promise<Record<string, string[]>> {
     const report: Record<string, string[]> = {};
     const failures: string[] = [];
     for (const key of Object.keys(inputs.refs).sort()) {
-        const result = verifyImage(inputs.refs[key], inputs);
+        const result = await verifyImage(inputs.refs[key], inputs);
         report[key] = result.passed;
         if (result.failure) {
             failures.push(`image ${JSON.stringify(key)} (${inputs.refs[key]}): ${result.failure}`);
@@ -98,7 +98,7 @@ const WATCHED = ["refs", "verifying", "policy"] as const;
 
 export const verificationProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: VerificationInputs) {
-        const report = verifyAll(inputs);
+        const report = await verifyAll(inputs);
         return { id: "verified", outs: { refs: inputs.refs, policy: inputs.policy, verifying: inputs.verifying, report } };
     },
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
@@ -106,7 +106,7 @@ export const verificationProvider: pulumi.dynamic.ResourceProvider = {
         return { changes: changed.length > 0 };
     },
     async update(_id: string, _olds: unknown, news: VerificationInputs) {
-        const report = verifyAll(news);
+        const report = await verifyAll(news);
         return { outs: { refs: news.refs, policy: news.policy, verifying: news.verifying, report } };
     },
 };
