@@ -86,8 +86,9 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
         const up = keep("builders-down", s.pulumi("up", "--yes"));
         assert.notEqual(up.code, 0, "pulumi up with every builder down succeeded");
         assert.ok(up.seconds < 60, `the pre-flight took ${up.seconds} s`);
-        // One check per platform stops that platform's builds: one error each in the diagnostics (progress lines repeat them).
-        const diagnostics = up.stdout.slice(up.stdout.indexOf("\nDiagnostics:"));
+        // One check per platform stops that platform's builds: one error each in the update's
+        // diagnostics (the last; progress lines repeat them, the preview's come first).
+        const diagnostics = up.stdout.slice(up.stdout.lastIndexOf("\nDiagnostics:"));
         assert.equal(diagnostics.match(/ImageFamily "example" \(stack "local"\): 1 of 1 builder failed the pre-flight check, so none of its builds ran/g)?.length, 2, diagnostics);
         assert.match(text(up), /linux\/amd64: builder "imagefleet-local-amd64" at tcp:\/\/127\.0\.0\.1:1234 \(driver remote\): connection refused/);
         assert.match(text(up), /linux\/arm64: builder "imagefleet-local-arm64" at tcp:\/\/127\.0\.0\.1:1235 \(driver remote\): connection refused/);
