@@ -73,7 +73,10 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
     it("with every builder down, a commit that builds nothing succeeds, pulumi preview still works, and a build fails at once naming each builder, platform and endpoint", async () => {
         const s = new Stack({}, base);
         const before = await registryTags(REPOS);
-        const state = JSON.stringify(s.exportState().deployment.resources);
+        // Every resource but the providers: the engine records the new stack config on the
+        // default providers before any resource runs, which changes nothing that was built.
+        const resources = () => JSON.stringify(s.exportState().deployment.resources.filter((r: { type: string }) => !r.type.startsWith("pulumi:providers:")));
+        const state = resources();
         must("bash", ["test/e2e/buildkitd.sh", "stop"]);
         // A new commit whose builds are the baseline's: only indexes move, no builder is asked to build.
         const tagsOnly = new Stack({ nonce: base.nonce }, base);
@@ -94,7 +97,7 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
         assert.match(text(up), /linux\/arm64: builder "imagefleet-local-arm64" at tcp:\/\/127\.0\.0\.1:1235 \(driver remote\): connection refused/);
         assert.match(text(up), /buildkitd\.sh start/);
         assert.doesNotMatch(text(up), /error serializing property/, "the SDK's property path buries the message");
-        assert.equal(JSON.stringify(s.exportState().deployment.resources), state, "the failed up changed the state");
+        assert.equal(resources(), state, "the failed up changed the state of a resource");
         assert.deepEqual(await registryTags(REPOS), before, "the failed up changed the registry");
         await restoreServices();
         await assertConverged(s, before);
