@@ -29,6 +29,11 @@ if [[ -f "$TOOLS_DIR/env.sh" ]]; then
   . "$TOOLS_DIR/env.sh"
 fi
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# The program runs transpile-only: type-checking it under ts-node costs ~9.5 s
+# of every `pulumi up` on 2 cores (6.6 s instead of 16 s for an up with nothing
+# to do). `npm run build` and CI's check job type-check it; set
+# PULUMI_NODEJS_TRANSPILE_ONLY=false to have every run check it too.
+export PULUMI_NODEJS_TRANSPILE_ONLY="${PULUMI_NODEJS_TRANSPILE_ONLY:-true}"
 # The local stack's state and secrets never leave this machine.
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$STATE_DIR/pulumi}"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-imagefleet-local}"

@@ -128,6 +128,26 @@ describe("GitHub workflows", function () {
         }
     });
 
+    it("run the program transpile-only only after a job that type-checks it", () => {
+        const needs = (job: any): string[] => (job.needs === undefined ? [] : [job.needs].flat());
+        for (const file of FILES) {
+            const wf = parse(file);
+            assert.equal(wf.env?.PULUMI_NODEJS_TRANSPILE_ONLY, "true", `${file}: env PULUMI_NODEJS_TRANSPILE_ONLY`);
+            const checks = (name: string): boolean => {
+                const job = wf.jobs[name];
+                return (job.steps ?? []).some((s: any) => /\btsc --noEmit\b/.test(s.run ?? "")) || needs(job).some(checks);
+            };
+            for (const [name, job] of Object.entries<any>(wf.jobs)) {
+                if ((job.steps ?? []).some((s: any) => s.uses?.startsWith("pulumi/actions@"))) {
+                    assert.ok(needs(job).some(checks), `${file}: job ${name} runs Pulumi without a type-checking job before it`);
+                }
+            }
+        }
+        // The main job's script, too; a caller's own setting wins.
+        const upLocal = fs.readFileSync(path.join(ROOT, "scripts", "up-local.sh"), "utf8");
+        assert.match(upLocal, /^export PULUMI_NODEJS_TRANSPILE_ONLY="\$\{PULUMI_NODEJS_TRANSPILE_ONLY:-true\}"$/m);
+    });
+
     it("use the Pulumi CLI version this repository builds and the project's own npm scripts", () => {
         const goMod = fs.readFileSync(path.join(ROOT, "scripts", "tools", "pulumi", "go.mod"), "utf8");
         const version = /github\.com\/pulumi\/pulumi\/pkg\/v3 v(\d+\.\d+\.\d+)/.exec(goMod)?.[1];
