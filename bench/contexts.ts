@@ -34,7 +34,7 @@ import { formatBytes } from "../components/images/contextReport";
 import { evaluate } from "../scripts/harness/mocks";
 import { readStackConfig } from "../scripts/harness/stackFile";
 import { generateTree, removeTree } from "../test/unit/contextTree";
-import { must, ROOT, sh } from "../test/e2e/support";
+import { copyProject, must, ROOT, sh } from "../test/e2e/support";
 
 const LOCK = "/tmp/imagefleet-e2e.lock";
 const RUNS = Number(process.env.IMAGEFLEET_BENCH_RUNS ?? 5);
@@ -95,22 +95,6 @@ function prepareTrees(): void {
 }
 
 /** A throwaway copy of the project (git's files, node_modules linked), as the e2e tier makes one. */
-function copyProject(into: string): string {
-    const dir = path.join(into, "project");
-    const files = must("git", ["ls-files", "-co", "--exclude-standard"]).stdout.split("\n").filter((f) => f && !f.startsWith("node_modules/"));
-    for (const f of files.filter((f) => fs.existsSync(path.join(ROOT, f)))) {
-        fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
-        // git keeps symlinks (test/consumer/light/graphscope): copy them as links.
-        if (fs.lstatSync(path.join(ROOT, f)).isSymbolicLink()) {
-            fs.symlinkSync(fs.readlinkSync(path.join(ROOT, f)), path.join(dir, f));
-        } else {
-            fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
-        }
-    }
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
-    return dir;
-}
-
 /** The provider's Image alone on the unstaged tree: no imagefleet in the preview. */
 function rawProject(into: string): string {
     const dir = path.join(into, "raw");
@@ -194,7 +178,7 @@ async function setUp(): Promise<Setup> {
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     };
-    const setup = { tmp, env, project: copyProject(tmp), raw: rawProject(tmp) };
+    const setup = { tmp, env, project: copyProject("", path.join(tmp, "project")), raw: rawProject(tmp) };
     for (const c of SELECTED) {
         const cwd = c.raw ? setup.raw : setup.project;
         const stack = stackOf(c);

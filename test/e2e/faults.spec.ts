@@ -21,7 +21,7 @@ import { fleetPems } from "./fleet/certs";
 import { BuilderFleetArgs } from "../../components/builders";
 import { hostConfigOf } from "../../components/builders/userData";
 import { manifest, must, mustDetached, processTree, registryTags, requireEngine, ROOT, sh, sleep, tags } from "./support";
-import { assertConverged, CACHE_REPOS, CERTS, IMAGES, keep, ok, REGISTRY_DATA, REGISTRY_PID, registryUp, REPOS, restoreServices, RUN_ID, RUNTIME_ARM64_BUILDING, SLEEP, Stack, text } from "./faults/stack";
+import { assertConverged, CACHE_REPOS, CERTS, IMAGES, keep, ok, REGISTRY_DATA, REGISTRY_PID, registryUp, REPOS, restoreServices, RUN_ID, SLEEP, Stack, text } from "./faults/stack";
 
 describe("faults during pulumi up (real engine, buildkitd hosts and registry)", function () {
     this.timeout(20 * 60 * 1000);
@@ -106,10 +106,7 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
 
     it("a builder host killed mid-up: the rerun names it until it is back, then converges", async () => {
         const s = new Stack({ sleep: SLEEP }, base);
-        const up = s.start("up", "--yes");
-        await up.waitFor(RUNTIME_ARM64_BUILDING, 600);
-        await sleep(5000);
-        const before = await registryTags(REPOS);
+        const { up, before } = await s.upMidBuild(5000);
         must("bash", ["test/e2e/buildkitd.sh", "kill", "arm64"]);
         const failed = keep("builder-killed", await up.done(300));
         assert.notEqual(failed.code, 0, `pulumi up survived its builder's death:\n${up.output().slice(-3000)}`);
@@ -125,10 +122,7 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
 
     it("the registry stopped while builds push: the rerun converges", async () => {
         const s = new Stack({ sleep: SLEEP }, base);
-        const up = s.start("up", "--yes");
-        await up.waitFor(RUNTIME_ARM64_BUILDING, 600);
-        await sleep(5000);
-        const before = await registryTags(REPOS);
+        const { up, before } = await s.upMidBuild(5000);
         const pid = Number(fs.readFileSync(REGISTRY_PID, "utf8"));
         process.kill(pid, "SIGKILL");
         for (let i = 0; i < 50 && (await registryUp()); i++) {
@@ -144,10 +138,7 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
 
     it("pulumi up interrupted with SIGINT mid-build: it stops cleanly, leaves no pending operation, and the rerun converges", async () => {
         const s = new Stack({ sleep: SLEEP }, base);
-        const up = s.start("up", "--yes");
-        await up.waitFor(RUNTIME_ARM64_BUILDING, 600);
-        await sleep(3000);
-        const before = await registryTags(REPOS);
+        const { up, before } = await s.upMidBuild(3000);
         up.signal("SIGINT");
         const stopped = keep("sigint", await up.done(300));
         assert.match(text(stopped), /\^C received|cancel/i);
@@ -157,10 +148,7 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
 
     it("pulumi up killed outright (the runner dies): the next up is refused by the stale lock; pulumi cancel and pulumi refresh clear it, then the rerun converges", async () => {
         const s = new Stack({ sleep: SLEEP }, base);
-        const up = s.start("up", "--yes");
-        await up.waitFor(RUNTIME_ARM64_BUILDING, 600);
-        await sleep(3000);
-        const before = await registryTags(REPOS);
+        const { up, before } = await s.upMidBuild(3000);
         // The engine, its language host, the program and the provider, all at once.
         for (const pid of processTree(up.pid)) {
             try {
@@ -183,9 +171,7 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
 
     it("two pulumi up on the same stack at once: the second is refused by the lock and changes nothing", async () => {
         const s = new Stack({ sleep: SLEEP }, base);
-        const first = s.start("up", "--yes");
-        await first.waitFor(RUNTIME_ARM64_BUILDING, 600);
-        const before = await registryTags(REPOS);
+        const { up: first, before } = await s.upMidBuild(0);
         const second = keep("second-up", s.pulumi("up", "--yes"));
         const firstStillRunning = !/Duration:/.test(first.output());
         assert.notEqual(second.code, 0, `the second up ran:\n${text(second).slice(-3000)}`);

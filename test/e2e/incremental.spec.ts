@@ -6,7 +6,7 @@ import { strict as assert } from "assert";
 import * as crypto from "crypto";
 import * as path from "path";
 import { changedImages, Project, ResourceStep, wipeBuilders } from "./project";
-import { E2E_FUNCTIONS, fromCache, manifest, must, requireEngine, sh } from "./support";
+import { fromCache, manifest, must, requireEngine, sh, smallerCompile } from "./support";
 
 const IMAGES = ["dev-env", "artifact", "runtime"];
 
@@ -37,7 +37,8 @@ describe("builds across commits (real engine, local stack)", function () {
         project = new Project({ branch: `e2e-commits-${id}`, namespace });
         // A smaller program to compile: these tests judge which steps run, not
         // how long the compile takes (npm run bench:commits keeps the default).
-        project.change("example/artifact.Dockerfile", (t) => t.replace(/^ARG FUNCTIONS=\d+$/m, `ARG FUNCTIONS=${E2E_FUNCTIONS}`));
+        smallerCompile(project.dir);
+        project.commit("a smaller compile");
     });
     after(() => project?.remove());
 

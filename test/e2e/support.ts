@@ -162,9 +162,11 @@ export function mustDetached(cmd: string, args: readonly string[], opts: Paramet
     return must("bash", ["-c", closeFds, "bash", cmd, ...args], opts);
 }
 
-/** A throwaway copy of the project (tracked and untracked files, node_modules linked) that a test may edit. */
-export function copyProject(prefix = "imagefleet-project-"): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+/**
+ * A throwaway copy of the project (tracked and untracked files, node_modules
+ * linked) that a test may edit: in a new temporary directory, or in `dir`.
+ */
+export function copyProject(prefix = "imagefleet-project-", dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))): string {
     const files = must("git", ["ls-files", "-co", "--exclude-standard"]).stdout.split("\n").filter((f) => f && !f.startsWith("node_modules/"));
     for (const f of files) {
         const stat = fs.lstatSync(path.join(ROOT, f), { throwIfNoEntry: false });

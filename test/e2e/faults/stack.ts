@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { copyProject, incomplete, manifest, mustDetached, registryTags, ROOT, Run, runSha, sh, start } from "../support";
+import { copyProject, incomplete, manifest, mustDetached, registryTags, ROOT, Run, runSha, sh, sleep, start } from "../support";
 
 export const IMAGES = ["dev-env", "artifact", "runtime"];
 export const REPOS = IMAGES.map((i) => `imagefleet/${i}`);
@@ -116,6 +116,18 @@ export class Stack {
 
     start(...args: string[]) {
         return start("bash", ["scripts/up-local.sh", ...args], { cwd: this.dir, env: this.env });
+    }
+
+    /**
+     * Starts `pulumi up` and returns once the arm64 runtime build (the last
+     * one) has run for `settleMs`, with the registry's tags at that moment:
+     * the point where every fault test strikes.
+     */
+    async upMidBuild(settleMs: number) {
+        const up = this.start("up", "--yes");
+        await up.waitFor(RUNTIME_ARM64_BUILDING, 600);
+        await sleep(settleMs);
+        return { up, before: await registryTags(REPOS) };
     }
 
     exportState(): any {
