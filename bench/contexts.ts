@@ -177,6 +177,8 @@ async function setUp(): Promise<Setup> {
         PULUMI_CONFIG_PASSPHRASE: "imagefleet-bench",
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        // As scripts/up-local.sh and the workflows run the program.
+        PULUMI_NODEJS_TRANSPILE_ONLY: "true",
     };
     const setup = { tmp, env, project: copyProject("", path.join(tmp, "project")), raw: rawProject(tmp) };
     for (const c of SELECTED) {
