@@ -34,7 +34,7 @@ import { formatBytes } from "../components/images/contextReport";
 import { evaluate } from "../scripts/harness/mocks";
 import { readStackConfig } from "../scripts/harness/stackFile";
 import { generateTree, removeTree } from "../test/unit/contextTree";
-import { copyProject, must, ROOT, sh } from "../test/e2e/support";
+import { copyProjectTo, must, ROOT, sh } from "../test/e2e/support";
 
 const LOCK = "/tmp/imagefleet-e2e.lock";
 const RUNS = Number(process.env.IMAGEFLEET_BENCH_RUNS ?? 5);
@@ -94,7 +94,6 @@ function prepareTrees(): void {
     }
 }
 
-/** A throwaway copy of the project (git's files, node_modules linked), as the e2e tier makes one. */
 /** The provider's Image alone on the unstaged tree: no imagefleet in the preview. */
 function rawProject(into: string): string {
     const dir = path.join(into, "raw");
@@ -180,7 +179,7 @@ async function setUp(): Promise<Setup> {
         // As scripts/up-local.sh and the workflows run the program.
         PULUMI_NODEJS_TRANSPILE_ONLY: "true",
     };
-    const setup = { tmp, env, project: copyProject("", path.join(tmp, "project")), raw: rawProject(tmp) };
+    const setup = { tmp, env, project: copyProjectTo(path.join(tmp, "project")), raw: rawProject(tmp) };
     for (const c of SELECTED) {
         const cwd = c.raw ? setup.raw : setup.project;
         const stack = stackOf(c);

@@ -162,11 +162,13 @@ export function mustDetached(cmd: string, args: readonly string[], opts: Paramet
     return must("bash", ["-c", closeFds, "bash", cmd, ...args], opts);
 }
 
-/**
- * A throwaway copy of the project (tracked and untracked files, node_modules
- * linked) that a test may edit: in a new temporary directory, or in `dir`.
- */
-export function copyProject(prefix = "imagefleet-project-", dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))): string {
+/** A throwaway copy of the project (see copyProjectTo) in a new temporary directory. */
+export function copyProject(prefix = "imagefleet-project-"): string {
+    return copyProjectTo(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+}
+
+/** Copies the project (tracked and untracked files, node_modules linked, the example's smaller compile) into `dir`, for a test to edit. */
+export function copyProjectTo(dir: string): string {
     const files = must("git", ["ls-files", "-co", "--exclude-standard"]).stdout.split("\n").filter((f) => f && !f.startsWith("node_modules/"));
     for (const f of files) {
         const stat = fs.lstatSync(path.join(ROOT, f), { throwIfNoEntry: false });
