@@ -43,7 +43,7 @@ function buildFamily(familyBuilders: NonNullable<typeof builders>): Published {
         git: config.git,
         buildArgs: config.buildArgs,
         variants: config.variants,
-        cache: { fallbackBranches: config.fallbackBranches, write: config.cacheWrite },
+        cache: { fallbackBranches: config.fallbackBranches, write: config.cacheWrite, deployBranch: config.deployBranch },
         tags: { release: config.release },
         push: config.push,
         buildOnPreview: config.buildOnPreview,

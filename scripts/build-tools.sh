@@ -10,7 +10,8 @@
 #
 # Outputs in ${IMAGEFLEET_TOOLS_DIR:-~/.cache/imagefleet/tools}/bin:
 #   pulumi (scripts/tools/pulumi), pulumi-language-nodejs (upstream's, from
-#   sdk/v3 v3.68.0: scripts/tools/langhost), buildkitd, buildctl
+#   sdk/v3 v3.68.0: scripts/tools/langhost), buildkitd, buildctl, buildkit-probe;
+# share/imagefleet-frontend.wasm (scripts/build-frontend.sh)
 # and libexec/pulumi-resource-docker-build, installed as plugin docker-build 0.0.22;
 # cosign and syft for the supply chain (see build_supplychain_tools), and
 # pulumi-resource-pulumi-nodejs, the engine's plugin for dynamic providers.
@@ -250,10 +251,14 @@ main() {
     "-X github.com/pulumi/pulumi-docker-build/provider.Version=$PROVIDER_VERSION" \
     "pulumi-resource-docker-build" \
     github.com/pulumi/pulumi-docker-build/provider/cmd/pulumi-resource-docker-build
+  # buildkit-probe (ours, for the e2e tier's differential tests) asks a live
+  # buildkitd what its Dockerfile frontend decides.
   build_group buildkit "$MODS/buildkit" "$BIN" \
     "-X github.com/moby/buildkit/version.Version=$buildkit_v" \
-    "buildkitd buildctl" \
-    github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
+    "buildkitd buildctl buildkit-probe" \
+    github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl ./buildkit-probe
+  # The same BuildKit's Dockerfile frontend as WebAssembly, which ImageFamily runs.
+  step "frontend" bash "$ROOT/scripts/build-frontend.sh"
 
   build_supplychain_tools
 

@@ -17,6 +17,10 @@ if npm run | grep -q '^  lint$'; then
   say "npm run lint"
   npm run lint
 fi
+# ImageFamily runs BuildKit's Dockerfile frontend (WebAssembly, built from Go);
+# the npm package ships it, a checkout builds it (~1 min cold).
+say "npm run build:frontend"
+npm run build:frontend
 say "unit tier"
 IMAGEFLEET_TIER=unit npm test
 if npm run | grep -q '^  test:consumer$'; then

@@ -1,15 +1,15 @@
 import { createHash } from "crypto";
-import { dependenciesOf } from "./graph";
+import { dependenciesOf, Dependency } from "./graph";
 import { Platform } from "./platforms";
 import { variantSuffix } from "./policy";
-import { ContextStager } from "./stager";
-import { StagedContext } from "./stage";
+import { ContextStager, RefusedBuild, StagedBuild } from "./contexts/stager";
+import { StagedContext } from "./contexts/stage";
 import { ImageSpec } from "./types";
 
-/** A named context of a planned build: another image's build (by key) or a staged directory. */
+/** A named context of a planned build: another image's build (by key) or a local directory, staged per platform. */
 export type PlannedDep =
     | { readonly context: string; readonly image: string }
-    | { readonly context: string; readonly local: StagedContext };
+    | { readonly context: string; readonly local: Readonly<Partial<Record<Platform, StagedContext>>> };
 
 /** One image of one variant, as ImageFamily will declare it. */
 export interface PlannedImage {
@@ -21,8 +21,10 @@ export interface PlannedImage {
     readonly key: string;
     /** The platforms it is built for. Required. */
     readonly platforms: readonly Platform[];
-    /** Its staged context and Dockerfile. Required. */
-    readonly staged: StagedContext;
+    /** Per platform, its staged context (the files the build reads) and Dockerfile. Required. */
+    readonly staged: Readonly<Partial<Record<Platform, StagedContext>>>;
+    /** Per platform, BuildKit's Dockerfile checks of the build. Required. */
+    readonly lint: Readonly<Partial<Record<Platform, StagedBuild["lint"]>>>;
     /** Merged build args, SOURCE_DATE_EPOCH first. Required. */
     readonly buildArgs: Readonly<Record<string, string>>;
     /** Its named contexts. Required (may be empty). */
@@ -51,32 +53,55 @@ export interface PlanOptions {
 
 const sha256 = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex");
 
-/** Every image of every variant, in build order, with its staged context and fingerprints. */
-export function planImages(o: PlanOptions): PlannedImage[] {
-    const planned = new Map<string, PlannedImage>();
+/** Every image of every variant, in build order, and the builds BuildKit's frontend refused. */
+export interface Plan {
+    readonly images: PlannedImage[];
+    readonly refused: RefusedBuild[];
+}
+
+/** Every image of every variant, in build order, with its staged contexts and fingerprints. */
+export function planImages(o: PlanOptions): Plan {
+    interface Draft { spec: ImageSpec; variant: string; key: string; platforms: readonly Platform[]; buildArgs: Record<string, string>; deps: readonly Dependency[] }
+    const drafts: Draft[] = [];
     for (const spec of o.order) {
-        const staged = o.stager.image(spec);
         for (const variant of o.variantsOf(spec)) {
-            const buildArgs = {
-                SOURCE_DATE_EPOCH: String(o.sourceDateEpoch),
-                ...o.familyBuildArgs, ...spec.buildArgs, ...(variant ? o.variants[variant] : {}),
-            };
-            const deps: PlannedDep[] = dependenciesOf(spec).map((dep) => {
-                if (dep.local !== undefined) {
-                    return { context: dep.context, local: o.stager.local(dep.local) };
-                }
-                const depSpec = o.order.find((s) => s.name === dep.image)!;
-                const depVariant = o.variantsOf(depSpec).includes(variant) ? variant : "";
-                return { context: dep.context, image: `${dep.image}${variantSuffix(depVariant)}` };
+            drafts.push({
+                spec, variant, key: `${spec.name}${variantSuffix(variant)}`,
+                platforms: spec.platforms ?? o.familyPlatforms,
+                buildArgs: { SOURCE_DATE_EPOCH: String(o.sourceDateEpoch), ...o.familyBuildArgs, ...spec.buildArgs, ...(variant ? o.variants[variant] : {}) },
+                deps: dependenciesOf(spec),
             });
-            const platforms = spec.platforms ?? o.familyPlatforms;
-            const fingerprints = Object.fromEntries(platforms.map((platform) => [platform, sha256([
-                spec.name, spec.kind, variant, platform, staged.digest, spec.target ?? "", buildArgs, o.shared,
-                deps.map((d) => ("local" in d ? [d.context, d.local.digest] : [d.context, planned.get(d.image)!.fingerprints[platform]])),
-            ])]));
-            const key = `${spec.name}${variantSuffix(variant)}`;
-            planned.set(key, { spec, variant, key, platforms, staged, buildArgs, deps, fingerprints });
         }
     }
-    return [...planned.values()];
+    const requestKey = (d: Draft, p: Platform) => `${d.key} ${p}`;
+    const { staged, refused } = o.stager.stageBuilds(drafts.flatMap((d) => d.platforms.map((platform) => ({
+        key: requestKey(d, platform), spec: d.spec, platform, buildArgs: d.buildArgs,
+        named: Object.fromEntries(d.deps.map((dep) => [dep.context, dep.local !== undefined ? { local: dep.local } : { image: dep.image! }])),
+    }))));
+    if (refused.length > 0) {
+        return { images: [], refused };
+    }
+
+    const planned = new Map<string, PlannedImage>();
+    for (const d of drafts) {
+        const builds = Object.fromEntries(d.platforms.map((p) => [p, staged.get(requestKey(d, p))!])) as Partial<Record<Platform, StagedBuild>>;
+        const deps: PlannedDep[] = d.deps.map((dep) => {
+            if (dep.local !== undefined) {
+                return { context: dep.context, local: Object.fromEntries(d.platforms.map((p) => [p, builds[p]!.named[dep.context]])) };
+            }
+            const depSpec = o.order.find((s) => s.name === dep.image)!;
+            const depVariant = o.variantsOf(depSpec).includes(d.variant) ? d.variant : "";
+            return { context: dep.context, image: `${dep.image}${variantSuffix(depVariant)}` };
+        });
+        const fingerprints = Object.fromEntries(d.platforms.map((platform) => [platform, sha256([
+            d.spec.name, d.spec.kind, d.variant, platform, builds[platform]!.context.digest, d.spec.target ?? "", d.buildArgs, o.shared,
+            deps.map((dep) => ("local" in dep ? [dep.context, dep.local[platform]!.digest] : [dep.context, planned.get(dep.image)!.fingerprints[platform]])),
+        ])]));
+        planned.set(d.key, {
+            spec: d.spec, variant: d.variant, key: d.key, platforms: d.platforms, buildArgs: d.buildArgs, deps, fingerprints,
+            staged: Object.fromEntries(d.platforms.map((p) => [p, builds[p]!.context])),
+            lint: Object.fromEntries(d.platforms.map((p) => [p, builds[p]!.lint])),
+        });
+    }
+    return { images: [...planned.values()], refused: [] };
 }

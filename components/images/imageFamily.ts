@@ -4,15 +4,16 @@ import * as dockerbuild from "@pulumi/docker-build";
 import { BuilderCheck, fingerprintOf } from "../builders/builderCheck";
 import { warnDeadBuilders } from "../builders/preflight";
 import { PlannedImage, planImages } from "./buildPlan";
-import { ContextReport, reportContexts } from "./contextReport";
+import { ContextReport, reportContexts } from "./contexts/report";
 import { topoOrder } from "./graph";
 import { declarePlatformBuild, NamedSource } from "./platformBuild";
 import { archOf, DEFAULT_PLATFORMS, Platform } from "./platforms";
 import { branchSlug, tagNames, variantsOf, variantSuffix } from "./policy";
-import { ContextStager, DEFAULT_STAGE_DIR } from "./stager";
-import { StagedContext } from "./stage";
+import { ContextStager, DEFAULT_STAGE_DIR, RefusedBuild } from "./contexts/stager";
+import { StagedContext } from "./contexts/stage";
 import { ImageFamilyArgs } from "./types";
 import { validateFamily } from "./validate";
+import { Problems } from "../errors";
 
 /** One image of one variant: its per-platform builds and the index joining them. */
 export interface FamilyImage {
@@ -28,8 +29,8 @@ export interface FamilyImage {
     readonly index?: dockerbuild.Index;
     /** Moving and release tags, published as aliases of `index` (same digest, no rebuild). */
     readonly aliases: readonly dockerbuild.Index[];
-    /** The staged build context the builds read (shared by its variants). */
-    readonly staged: StagedContext;
+    /** Per platform, the staged build context: the files the build reads, and its Dockerfile. */
+    readonly staged: Readonly<Partial<Record<Platform, StagedContext>>>;
 }
 
 /** Key used in outputs: the image name, plus `-<variant>` for a named variant. */
@@ -61,7 +62,14 @@ export class ImageFamily extends pulumi.ComponentResource {
         const platforms = args.platforms ?? DEFAULT_PLATFORMS;
         const variantNames = Object.keys(args.variants ?? {});
         const fallbacks = args.cache?.fallbackBranches ?? ["main"];
-        const slug = branchSlug(args.git.branch, fallbacks);
+        const buildOnPreview = args.buildOnPreview ?? false;
+        // A preview that builds nothing declares every build as the deploy of
+        // this stack would, with its branch's cache refs: the cache settings
+        // are unused until a build runs, and a pull request's preview then
+        // shows only what merging it changes, whatever branch it runs from.
+        const asDeploy = pulumi.runtime.isDryRun() && !buildOnPreview;
+        const branch = asDeploy ? args.cache?.deployBranch ?? fallbacks[0] ?? args.git.branch : args.git.branch;
+        const slug = branchSlug(branch, fallbacks);
         const environment = args.tags?.environment ?? pulumi.getStack();
         const push = args.push ?? true;
         const registryAuth = registryCredentials(args);
@@ -74,13 +82,14 @@ export class ImageFamily extends pulumi.ComponentResource {
         const stager = new ContextStager(path.join(args.stageDir ?? DEFAULT_STAGE_DIR, pulumi.getStack(), name), args.baseDir,
             args.sourceDateEpoch ?? 0);
         const readFrom = cacheOn ? readSlugs : [];
-        const writeTo = cacheOn && (args.cache?.write ?? true) ? slug : undefined;
-        const plan = planImages({
+        const writeTo = cacheOn && (asDeploy || (args.cache?.write ?? true)) ? slug : undefined;
+        const { images: plan, refused } = planImages({
             order: order.map((n) => byName.get(n)!), familyPlatforms: platforms,
             variantsOf: (spec) => variantsOf(spec, variantNames), variants: args.variants ?? {},
             familyBuildArgs: args.buildArgs ?? {}, sourceDateEpoch: args.sourceDateEpoch ?? 0, stager,
-            shared: { readFrom, writeTo, push, buildOnPreview: args.buildOnPreview ?? false },
+            shared: { readFrom, writeTo, push, buildOnPreview },
         });
+        refuseBuilds(name, args, refused);
         stager.pruneStale();
         const checks = this.builderChecks(name, args, plan);
         warnDeadBuilders(`ImageFamily ${JSON.stringify(name)}`, args.builders, plan.flatMap((p) => p.platforms));
@@ -91,15 +100,15 @@ export class ImageFamily extends pulumi.ComponentResource {
             const builds: Partial<Record<Platform, dockerbuild.Image>> = {};
             for (const platform of p.platforms) {
                 const named: Record<string, NamedSource> = Object.fromEntries(p.deps.map((d) => [d.context, "local" in d
-                    ? { kind: "local" as const, staged: d.local }
+                    ? { kind: "local" as const, staged: d.local[platform]! }
                     : { kind: "image" as const, repository: built.get(d.image)!.repository, digest: built.get(d.image)!.builds[platform]!.digest }]));
                 builds[platform] = declarePlatformBuild(`${name}-${p.key}-${archOf(platform)}`, {
                     image: p.spec.name, kind: p.spec.kind, variant: p.variant, platform,
                     builder: args.builders[platform]!,
                     repository, cacheRepository: cacheRepositoryOf(args, p.spec.name),
-                    staged: p.staged, target: p.spec.target, buildArgs: p.buildArgs, named,
+                    staged: p.staged[platform]!, target: p.spec.target, buildArgs: p.buildArgs, named,
                     readSlugs: readFrom, writeSlug: writeTo,
-                    push, registryAuth, buildOnPreview: args.buildOnPreview ?? false,
+                    push, registryAuth, buildOnPreview,
                 }, { ...childOpts, dependsOn: [checks[platform]!] });
             }
 
@@ -165,6 +174,22 @@ export class ImageFamily extends pulumi.ComponentResource {
         }
         return found;
     }
+}
+
+/** Builds BuildKit's Dockerfile frontend refused: one ValidationError naming each image, platform and the frontend's words, before anything is declared. */
+function refuseBuilds(name: string, args: ImageFamilyArgs, refused: readonly RefusedBuild[]): void {
+    const problems = new Problems();
+    const seen = new Set<string>();
+    for (const r of refused) {
+        const i = args.images.indexOf(r.spec);
+        const dockerfile = path.join(r.spec.context, r.spec.dockerfile ?? "Dockerfile");
+        const line = `images[${i}] (${JSON.stringify(r.spec.name)}): BuildKit's Dockerfile frontend refused ${dockerfile}${r.spec.target ? ` (target ${JSON.stringify(r.spec.target)})` : ""}: ${r.error}`;
+        if (!seen.has(line)) {
+            seen.add(line);
+            problems.add(`${line} (for ${r.platform})`);
+        }
+    }
+    problems.throwIfAny(`ImageFamily ${JSON.stringify(name)}`, pulumi.getStack());
 }
 
 function repositoryOf(args: ImageFamilyArgs, image: string): pulumi.Input<string> {

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
 import { archOf, Platform } from "./platforms";
 import { buildInputsDigest, cacheTag, platformTag } from "./policy";
-import { StagedContext } from "./stage";
+import { StagedContext } from "./contexts/stage";
 
 /** A named context of one build: another image's build of the same platform, or a staged directory. */
 export type NamedSource = NamedImage | NamedLocal;

@@ -180,6 +180,7 @@ export const imageFamilyArgs = z.strictObject({
         disabled: z.boolean().optional(),
         fallbackBranches: hint(z.array(branchName), "a list of branch names").optional(),
         write: z.boolean().optional(),
+        deployBranch: branchName.optional(),
     }).optional(),
     tags: z.strictObject({
         environment: hint(z.string(), "an environment name").optional(),

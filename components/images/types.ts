@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ContextLimits } from "./contextReport";
+import { ContextLimits } from "./contexts/report";
 import { Platform } from "./platforms";
 
 /** What an image is for; it decides defaults such as whether variants apply. */
@@ -79,6 +79,16 @@ export interface CacheSpec {
     readonly fallbackBranches?: readonly string[];
     /** Write the current branch's cache ref. Pull-request previews set this to `false`. Default: `true`. */
     readonly write?: boolean;
+    /**
+     * The branch whose `pulumi up` deploys this stack. A preview that builds
+     * nothing (`buildOnPreview` off) declares every build with this branch's
+     * cache refs, writing included, as the deploy after a merge would: a pull
+     * request's preview then shows no change for an image the pull request
+     * does not change, whatever branch it runs from. Nothing is written during
+     * a preview, and an `up` uses `git.branch` as always. Default: the first of
+     * `fallbackBranches` (`main`).
+     */
+    readonly deployBranch?: string;
 }
 
 /** Which tags each image gets. */

@@ -27,6 +27,8 @@ export interface StackConfig {
     readonly git: ResolvedGit;
     readonly fallbackBranches: string[];
     readonly cacheWrite: boolean;
+    /** Default: the first fallback branch. */
+    readonly deployBranch?: string;
     readonly variants: Record<string, Record<string, string>>;
     readonly buildArgs: Record<string, string>;
     /** Replaces the program's default family when set. */
@@ -205,6 +207,7 @@ export function checkStackConfig(env: NodeJS.ProcessEnv = process.env): CheckedC
         git,
         fallbackBranches: (v.fallbackBranches as string[] | undefined) ?? ["main"],
         cacheWrite: (v.cacheWrite as boolean | undefined) ?? true,
+        deployBranch: v.deployBranch as string | undefined,
         variants: (v.variants as Record<string, Record<string, string>> | undefined) ?? {},
         buildArgs: (v.buildArgs as Record<string, string> | undefined) ?? {},
         images,

@@ -105,6 +105,12 @@ export const CONFIG_KEYS = {
         projectDefault: ["main"],
         description: "Branches whose cache is read after the current branch's.",
     },
+    deployBranch: {
+        schema: branchName,
+        decode: "string",
+        default: "the first of fallbackBranches (main)",
+        description: "The branch whose `pulumi up` deploys this stack. A preview that does not build declares the builds with this branch's cache refs, as the deploy after merging would, so a pull request's preview shows only what merging changes.",
+    },
     cacheWrite: {
         schema: z.boolean(),
         decode: "boolean",

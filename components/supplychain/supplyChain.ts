@@ -33,11 +33,11 @@ export interface PublishedImage {
         /** Dockerfile relative to the context. Default: `Dockerfile`. */
         readonly dockerfile?: string;
     };
-    /** The staged context (`FamilyImage.staged`), whose digest the provenance lists. Default: none. */
-    readonly staged?: {
+    /** Per platform, the staged context (`FamilyImage.staged`): the files the build read; the provenance lists its digest. Default: none. */
+    readonly staged?: Readonly<Partial<Record<Platform, {
         /** sha256 over the staged files and Dockerfile. Required. */
         readonly digest: string;
-    };
+    }>>>;
 }
 
 /** Arguments of `SupplyChain`. */
@@ -100,7 +100,7 @@ export function dockerfileText(dockerfile: { inline?: string; location?: string 
 }
 
 /** What a build's provenance needs from the docker-build Image (its outputs echo its inputs) and the image's spec. */
-function buildFacts(build: dockerbuild.Image, baseDir: string, image: PublishedImage) {
+function buildFacts(build: dockerbuild.Image, baseDir: string, image: PublishedImage, platform: Platform) {
     return pulumi.all([build.dockerfile, build.context, build.buildArgs, build.target, build.builder]).apply(([dockerfile, context, buildArgs, target, builder]) => {
         const location = dockerfile?.location;
         const text = dockerfileText(dockerfile, baseDir);
@@ -110,11 +110,12 @@ function buildFacts(build: dockerbuild.Image, baseDir: string, image: PublishedI
             .map(([k, c]) => [k, c.location!]));
         const rel = (p: string) => path.relative(baseDir, path.resolve(baseDir, p)) || ".";
         const spec = image.spec;
+        const staged = image.staged?.[platform];
         return {
             context: spec ? rel(spec.context) : context?.location ? rel(context.location) : ".",
             dockerfile: spec ? rel(path.join(spec.context, spec.dockerfile ?? "Dockerfile"))
                 : location && !dockerfile?.inline ? rel(location) : "(inline)",
-            ...(image.staged ? { contextDigest: image.staged.digest.startsWith("sha256:") ? image.staged.digest : `sha256:${image.staged.digest}` } : {}),
+            ...(staged ? { contextDigest: staged.digest.startsWith("sha256:") ? staged.digest : `sha256:${staged.digest}` } : {}),
             dockerfileText: text,
             target: target ?? undefined,
             // Credential-like args never reach the attestation's state or statement.
@@ -167,7 +168,7 @@ export class SupplyChain extends pulumi.ComponentResource {
                 const arch = archOf(platform);
                 const base = { ...common, repository: image.repository, digest: build.digest, platform };
                 sboms.push(new PlatformAttestation(`${prefix}-${key}-${arch}-sbom`, { ...base, kind: "sbom" }, childOpts));
-                const facts = buildFacts(build, baseDir, image);
+                const facts = buildFacts(build, baseDir, image, platform);
                 const prov = new PlatformAttestation(`${prefix}-${key}-${arch}-provenance`, {
                     ...base,
                     kind: "provenance",

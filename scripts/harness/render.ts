@@ -1,4 +1,4 @@
-import { contextLine, ContextReport } from "../../components/images/contextReport";
+import { contextLine, ContextReport } from "../../components/images/contexts/report";
 import { maskSecrets, Recorded } from "./mocks";
 
 /** `--json`: every resource with masked inputs, and a component's registered outputs (an ImageFamily's `contexts`). */

@@ -1,13 +1,13 @@
-// The context report (issue 13): what each image's context sends after its
+// The context report (issue 13): what each image's context admits after its
 // ignore file, measured during the staging walk, against per-family limits.
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { scanContext } from "../../components/images/context";
-import { contextLine, contextReport, formatBytes, largestDirectories, reportContexts } from "../../components/images/contextReport";
-import { stageContext } from "../../components/images/stage";
+import { scanContext } from "../../components/images/contexts/scan";
+import { contextLine, contextReport, formatBytes, largestDirectories, reportContexts } from "../../components/images/contexts/report";
+import { stageContext } from "../../components/images/contexts/stage";
 import { ImageFamilyArgs } from "../../components/images";
 import { ROOT } from "../../scripts/harness/stackFile";
 import { assertMentions, builds, declareFamily, familyArgs, SHA } from "./helpers";
@@ -25,7 +25,8 @@ describe("context report", function () {
         trees.push(root);
         return root;
     };
-    const report = (root: string, limits = {}) => contextReport({ ...scanContext(root, path.join(root, "Dockerfile")), source: root, ignoreFile: undefined }, limits);
+    const NONE = { files: 0, bytes: 0 };
+    const report = (root: string, limits = {}) => contextReport({ ...scanContext(root, path.join(root, "Dockerfile")), source: root, ignoreFile: undefined, read: NONE }, limits);
 
     before(() => {
         tmp = fastTmpDir("imagefleet-ctx-");
@@ -40,7 +41,9 @@ describe("context report", function () {
         assert.equal(formatBytes(1023), "1023 B");
         assert.equal(formatBytes(1536), "1.5 KiB");
         assert.equal(formatBytes(100 * 1024 * 1024), "100.0 MiB");
-        assert.equal(contextLine({ files: 100_000, bytes: 3 * 1024 ** 3 }), "context: 100,000 files, 3.0 GiB");
+        assert.equal(contextLine({ files: 100_000, read: { files: 2, bytes: 3 * 1024 ** 3 } }), "context: reads 2 of 100,000 files (3.0 GiB)");
+        assert.equal(contextLine({ files: 7, read: { files: 0, bytes: 0 } }), "context: reads none of 7 files");
+        assert.equal(contextLine({ files: 7, read: { files: 7, bytes: 1536, whole: "COPY . /app (line 3)" } }), "context: reads all 7 files (1.5 KiB): COPY . /app (line 3)");
     });
 
     it("counts per directory only what the ignore file admits, in the walk that stages", () => {
@@ -66,10 +69,10 @@ describe("context report", function () {
         assert.equal(r.files, 100_000);
         assert.equal(r.warnings.length, 1, r.warnings.join("\n"));
         assertMentions(r.warnings[0], [
-            `context ${JSON.stringify(root)} sends 100,000 files (limit 20,000, contextLimits.maxFiles)`,
+            `context ${JSON.stringify(root)} admits 100,000 files (limit 20,000, contextLimits.maxFiles)`,
             "with no .dockerignore",
             "largest directories: thirdparty/installed/ (60,000 files, 58.6 KiB, 60 %), be/src/ (25,000 files",
-            `exclude what the Dockerfile does not use in ${path.join(root, ".dockerignore")}`,
+            `exclude what no Dockerfile reads in ${path.join(root, ".dockerignore")}`,
         ]);
         assert.deepEqual(r.largest.map((d) => d.path), ["thirdparty/installed", "be/src", "fe/src"]);
         // Generating, walking and judging 100k files stays a unit test.
@@ -100,12 +103,12 @@ describe("context report", function () {
 
         const ignored = tree("heavy-ignored", dirs, { ".dockerignore": ".git\n**/node_modules\n" });
         const scan = scanContext(ignored);
-        assert.deepEqual(contextReport({ ...scan, source: "heavy-ignored", ignoreFile: "heavy-ignored/.dockerignore" }).warnings, []);
-        // An exception that lets part of .git back in sends it again.
+        assert.deepEqual(contextReport({ ...scan, source: "heavy-ignored", ignoreFile: "heavy-ignored/.dockerignore", read: NONE }).warnings, []);
+        // An exception that lets part of .git back in admits it again.
         fs.writeFileSync(path.join(ignored, ".dockerignore"), ".git\n!.git/objects/f00001\n**/node_modules\n");
-        const again = contextReport({ ...scanContext(ignored), source: "heavy-ignored", ignoreFile: "heavy-ignored/.dockerignore" });
+        const again = contextReport({ ...scanContext(ignored), source: "heavy-ignored", ignoreFile: "heavy-ignored/.dockerignore", read: NONE });
         assert.deepEqual(again.unexcluded, [{ path: ".git", files: 1, bytes: 100 }]);
-        assert.match(again.warnings[0], /sends \.git\/ \(1 files, 100 B\) after heavy-ignored\/\.dockerignore: add \.git to heavy-ignored\/\.dockerignore/);
+        assert.match(again.warnings[0], /admits \.git\/ \(1 files, 100 B\) after heavy-ignored\/\.dockerignore: add \.git to heavy-ignored\/\.dockerignore/);
     });
 
     describe("ImageFamily", () => {
@@ -124,8 +127,11 @@ describe("context report", function () {
                 { "docs.Dockerfile": "FROM scratch\n", "docs.Dockerfile.dockerignore": "*\n!site\n" });
             const { family: f, resources } = await declareFamily(family(root, { contextLimits: { maxFiles: 20 } }));
             assert.deepEqual(Object.keys(f.contexts).sort(), ["app", "dev", "docs"]);
-            assert.equal(f.contexts.dev, f.contexts.app, "images that share a context share one report");
             assert.equal(f.contexts.dev.files, 38); // src, site and the three files at the top
+            assert.equal(f.contexts.app.files, 38, "images that share a context report the same admitted files");
+            const whole = { files: 38, bytes: f.contexts.dev.bytes, whole: "COPY . / (line 2)" };
+            assert.deepEqual([f.contexts.dev.read, f.contexts.app.read], [whole, whole], "COPY . / reads the whole context, and the report names the line");
+            assert.deepEqual(f.contexts.docs.read, { files: 0, bytes: 0 }, "FROM scratch alone reads nothing");
             assert.equal(f.contexts.docs.files, 5);
             assert.equal(f.contexts.docs.ignoreFile, path.join(root, "docs.Dockerfile.dockerignore"), "outside the project: absolute");
             assert.match(f.contexts.dev.warnings[0], /38 files \(limit 20, contextLimits\.maxFiles\).*largest directories: src\/ \(30 files/);
@@ -158,10 +164,11 @@ describe("context report", function () {
     it("logs the figures on the family when an engine is attached: one line per shared context, each warning once", () => {
         const root = tree("logged", { ".git/objects": { files: 2, size: 1 }, src: { files: 1, size: 1 } },
             { "docs.Dockerfile": "FROM scratch\n", "docs.Dockerfile.dockerignore": ".git\n" });
-        // As the stager does: one stage per context and ignore file.
+        // Each image reads its whole context (stageContext stages all it admits).
         const stage = (dockerfile: string) => stageContext({ context: root, dockerfile: path.join(root, dockerfile), stageDir: path.join(tmp, `logged-${dockerfile}`), dockerfileName: dockerfile, epoch: 0 });
         const shared = stage("Dockerfile");
-        const images = [{ image: "dev", staged: shared }, { image: "app", staged: shared }, { image: "app", staged: shared }, { image: "docs", staged: stage("docs.Dockerfile") }];
+        const images = [{ image: "dev", staged: { "linux/amd64": shared } }, { image: "app", staged: { "linux/amd64": shared, "linux/arm64": shared } },
+            { image: "docs", staged: { "linux/amd64": stage("docs.Dockerfile") } }];
         const family = {} as pulumi.Resource;
         const logged: [string, string, unknown][] = [];
         const runtime = pulumi.runtime as { getEngine: () => unknown };
@@ -182,30 +189,31 @@ describe("context report", function () {
         assert.deepEqual(Object.keys(reports), ["dev", "app", "docs"]);
         assert.ok(logged.every(([, , res]) => res === family), "every line is logged on the family");
         assert.deepEqual(logged.map(([sev]) => sev), ["info", "warn", "info"]);
-        assert.match(logged[0][1], /^context: 6 files, \d+ B \(images dev, app; .*logged, no \.dockerignore; staged in \d+\.\d\d s\)$/);
-        assert.match(logged[1][1], /^images dev, app: context ".*logged" sends \.git\/ \(2 files, 2 B\) with no \.dockerignore: add \.git to /);
-        assert.match(logged[2][1], /^context: 4 files, \d+ B \(image docs; .*logged, after .*logged\/docs\.Dockerfile\.dockerignore; staged/);
+        assert.match(logged[0][1], /^context: 6 files, \d+ B \(.*logged, no \.dockerignore; staged in \d+\.\d\d s\): dev reads all 6 files \(\d+ B\): the whole context; app reads all 6 files/);
+        assert.match(logged[1][1], /^images dev, app: context ".*logged" admits \.git\/ \(2 files, 2 B\) with no \.dockerignore: add \.git to /);
+        assert.match(logged[2][1], /^context: 4 files, \d+ B \(.*logged, after .*logged\/docs\.Dockerfile\.dockerignore; staged in \d+\.\d\d s\): docs reads all 4 files/);
     });
 
     describe("npm run synth", () => {
         const synth = (...args: string[]) => spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "scripts/synth.ts", "--stack", "local",
             "--config", `imagefleet:gitSha=${SHA}`, "--config", "imagefleet:gitBranch=main", ...args], { cwd: ROOT, encoding: "utf8" });
 
-        it("prints context: <N> files, <size> under each image build, and the reports in --json", () => {
+        it("prints what each image build reads of its context, and the reports in --json", () => {
             const tree = synth();
             assert.equal(tree.status, 0, tree.stderr);
             const lines = tree.stdout.split("\n");
             const imageLines = lines.flatMap((l, i) => (l.includes("[docker-build:index:Image]") ? [i] : []));
             assert.equal(imageLines.length, 6);
             for (const i of imageLines) {
-                assert.match(lines[i + 1], /^ {4}context: \d+ files, [\d.]+ (B|KiB)$/, lines[i]);
+                assert.match(lines[i + 1], /^ {4}context: reads (none of \d+ files|\d+ of \d+ files \([\d.]+ (B|KiB)\))$/, lines[i]);
             }
             const json = JSON.parse(synth("--json").stdout);
             const contexts = json.find((r: any) => r.type === "imagefleet:images:ImageFamily").outputs.contexts;
             assert.deepEqual(Object.keys(contexts).sort(), ["artifact", "dev-env", "runtime"]);
-            assert.equal(contexts.runtime.ignoreFile, "example/runtime.Dockerfile.dockerignore");
+            assert.equal(contexts.runtime.ignoreFile, "example/.dockerignore");
             assert.equal(contexts.artifact.ignoreFile, "example/.dockerignore");
-            assert.match(lines[imageLines[0] + 1], new RegExp(`context: ${contexts["dev-env"].files} files`));
+            assert.match(lines[imageLines[0] + 1], new RegExp(`context: reads none of ${contexts["dev-env"].files} files`));
+            assert.equal(contexts.artifact.read.files, 3, "the artifact reads src/: main.c, Makefile, gen.sh");
         });
 
         it("prints a context's warning under the family", () => {
@@ -213,7 +221,7 @@ describe("context report", function () {
             const images = [{ name: "app", kind: "runtime", context: root }];
             const r = synth("--config", `imagefleet:images=${JSON.stringify(images)}`);
             assert.equal(r.status, 0, r.stderr);
-            assert.match(r.stdout, /^example {2}\[imagefleet:images:ImageFamily\]\n {2}warning: context ".*synth-heavy" sends node_modules\/ \(3 files, 30 B\) with no \.dockerignore/m);
+            assert.match(r.stdout, /^example {2}\[imagefleet:images:ImageFamily\]\n {2}warning: context ".*synth-heavy" admits node_modules\/ \(3 files, 30 B\) with no \.dockerignore/m);
         });
     });
 });

@@ -1,8 +1,8 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { isSecret } from "../../scripts/harness/mocks";
-import { ROOT } from "../../scripts/harness/stackFile";
 import { assertMentions, builds, byName, fixtureImages, indexes, plain, runStack, SHA, stackConfigError } from "./helpers";
 
 const run = runStack;
@@ -46,13 +46,21 @@ describe("the program (index.ts) on stack config", () => {
         assert.equal(plain(byName(resources, "example-runtime-perf-amd64")).buildArgs.PROFILE, "performance");
     });
 
-    it("takes the runtime's artifact from a local directory when artifactSource is local", async () => {
-        const dir = path.join(ROOT, "test", "fixtures", "family", "local-artifact");
-        const { resources } = await run("local", ["imagefleet:artifactSource=local", `imagefleet:localArtifactDir=${dir}`]);
-        assert.deepEqual(builds(resources).map((b) => plain(b).labels["dev.imagefleet.image"]).sort(), ["dev-env", "dev-env", "runtime", "runtime"]);
-        const named = plain(byName(resources, "example-runtime-arm64")).context.named;
-        assert.match(named.artifact.location, /^node_modules\/\.cache\/imagefleet\/contexts\/local\/example\/local-artifact-[0-9a-f]{8}\/context$/);
-        assert.ok(fs.existsSync(path.join(named.artifact.location, "artifact", "out")));
+    it("takes the runtime's artifact from a local directory when artifactSource is local, staging only what the runtime reads of it", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-local-artifact-"));
+        fs.mkdirSync(path.join(dir, "artifact", "bin"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "artifact", "bin", "hello"), "binary");
+        fs.writeFileSync(path.join(dir, "artifact", "build.log"), "not read by runtime.Dockerfile");
+        try {
+            const { resources } = await run("local", ["imagefleet:artifactSource=local", `imagefleet:localArtifactDir=${dir}`]);
+            assert.deepEqual(builds(resources).map((b) => plain(b).labels["dev.imagefleet.image"]).sort(), ["dev-env", "dev-env", "runtime", "runtime"]);
+            const named = plain(byName(resources, "example-runtime-arm64")).context.named;
+            assert.match(named.artifact.location, /^node_modules\/\.cache\/imagefleet\/contexts\/local\/example\/imagefleet-local-artifact-[^/]+-[0-9a-f]{8}\/context$/);
+            assert.ok(fs.existsSync(path.join(named.artifact.location, "artifact", "bin", "hello")), "COPY --from=artifact /artifact/bin/hello");
+            assert.ok(!fs.existsSync(path.join(named.artifact.location, "artifact", "build.log")), "a file the runtime does not read is not staged");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("keeps the registry password a secret from config to every resource", async () => {

@@ -2,9 +2,9 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { scanContext } from "../../components/images/context";
-import { stageContext, StagedContext } from "../../components/images/stage";
-import { ContextStager, STALE_DAYS } from "../../components/images/stager";
+import { scanContext } from "../../components/images/contexts/scan";
+import { stageContext, StagedContext } from "../../components/images/contexts/stage";
+import { ContextStager, STALE_DAYS } from "../../components/images/contexts/stager";
 
 /** Writes files (path → content; a trailing `*` in the path marks it executable). */
 function tree(root: string, files: Record<string, string>, umask = 0o022): void {
@@ -156,7 +156,7 @@ describe("staged build contexts", () => {
         const root = path.join(tmp, "stage-root");
         const old = (Date.now() - (STALE_DAYS + 1) * 86_400_000) / 1000;
         const stager = new ContextStager(root, tmp, 0);
-        stager.image({ name: "app", kind: "runtime", context: "a" });
+        stager.stageBuilds([{ key: "app", spec: { name: "app", kind: "runtime", context: "a" }, platform: "linux/amd64", buildArgs: {}, named: {} }]);
         const used = path.join(root, fs.readdirSync(root)[0]);
         fs.utimesSync(used, old, old);
         for (const [name, time] of [["moved-away-0badc0de", old], ["recent-1234abcd", Date.now() / 1000 - 86_400]] as const) {
@@ -164,7 +164,7 @@ describe("staged build contexts", () => {
             fs.utimesSync(path.join(root, name), time, time);
         }
         assert.deepEqual(stager.pruneStale(), [path.join(root, "moved-away-0badc0de")]);
-        assert.deepEqual(fs.readdirSync(root).sort(), [path.basename(used), "recent-1234abcd"].sort());
+        assert.deepEqual(fs.readdirSync(root).sort(), [path.basename(used), "frontend.json", "recent-1234abcd"].sort(), "the frontend's answers stay");
         assert.ok(Date.now() - fs.statSync(used).mtimeMs < 60_000, "the copy this run used is not marked fresh");
         // With nothing staged yet (a first run), nothing to prune and no error.
         assert.deepEqual(new ContextStager(path.join(tmp, "none"), tmp, 0).pruneStale(), []);

@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import ignore from "@balena/dockerignore";
@@ -36,6 +37,14 @@ export interface ContextScan {
     readonly files: number;
     /** Bytes of the admitted files. */
     readonly bytes: number;
+    /**
+     * sha256 over what decides which entries a build can read: each entry's
+     * path and kind, and each directory's mtime and inode (a file created,
+     * removed or renamed in a directory changes its mtime, even one this walk
+     * does not admit). Contents do not count: a changed file is still the same
+     * entry.
+     */
+    readonly listing: string;
     /**
      * Totals per directory that holds admitted files (path relative to the
      * root, the root itself left out), counted during the same walk, so a
@@ -139,5 +148,11 @@ export function scanContext(contextDir: string, dockerfile?: string): ContextSca
         }
     }
     entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    return { root, ignoreFile, entries, files, bytes, dirs };
+    const listing = createHash("sha256");
+    for (const e of entries) {
+        listing.update(e.kind === "dir" ? `${e.path}\0dir\0${e.mtimeMs}\0${e.ino}\n` : `${e.path}\0${e.kind}\n`);
+    }
+    const top = fs.statSync(root);
+    listing.update(`\0root\0${top.mtimeMs}\0${top.ino}\n`);
+    return { root, ignoreFile, entries, files, bytes, dirs, listing: listing.digest("hex") };
 }

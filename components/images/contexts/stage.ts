@@ -1,7 +1,7 @@
 import { createHash, Hash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { ContextEntry, DirectoryTotals, scanContext } from "./context";
+import { ContextEntry, ContextScan, DirectoryTotals, scanContext } from "./scan";
 
 /**
  * Why stage at all: the docker-build provider hashes each file's full mode
@@ -13,6 +13,16 @@ import { ContextEntry, DirectoryTotals, scanContext } from "./context";
  * depends on file contents alone.
  */
 
+/** What a build reads of its context: the figures of the staged files. */
+export interface ReadFigures {
+    /** Files (and symlinks) the build reads, all of which are staged. Required. */
+    readonly files: number;
+    /** Their bytes. Required. */
+    readonly bytes: number;
+    /** Why the whole admitted context is read (`COPY . /app (line 3)`). Default: none (only some files are read). */
+    readonly whole?: string;
+}
+
 /** Where a context was staged and what it contains. */
 export interface StagedContext {
     /** Staged context directory, relative to the working directory (stable across clones). Required. */
@@ -21,28 +31,38 @@ export interface StagedContext {
     readonly dockerfile: string;
     /** sha256 over every staged entry's path, normalized mode and content, and the Dockerfile. Required. */
     readonly digest: string;
-    /** Admitted files (and symlinks). Required. */
+    /** Files (and symlinks) the ignore file admits. Required. */
     readonly files: number;
     /** Bytes of the admitted files. Required. */
     readonly bytes: number;
+    /** What the build reads of them: only these are staged, fingerprinted and given to the provider. Required. */
+    readonly read: ReadFigures;
     /** The context directory as found: relative to the working directory when inside it (`.` for it), else absolute. Required. */
     readonly source: string;
     /** The ignore file applied, shown like `source`. Default: none (the context has no ignore file). */
     readonly ignoreFile?: string;
     /** Admitted files and bytes per directory of the context (see `ContextScan.dirs`). Required. */
     readonly dirs: ReadonlyMap<string, DirectoryTotals>;
-    /** Seconds this run spent scanning and staging the context (shared by the images that use it). Required. */
+    /** Seconds this run spent staging the selection (shared by the images that read the same files). Required. */
     readonly seconds: number;
 }
 
-/** A context staged without a Dockerfile: what the images that share it have in common. */
+/** A selection staged without a Dockerfile: what the images that read the same files have in common. */
 export interface StagedTree extends Omit<StagedContext, "dockerfile" | "digest"> {
-    /** Where the context and its Dockerfiles are staged. */
+    /** Where the selection and its Dockerfiles are staged. */
     readonly stageDir: string;
     /** The ignore file applied (absolute), copied beside each staged Dockerfile. */
     readonly ignorePath?: string;
     /** The digest so far (every staged entry); `stageDockerfile` copies it and adds the Dockerfile. */
     readonly hash: Hash;
+}
+
+/** The entries of a context a build reads, as BuildKit's frontend decided (see reads.ts). */
+export interface Selection {
+    /** Entries to stage, sorted by path; directories included. Required. */
+    readonly entries: readonly ContextEntry[];
+    /** Why the whole admitted context is read. Default: none (only some of it is). */
+    readonly whole?: string;
 }
 
 interface Recorded {
@@ -154,39 +174,44 @@ export interface StageOptions {
     readonly epoch: number;
 }
 
-/**
- * Mirrors a context into `stageDir/context` (only what `.dockerignore` admits,
- * normalized) and the Dockerfile beside it; files whose size, mtime, ctime and
- * inode are unchanged since the last run are not read again.
- */
+/** Stages everything the ignore file admits (a build that reads its whole context) and the Dockerfile. */
 export function stageContext(opts: StageOptions): StagedContext {
-    return stageDockerfile(stageTree(opts), opts.dockerfile, opts.dockerfileName);
+    const scan = scanContext(opts.context, opts.dockerfile);
+    const tree = stageSelection(scan, { entries: scan.entries, whole: "the whole context" }, opts.stageDir, opts.epoch);
+    return stageDockerfile(tree, opts.dockerfile, opts.dockerfileName);
 }
 
 /**
- * Stages the context alone (the walk, the copy, the manifest): done once for
- * all the images that share a context and ignore file.
+ * Mirrors a selection of a scanned context into `stageDir/context`,
+ * normalized; files whose size, mtime, ctime and inode are unchanged since
+ * the last run are not read again. Done once for all the images that read
+ * the same files of a context.
  */
-export function stageTree(opts: Omit<StageOptions, "dockerfileName">): StagedTree {
+export function stageSelection(scan: ContextScan, selection: Selection, stageDir: string, epoch: number): StagedTree {
     const started = process.hrtime.bigint();
-    const scan = scanContext(opts.context, opts.dockerfile);
-    const contextDir = path.join(opts.stageDir, "context");
-    const manifestFile = path.join(opts.stageDir, MANIFEST);
+    const contextDir = path.join(stageDir, "context");
+    const manifestFile = path.join(stageDir, MANIFEST);
     const previous = readManifest(manifestFile);
-    const epoch = new Date(opts.epoch * 1000);
+    const at = new Date(epoch * 1000);
     fs.mkdirSync(contextDir, { recursive: true });
 
     const next: Record<string, Recorded> = {};
     const hash = createHash("sha256");
     const staged = new StagedListing(contextDir);
-    let rewritten = Object.keys(previous).length !== scan.entries.length;
-    for (const entry of scan.entries) {
+    let rewritten = Object.keys(previous).length !== selection.entries.length;
+    let files = 0;
+    let bytes = 0;
+    for (const entry of selection.entries) {
         const rec = previous[entry.path];
         const same = unchanged(entry, rec, staged);
-        const digest = same ? rec!.sha256 : writeEntry(path.join(scan.root, entry.path), path.join(contextDir, entry.path), entry, epoch);
+        const digest = same ? rec!.sha256 : writeEntry(path.join(scan.root, entry.path), path.join(contextDir, entry.path), entry, at);
         rewritten ||= !same;
         next[entry.path] = same ? rec! : { size: entry.size, mtimeMs: entry.mtimeMs, ctimeMs: entry.ctimeMs, ino: entry.ino, mode: normalizedMode(entry), kind: entry.kind, sha256: digest };
         hash.update(`${entry.kind}\0${entry.path}\0${normalizedMode(entry).toString(8)}\0${digest}\n`);
+        if (entry.kind !== "dir") {
+            files += 1;
+            bytes += entry.size;
+        }
     }
     // A no-op run (every entry as recorded, none gone) leaves the stage as it
     // is: on a big context, re-timing every directory and rewriting the
@@ -194,23 +219,24 @@ export function stageTree(opts: Omit<StageOptions, "dockerfileName">): StagedTre
     if (rewritten) {
         prune(contextDir, new Set(Object.keys(next)), previous);
         // Directory mtimes last: writing their children changed them.
-        for (const entry of scan.entries.filter((e) => e.kind === "dir").reverse()) {
-            fs.utimesSync(path.join(contextDir, entry.path), epoch, epoch);
+        for (const entry of selection.entries.filter((e) => e.kind === "dir").reverse()) {
+            fs.utimesSync(path.join(contextDir, entry.path), at, at);
         }
-        fs.utimesSync(contextDir, epoch, epoch);
+        fs.utimesSync(contextDir, at, at);
         fs.writeFileSync(manifestFile, JSON.stringify({ format: FORMAT, entries: next }));
     }
     const cwd = process.cwd();
     // For messages: relative inside the project, absolute outside it.
     const shown = (p: string) => (path.relative(cwd, p).startsWith("..") ? p : path.relative(cwd, p) || ".");
     return {
-        stageDir: opts.stageDir,
+        stageDir,
         location: path.relative(cwd, contextDir) || ".",
         source: shown(scan.root),
         ignoreFile: scan.ignoreFile && shown(scan.ignoreFile),
         ignorePath: scan.ignoreFile,
         files: scan.files,
         bytes: scan.bytes,
+        read: { files, bytes, ...(selection.whole !== undefined ? { whole: selection.whole } : {}) },
         dirs: scan.dirs,
         hash,
         seconds: Number(process.hrtime.bigint() - started) / 1e9,
@@ -238,9 +264,9 @@ export function stageDockerfile(tree: StagedTree, dockerfile: string | undefined
         }
         hash.update(`dockerfile\0${sha256(content)}\n`);
     }
-    const { location, source, ignoreFile, files, bytes, dirs, seconds } = tree;
+    const { location, source, ignoreFile, files, bytes, read, dirs, seconds } = tree;
     return {
-        location, source, ignoreFile, files, bytes, dirs, seconds,
+        location, source, ignoreFile, files, bytes, read, dirs, seconds,
         dockerfile: stagedDockerfile && path.relative(process.cwd(), stagedDockerfile),
         digest: hash.digest("hex"),
     };

@@ -1,13 +1,13 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { DirectoryTotals } from "./context";
+import { DirectoryTotals } from "./scan";
 import { StagedContext } from "./stage";
 
 /**
- * Sizes above which a build context is reported as too big. The
- * docker-build provider reads every admitted file on every preview and
- * update (it hashes the context to decide whether to rebuild), and so does a
- * build that sends it, so a context this big costs on every run.
+ * Sizes above which a build context is reported as too big. Every preview
+ * and update walks every file the ignore file admits (to learn which of them
+ * each build reads), and a build that reads its whole context stages, hashes
+ * and sends all of it, so a context this big costs on every run.
  */
 export interface ContextLimits {
     /** Bytes admitted by the ignore file. Default: 104857600 (100 MiB). */
@@ -30,7 +30,17 @@ export interface DirectoryReport extends DirectoryTotals {
     readonly path: string;
 }
 
-/** An image's build context after its ignore file: what every preview hashes and every build sends. */
+/** What an image's builds read of its context: only these files are staged, fingerprinted and sent. */
+export interface ReadReport {
+    /** Files (and symlinks) read. Required. */
+    readonly files: number;
+    /** Their bytes. Required. */
+    readonly bytes: number;
+    /** Why the whole admitted context is read (`COPY . /app (line 3)`). Default: none (only some files are). */
+    readonly whole?: string;
+}
+
+/** An image's build context after its ignore file, and what the image reads of it. */
 export interface ContextReport {
     /** The context directory: relative to the working directory when inside it, else absolute. Required. */
     readonly context: string;
@@ -40,11 +50,13 @@ export interface ContextReport {
     readonly files: number;
     /** Admitted bytes. Required. */
     readonly bytes: number;
+    /** What the image's builds read of it (the largest of its platforms' and variants'). Required. */
+    readonly read: ReadReport;
     /** The directories holding most of it, largest first, by the measure over its limit (bytes when none is). Required. */
     readonly largest: readonly DirectoryReport[];
     /** `.git` and `node_modules` directories the ignore file lets through, largest first. Required (may be empty). */
     readonly unexcluded: readonly DirectoryReport[];
-    /** One sentence per problem; empty when the context is within its limits and sends neither. Required. */
+    /** One sentence per problem; empty when the context is within its limits and admits neither. Required. */
     readonly warnings: readonly string[];
 }
 
@@ -69,9 +81,17 @@ function describe(d: DirectoryReport, total?: DirectoryTotals, measure?: keyof D
     return `${d.path}/ (${count(d.files)} files, ${formatBytes(d.bytes)}${share})`;
 }
 
-/** The tree line of `npm run synth`: `context: 7 files, 1.3 KiB`. */
-export function contextLine(r: Pick<ContextReport, "files" | "bytes">): string {
-    return `context: ${count(r.files)} files, ${formatBytes(r.bytes)}`;
+/** What an image reads of its context: `reads 4 of 7 files (1.3 KiB)`, `reads all 7 files (…): COPY . /app (line 3)`. */
+export function readLine(r: Pick<ContextReport, "files" | "read">): string {
+    if (r.read.whole !== undefined) {
+        return `reads all ${count(r.read.files)} files (${formatBytes(r.read.bytes)}): ${r.read.whole}`;
+    }
+    return r.read.files === 0 ? `reads none of ${count(r.files)} files` : `reads ${count(r.read.files)} of ${count(r.files)} files (${formatBytes(r.read.bytes)})`;
+}
+
+/** The tree line of `npm run synth`: `context: reads 4 of 7 files (1.3 KiB)`. */
+export function contextLine(r: Pick<ContextReport, "files" | "read">): string {
+    return `context: ${readLine(r)}`;
 }
 
 /**
@@ -109,8 +129,8 @@ export function unexcludedDirectories(dirs: ReadonlyMap<string, DirectoryTotals>
         .sort((a, b) => b.bytes - a.bytes || b.files - a.files);
 }
 
-/** What one staged context holds, measured against its limits. */
-export function contextReport(staged: Pick<StagedContext, "source" | "ignoreFile" | "files" | "bytes" | "dirs">, limits: ContextLimits = {}): ContextReport {
+/** What one staged context holds and its build reads, measured against its limits. */
+export function contextReport(staged: Pick<StagedContext, "source" | "ignoreFile" | "files" | "bytes" | "dirs" | "read">, limits: ContextLimits = {}): ContextReport {
     const maxFiles = limits.maxFiles ?? DEFAULT_CONTEXT_LIMITS.maxFiles;
     const maxBytes = limits.maxBytes ?? DEFAULT_CONTEXT_LIMITS.maxBytes;
     const overFiles = staged.files > maxFiles;
@@ -129,38 +149,46 @@ export function contextReport(staged: Pick<StagedContext, "source" | "ignoreFile
             ...(overBytes ? [`${formatBytes(staged.bytes)} (limit ${formatBytes(maxBytes)}, contextLimits.maxBytes)`] : [`${formatBytes(staged.bytes)}`]),
         ];
         const where = largest.length > 0 ? `; largest directories: ${largest.map((d) => describe(d, staged, measure)).join(", ")}` : "";
-        warnings.push(`context ${JSON.stringify(staged.source)} sends ${over.join(" and ")} ${after}${where}. `
-            + `Every preview and update reads all of it: exclude what the Dockerfile does not use in ${ignore}.`);
+        warnings.push(`context ${JSON.stringify(staged.source)} admits ${over.join(" and ")} ${after}${where}. `
+            + `Every preview and update walks all of it: exclude what no Dockerfile reads in ${ignore}.`);
     }
     if (unexcluded.length > 0) {
         const names = unexcluded.map((d) => describe(d)).join(" and ");
         const entries = unexcluded.map((d) => d.path).join(" and ");
-        warnings.push(`context ${JSON.stringify(staged.source)} sends ${names} ${after}: add ${entries} to ${ignore}.`);
+        warnings.push(`context ${JSON.stringify(staged.source)} admits ${names} ${after}: add ${entries} to ${ignore}.`);
     }
-    return { context: staged.source, ignoreFile: staged.ignoreFile, files: staged.files, bytes: staged.bytes, largest, unexcluded, warnings };
+    return { context: staged.source, ignoreFile: staged.ignoreFile, files: staged.files, bytes: staged.bytes, read: staged.read, largest, unexcluded, warnings };
 }
 
 /**
  * Reports the context of every image of a family and logs it on the family
- * (what `pulumi preview` and `up` print under the component): one info line
- * per staged context with the images that share it, and its warnings.
- * Returns the reports by image name.
+ * (what `pulumi preview` and `up` print under the component): per context,
+ * one info line with what it admits and what each image reads of it, and its
+ * warnings once. Returns the reports by image name.
  */
 export function reportContexts(
     resource: pulumi.Resource,
-    images: readonly { readonly image: string; readonly staged: StagedContext }[],
+    images: readonly { readonly image: string; readonly staged: Readonly<Partial<Record<string, StagedContext>>> }[],
     limits?: ContextLimits,
 ): Record<string, ContextReport> {
     const reports: Record<string, ContextReport> = {};
-    const shared = new Map<string, { staged: StagedContext; report: ContextReport; images: string[] }>();
+    const shared = new Map<string, { report: ContextReport; seconds: number; images: string[] }>();
     for (const { image, staged } of images) {
-        if (reports[image] !== undefined) {
-            continue; // another variant of the same image
+        // The largest read of the image's platforms and variants.
+        for (const s of Object.values(staged)) {
+            const report = contextReport(s!, limits);
+            const before = reports[image];
+            if (before === undefined || report.read.files > before.read.files) {
+                reports[image] = report;
+            }
+            const key = `${s!.source}\0${s!.ignoreFile ?? ""}`;
+            const group = shared.get(key) ?? { report, seconds: 0, images: [] };
+            group.seconds += s!.seconds;
+            if (!group.images.includes(image)) {
+                group.images.push(image);
+            }
+            shared.set(key, group);
         }
-        const group = shared.get(staged.location) ?? { staged, report: contextReport(staged, limits), images: [] };
-        group.images.push(image);
-        shared.set(staged.location, group);
-        reports[image] = group.report;
     }
     // Only to an engine: under mocks Pulumi prints log lines to stdout and
     // stderr, into every consumer's test output; synth and tests read the
@@ -168,10 +196,11 @@ export function reportContexts(
     if (pulumi.runtime.getEngine() === undefined) {
         return reports;
     }
-    for (const { staged, report, images: names } of shared.values()) {
+    for (const { report, seconds, images: names } of shared.values()) {
         const of = `${names.length === 1 ? "image" : "images"} ${names.join(", ")}`;
         const ignore = report.ignoreFile ? `after ${report.ignoreFile}` : "no .dockerignore";
-        void pulumi.log.info(`${contextLine(report)} (${of}; ${report.context}, ${ignore}; staged in ${staged.seconds.toFixed(2)} s)`, resource);
+        const reads = names.map((n) => `${n} ${readLine(reports[n])}`).join("; ");
+        void pulumi.log.info(`context: ${count(report.files)} files, ${formatBytes(report.bytes)} (${report.context}, ${ignore}; staged in ${seconds.toFixed(2)} s): ${reads}`, resource);
         for (const warning of report.warnings) {
             void pulumi.log.warn(`${of}: ${warning}`, resource);
         }

@@ -1,0 +1,135 @@
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+/**
+ * BuildKit's own Dockerfile frontend (`dockerfile.v0`, from the BuildKit
+ * release the builders run), compiled to WebAssembly and run offline: it
+ * answers which files of each local context a build reads, and what
+ * BuildKit's Dockerfile checks report, without a builder. The Go side is
+ * `scripts/tools/buildkit/frontend`; the npm package ships the .wasm, so
+ * users need no Go toolchain.
+ */
+
+/** One build: a Dockerfile, its context and named contexts, for one platform. */
+export interface FrontendRequest {
+    /** Echoed in the response. Required. */
+    readonly id: string;
+    /** Absolute path of the Dockerfile. Required. */
+    readonly dockerfile: string;
+    /** Absolute path of the context directory. Required. */
+    readonly context: string;
+    /** Build stage. Default: the last. */
+    readonly target?: string;
+    /** Build args. Default: none. */
+    readonly buildArgs?: Readonly<Record<string, string>>;
+    /** `linux/amd64` or `linux/arm64`. Required. */
+    readonly platform: string;
+    /** Named contexts: a local directory (absolute), or an image (content not read). Default: none. */
+    readonly named?: Readonly<Record<string, { readonly local: string } | { readonly image: string }>>;
+    /** Run BuildKit's Dockerfile checks too. Default: false. */
+    readonly lint?: boolean;
+    /** List the files the build reads of each local (fsutil's walk). Default: false. */
+    readonly files?: boolean;
+}
+
+/** What one build reads of one local directory (the context, or a named local context). */
+export interface FrontendLocal {
+    /** The build reads this directory at all. */
+    readonly used: boolean;
+    /** The paths the frontend asks for; null when it asks for the whole directory. */
+    readonly followPaths: readonly string[] | null;
+    /** The ignore file's patterns, as the frontend sends them. */
+    readonly excludePatterns?: readonly string[];
+    /** When the whole directory is read: the instructions that read it. */
+    readonly whole?: readonly { readonly line: number; readonly text: string }[];
+    /** What BuildKit would send of the directory: files, directories and symlinks. */
+    readonly files?: readonly { readonly path: string; readonly kind: "file" | "dir" | "symlink" | "other" }[];
+}
+
+/** One of BuildKit's Dockerfile check findings (or the error that stopped the checks). */
+export interface LintFinding {
+    readonly ruleName?: string;
+    readonly description?: string;
+    /** The rule's documentation. */
+    readonly url?: string;
+    /** What is wrong, in the rule's words. */
+    readonly detail?: string;
+    /** A build error's message (the Dockerfile cannot be converted). */
+    readonly message?: string;
+    /** 1-based line of the Dockerfile. */
+    readonly line?: number;
+    readonly endLine?: number;
+}
+
+export interface FrontendResponse {
+    readonly id: string;
+    /** By local name: `context`, or a named context's name. */
+    readonly locals?: Readonly<Record<string, FrontendLocal>>;
+    /** A `# syntax=` directive; when not `builtin`, the build is forwarded to another frontend and nothing else is known. */
+    readonly syntax?: { readonly ref: string; readonly line: number; readonly builtin: boolean };
+    readonly lint?: { readonly warnings: readonly LintFinding[]; readonly buildError?: LintFinding };
+    /** The frontend refused the build (no such target, a syntax error, a missing file). */
+    readonly error?: string;
+}
+
+export const FRONTEND_WASM = "imagefleet-frontend.wasm";
+
+/**
+ * Where the frontend is: `IMAGEFLEET_FRONTEND_WASM`, else the package's
+ * `wasm/` (the npm package; `npm run build:frontend` in a checkout), else the
+ * tools directory `scripts/build-tools.sh` builds into.
+ */
+export function frontendWasm(env: NodeJS.ProcessEnv = process.env): string {
+    const candidates = [
+        env.IMAGEFLEET_FRONTEND_WASM,
+        // components/images/contexts (ts-node) and dist/images/contexts (the package) are both three levels down.
+        path.resolve(__dirname, "..", "..", "..", "wasm", FRONTEND_WASM),
+        path.join(env.IMAGEFLEET_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "imagefleet", "tools"), "share", FRONTEND_WASM),
+    ].filter((c): c is string => c !== undefined && c !== "");
+    const found = candidates.find((c) => fs.existsSync(c));
+    if (found === undefined) {
+        throw new Error(`BuildKit's Dockerfile frontend (${FRONTEND_WASM}) is not installed; looked in ${candidates.join(", ")}. ` +
+            "The npm package ships it; in a checkout of imagefleet run `npm run build:frontend` (needs Go).");
+    }
+    return found;
+}
+
+/**
+ * Runs the module under WASI in a child Node process: Node's WASI in the
+ * program's own process would print an experimental-feature warning into
+ * every `pulumi` run, and its fast API calls crash Node 20 on this module
+ * (`--no-turbo-fast-api-calls`). The instance and WASI object are kept
+ * reachable until `start` returns: Node 20 otherwise collects the WASI
+ * object mid-call.
+ */
+const RUNNER = `
+const { WASI } = require("node:wasi");
+const fs = require("fs");
+const wasi = new WASI({ version: "preview1", args: ["frontend"], env: {}, preopens: { "/": "/" }, returnOnExit: true });
+const instance = new WebAssembly.Instance(new WebAssembly.Module(fs.readFileSync(process.argv[1])), wasi.getImportObject());
+globalThis.keep = [wasi, instance];
+process.exitCode = wasi.start(instance);
+`;
+
+/** Runs every request in one process (the module's start-up is most of the cost). */
+export function runFrontend(requests: readonly FrontendRequest[], wasm = frontendWasm()): FrontendResponse[] {
+    if (requests.length === 0) {
+        return [];
+    }
+    let stdout: string;
+    try {
+        stdout = execFileSync(process.execPath, ["--no-warnings", "--no-turbo-fast-api-calls", "-e", RUNNER, wasm], {
+            input: JSON.stringify({ builds: requests }),
+            encoding: "utf8",
+            maxBuffer: 1 << 30,
+            stdio: ["pipe", "pipe", "pipe"],
+        });
+    } catch (err) {
+        const e = err as { stderr?: string; message: string };
+        throw new Error(`BuildKit's Dockerfile frontend (${wasm}) failed: ${(e.stderr ?? "").trim() || e.message}`, { cause: err });
+    }
+    const parsed = JSON.parse(stdout) as { builds: FrontendResponse[] };
+    return parsed.builds;
+}
