@@ -29,9 +29,17 @@ const signingKey = signingKeyFor(supplySettings, delivery?.deployRoleArns.apply(
 interface Published {
     refs: pulumi.Output<Record<string, string>>;
     platformRefs?: pulumi.Output<Record<string, Record<string, string>>>;
+    record?: pulumi.Output<string>;
     promotedFrom?: pulumi.Output<Record<string, string>>;
     supplychain?: pulumi.Output<object>;
 }
+
+/**
+ * This stack's own outputs as its last update left them: the family's record
+ * of what each build was built from, which the family compares with this run
+ * to review it (a preview prints the table).
+ */
+const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
 
 /** Build the family on this stack's builders (local, dev, staging). */
 function buildFamily(familyBuilders: NonNullable<typeof builders>): Published {
@@ -47,6 +55,8 @@ function buildFamily(familyBuilders: NonNullable<typeof builders>): Published {
         tags: { release: config.release },
         push: config.push,
         buildOnPreview: config.buildOnPreview,
+        checks: config.checks,
+        previousRecord: self.getOutput("imageRecord") as pulumi.Output<string | undefined>,
     });
     // SBOM, provenance and signature per published digest, parented to the family.
     const chain = signingKey && new SupplyChain("example-supplychain", {
@@ -59,6 +69,7 @@ function buildFamily(familyBuilders: NonNullable<typeof builders>): Published {
     }, { parent: family });
     return {
         refs: family.refs,
+        record: family.record,
         platformRefs: family.platformRefs,
         supplychain: chain && pulumi.output({ verifyKey: chain.verifyKey, signed: chain.signed, provenance: chain.provenance }),
     };
@@ -88,6 +99,8 @@ const published = deliverySettings.promoteFrom ? promote(deliverySettings.promot
 
 /** Multi-platform refs (`repo:tag@sha256:…`) per image; what `StackImageRefs` reads. */
 export const refs = published.refs;
+/** What each build was built from (compact JSON): the next run reviews its changes against it. */
+export const imageRecord = published.record ?? pulumi.output("");
 /** Per-platform refs per image; empty on a promoting stack. */
 export const platformRefs = published.platformRefs ?? pulumi.output({});
 /** The source ref each image was promoted from; empty on a building stack. */

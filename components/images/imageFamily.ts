@@ -11,8 +11,11 @@ import { archOf, DEFAULT_PLATFORMS, Platform } from "./platforms";
 import { branchSlug, tagNames, variantsOf, variantSuffix } from "./policy";
 import { ContextStager, DEFAULT_STAGE_DIR, RefusedBuild } from "./contexts/stager";
 import { StagedContext } from "./contexts/stage";
+import { DockerfileChecks } from "./contexts/frontend";
 import { ImageFamilyArgs } from "./types";
 import { validateFamily } from "./validate";
+import { CheckFinding, checksOf, enforceChecks } from "./checks";
+import { formatRecord, logReview, parseRecord, recordOf, review, ReviewRow } from "./review";
 import { Problems } from "../errors";
 
 /** One image of one variant: its per-platform builds and the index joining them. */
@@ -31,6 +34,8 @@ export interface FamilyImage {
     readonly aliases: readonly dockerbuild.Index[];
     /** Per platform, the staged build context: the files the build reads, and its Dockerfile. */
     readonly staged: Readonly<Partial<Record<Platform, StagedContext>>>;
+    /** Per platform, BuildKit's Dockerfile checks of the build (what `docker buildx build --check` reports). */
+    readonly checks: Readonly<Partial<Record<Platform, DockerfileChecks>>>;
 }
 
 /** Key used in outputs: the image name, plus `-<variant>` for a named variant. */
@@ -54,6 +59,16 @@ export class ImageFamily extends pulumi.ComponentResource {
     public readonly images: readonly FamilyImage[];
     /** Each image's build context after its ignore file (files, bytes, largest directories, warnings), by image name. */
     public readonly contexts: Readonly<Record<string, ContextReport>>;
+    /** BuildKit's Dockerfile checks per image key, each finding once with the platforms it was found on. */
+    public readonly checks: Readonly<Record<string, readonly CheckFinding[]>>;
+    /**
+     * What each build was built from (JSON, compact): export it as a stack
+     * output and give it back as `previousRecord` on the next run to get a
+     * review of what that run changes.
+     */
+    public readonly record: pulumi.Output<string>;
+    /** Per image key, whether this run rebuilds it, only moves its tags, or leaves it, and why; empty without `previousRecord`. */
+    public readonly review: pulumi.Output<ReviewRow[]>;
 
     constructor(name: string, args: ImageFamilyArgs, opts?: pulumi.ComponentResourceOptions) {
         validateFamily(name, args);
@@ -63,11 +78,12 @@ export class ImageFamily extends pulumi.ComponentResource {
         const variantNames = Object.keys(args.variants ?? {});
         const fallbacks = args.cache?.fallbackBranches ?? ["main"];
         const buildOnPreview = args.buildOnPreview ?? false;
-        // A preview that builds nothing declares every build as the deploy of
-        // this stack would, with its branch's cache refs: the cache settings
-        // are unused until a build runs, and a pull request's preview then
-        // shows only what merging it changes, whatever branch it runs from.
-        const asDeploy = pulumi.runtime.isDryRun() && !buildOnPreview;
+        // A pull request's preview (it builds nothing and writes no cache)
+        // declares every build as the deploy of this stack would, with the
+        // deploy branch's cache refs: they are unused until a build runs, and
+        // the preview then shows only what merging changes, whatever branch it
+        // runs from. Any other run declares its own branch's.
+        const asDeploy = pulumi.runtime.isDryRun() && !buildOnPreview && !(args.cache?.write ?? true);
         const branch = asDeploy ? args.cache?.deployBranch ?? fallbacks[0] ?? args.git.branch : args.git.branch;
         const slug = branchSlug(branch, fallbacks);
         const environment = args.tags?.environment ?? pulumi.getStack();
@@ -90,6 +106,8 @@ export class ImageFamily extends pulumi.ComponentResource {
             shared: { readFrom, writeTo, push, buildOnPreview },
         });
         refuseBuilds(name, args, refused);
+        this.checks = checksOf(args, plan);
+        enforceChecks(this, name, args, this.checks, (key) => args.images.indexOf(plan.find((p) => p.key === key)!.spec));
         stager.pruneStale();
         const checks = this.builderChecks(name, args, plan);
         warnDeadBuilders(`ImageFamily ${JSON.stringify(name)}`, args.builders, plan.flatMap((p) => p.platforms));
@@ -133,7 +151,7 @@ export class ImageFamily extends pulumi.ComponentResource {
                     }, childOpts));
                 });
             }
-            built.set(p.key, { image: p.spec.name, variant: p.variant, repository: pulumi.output(repository), builds, index, aliases, staged: p.staged });
+            built.set(p.key, { image: p.spec.name, variant: p.variant, repository: pulumi.output(repository), builds, index, aliases, staged: p.staged, checks: p.lint });
         }
 
         this.images = [...built.values()];
@@ -145,7 +163,15 @@ export class ImageFamily extends pulumi.ComponentResource {
             imageKey(i.image, i.variant),
             Object.fromEntries(Object.entries(i.builds).map(([p, b]) => [p, b!.ref])),
         ])));
-        this.registerOutputs({ refs: this.refs, platformRefs: this.platformRefs, contexts: this.contexts });
+        const record = recordOf(plan, (p) => tagNames(args.git.sha, p.variant, environment).immutable,
+            (p) => path.join(p.spec.context, p.spec.dockerfile ?? "Dockerfile"));
+        this.record = pulumi.output(formatRecord(record));
+        this.review = pulumi.output(args.previousRecord).apply((previous) => {
+            const parsed = parseRecord(previous);
+            return parsed === undefined && previous === undefined ? [] : review(parsed, record);
+        });
+        this.review.apply((rows) => logReview(this, name, rows, this.checks));
+        this.registerOutputs({ refs: this.refs, platformRefs: this.platformRefs, contexts: this.contexts, checks: this.checks, record: this.record, review: this.review });
     }
 
     /**

@@ -192,6 +192,8 @@ export const imageFamilyArgs = z.strictObject({
     baseDir: hint(z.string().min(1), "a directory").optional(),
     stageDir: hint(z.string().min(1), "a directory, relative to the working directory").optional(),
     sourceDateEpoch: hint(z.number().int().min(0), "seconds since 1970 (a non-negative integer), constant across commits").optional(),
+    checks: hint(z.enum(["warn", "error", "off"]), '"warn", "error" or "off"').optional(),
+    previousRecord: input(hint(z.string(), "a record an earlier run of the family produced (its record output)")).optional(),
     contextLimits: z.strictObject({
         maxBytes: hint(z.number().int().positive(), "a positive whole number of bytes, e.g. 104857600 (100 MiB)").optional(),
         maxFiles: hint(z.number().int().positive(), "a positive whole number of files, e.g. 20000").optional(),

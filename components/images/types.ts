@@ -80,13 +80,13 @@ export interface CacheSpec {
     /** Write the current branch's cache ref. Pull-request previews set this to `false`. Default: `true`. */
     readonly write?: boolean;
     /**
-     * The branch whose `pulumi up` deploys this stack. A preview that builds
-     * nothing (`buildOnPreview` off) declares every build with this branch's
-     * cache refs, writing included, as the deploy after a merge would: a pull
-     * request's preview then shows no change for an image the pull request
-     * does not change, whatever branch it runs from. Nothing is written during
-     * a preview, and an `up` uses `git.branch` as always. Default: the first of
-     * `fallbackBranches` (`main`).
+     * The branch whose `pulumi up` deploys this stack. A pull request's
+     * preview — one that builds nothing (`buildOnPreview` off) and writes no
+     * cache (`write: false`) — declares every build with this branch's cache
+     * refs, as the deploy after merging would: it then shows no change for an
+     * image the pull request does not change, whatever branch it runs from.
+     * Nothing is written during such a preview; an `up` uses `git.branch`
+     * as always. Default: the first of `fallbackBranches` (`main`).
      */
     readonly deployBranch?: string;
 }
@@ -169,4 +169,21 @@ export interface ImageFamilyArgs {
      * any size.
      */
     readonly contextLimits?: ContextLimits;
+    /**
+     * BuildKit's Dockerfile checks (the rules `docker buildx build --check`
+     * runs), run offline for every build in synth, preview and up: `warn` logs
+     * each finding on the family, `error` also refuses the family (a preview
+     * fails naming the image and the rule) before anything is declared, `off`
+     * skips the report. `# check=skip=…` and `# check=error=true` in a
+     * Dockerfile apply as BuildKit applies them. Default: `warn`.
+     */
+    readonly checks?: "warn" | "error" | "off";
+    /**
+     * The `record` output of this family's previous run, read back from the
+     * stack (a StackReference to the stack itself). With it, the family
+     * reviews what this run changes (`review`: rebuild, new tags only or
+     * unchanged per image, and why) and logs the table in a preview.
+     * Default: none (no review).
+     */
+    readonly previousRecord?: pulumi.Input<string | undefined>;
 }

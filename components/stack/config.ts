@@ -29,6 +29,7 @@ export interface StackConfig {
     readonly cacheWrite: boolean;
     /** Default: the first fallback branch. */
     readonly deployBranch?: string;
+    readonly checks: "warn" | "error" | "off";
     readonly variants: Record<string, Record<string, string>>;
     readonly buildArgs: Record<string, string>;
     /** Replaces the program's default family when set. */
@@ -207,7 +208,9 @@ export function checkStackConfig(env: NodeJS.ProcessEnv = process.env): CheckedC
         git,
         fallbackBranches: (v.fallbackBranches as string[] | undefined) ?? ["main"],
         cacheWrite: (v.cacheWrite as boolean | undefined) ?? true,
-        deployBranch: v.deployBranch as string | undefined,
+        // In a pull request, the branch it merges into deploys the stack.
+        deployBranch: (v.deployBranch as string | undefined) ?? (env.GITHUB_BASE_REF || undefined),
+        checks: (v.checks as "warn" | "error" | "off" | undefined) ?? "warn",
         variants: (v.variants as Record<string, Record<string, string>> | undefined) ?? {},
         buildArgs: (v.buildArgs as Record<string, string> | undefined) ?? {},
         images,

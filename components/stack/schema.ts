@@ -108,8 +108,15 @@ export const CONFIG_KEYS = {
     deployBranch: {
         schema: branchName,
         decode: "string",
-        default: "the first of fallbackBranches (main)",
-        description: "The branch whose `pulumi up` deploys this stack. A preview that does not build declares the builds with this branch's cache refs, as the deploy after merging would, so a pull request's preview shows only what merging changes.",
+        default: "GITHUB_BASE_REF in a pull request, else the first of fallbackBranches (main)",
+        description: "The branch whose `pulumi up` deploys this stack. A pull request's preview (no build, cacheWrite false) declares the builds with this branch's cache refs, as the deploy after merging would, so it shows only what merging changes.",
+    },
+    checks: {
+        schema: hint(z.enum(["warn", "error", "off"]), '"warn", "error" or "off"'),
+        decode: "string",
+        default: "warn",
+        projectDefault: "warn",
+        description: "BuildKit's Dockerfile checks (docker buildx build --check), run offline for every build: \"warn\" logs each finding, \"error\" fails the preview or up naming the image and the rule, \"off\" skips them.",
     },
     cacheWrite: {
         schema: z.boolean(),

@@ -132,7 +132,7 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
                 return { id: args.custom === false ? undefined : `${args.name}-id`, state };
             },
             call: (args) => answerCall(calls, args),
-        }, project, options.stack, options.preview ?? false);
+        }, project, options.stack, options.preview ?? false, "organization");
         pulumi.runtime.setAllConfig(options.config ?? {}, [...(options.secretKeys ?? [])]);
 
         // The mocks API does not pass the parent to newResource; read it off the request.

@@ -1,3 +1,4 @@
+import { CheckFinding, findingLine } from "../../components/images/checks";
 import { contextLine, ContextReport } from "../../components/images/contexts/report";
 import { maskSecrets, Recorded } from "./mocks";
 
@@ -23,8 +24,13 @@ function contextsOf(r: Recorded | undefined): Record<string, ContextReport> {
  */
 function detailLines(r: Recorded, byName: ReadonlyMap<string, Recorded>): string[] {
     if (r.type === "docker-build:index:Image") {
-        const report = contextsOf(byName.get(r.parent ?? ""))[r.inputs.labels?.["dev.imagefleet.image"]];
-        return report ? [contextLine(report)] : [];
+        const family = byName.get(r.parent ?? "");
+        const image = r.inputs.labels?.["dev.imagefleet.image"];
+        const variant = r.inputs.labels?.["dev.imagefleet.variant"];
+        const report = contextsOf(family)[image];
+        const platform = r.inputs.platforms?.[0];
+        const checks = ((family?.outputs?.checks ?? {})[variant ? `${image}-${variant}` : image] ?? []) as CheckFinding[];
+        return [...(report ? [contextLine(report)] : []), ...checks.filter((c) => c.platforms.includes(platform)).map((c) => `check: ${findingLine(c)}`)];
     }
     const warnings = Object.values(contextsOf(r)).flatMap((c) => c.warnings);
     return [...new Set(warnings)].map((w) => `warning: ${w}`);

@@ -4,6 +4,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as YAML from "yaml";
 import { must, parseProgress, ROOT, Run, sh, Step } from "./support";
 
 export interface ProjectOptions {
@@ -156,17 +157,35 @@ export class Project {
         must("bash", ["scripts/up-local.sh", "config", "set", "--path", `imagefleet:${key}`, value], { cwd: this.dir, env: this.env });
     }
 
-    /** Any pulumi command on the local stack, through the main-job script. */
+    /** Any pulumi command on the local stack, through the main-job script; `env` adds to the checkout's environment. */
     pulumi(...args: string[]): Run {
+        return this.pulumiWith({}, ...args);
+    }
+
+    pulumiWith(env: NodeJS.ProcessEnv, ...args: string[]): Run {
         this.ensureStack();
-        return sh("bash", ["scripts/up-local.sh", ...args], { cwd: this.dir, env: this.env });
+        return sh("bash", ["scripts/up-local.sh", ...args], { cwd: this.dir, env: { ...this.env, ...env } });
     }
 
     /** `pulumi up` (or `preview`) with an event log: each resource's op and BuildKit progress. */
     run(command: "up" | "preview", ...flags: string[]): UpResult {
+        return this.runWith({}, command, ...flags);
+    }
+
+    /** `run` with more environment, e.g. another branch as CI would give it (`GIT_BRANCH`). */
+    runWith(env: NodeJS.ProcessEnv, command: "up" | "preview", ...flags: string[]): UpResult {
         const log = path.join(this.stateDir, `events-${Date.now()}.jsonl`);
-        const r = this.pulumi(command, ...(command === "up" ? ["--yes"] : []), "--event-log", log, ...flags);
+        const r = this.pulumiWith(env, command, ...(command === "up" ? ["--yes"] : []), "--event-log", log, ...flags);
         return { ...r, resources: fs.existsSync(log) ? readEvents(fs.readFileSync(log, "utf8")) : [] };
+    }
+
+    /** Edits the checkout's committed stack file (stacks/Pulumi.local.yaml) and commits it. */
+    editStackConfig(edit: (config: Record<string, unknown>) => void, message = "stack config"): string {
+        const file = path.join(this.dir, "stacks", "Pulumi.local.yaml");
+        const doc = YAML.parse(fs.readFileSync(file, "utf8"));
+        edit(doc.config);
+        fs.writeFileSync(file, YAML.stringify(doc));
+        return this.commit(message);
     }
 
     /** The stack's outputs. */

@@ -33,9 +33,20 @@ interface PlannedJob {
 
 const EXPRESSION = /\$\{\{\s*([^}]*?)\s*\}\}/g;
 
-/** Replaces `${{ matrix.x }}`; any other expression in a command is an error, so a new one cannot slip past. */
+/** What `${{ steps.<id>.outputs.output }}` becomes until the step with that id has run (runStep reads its saved stdout). */
+const stepOutput = (id: string) => `@@step-output:${id}@@`;
+
+/**
+ * Replaces `${{ matrix.x }}` and `${{ steps.<id>.outputs.output }}` (a
+ * pulumi/actions step's stdout); any other expression in a command is an
+ * error, so a new one cannot slip past.
+ */
 function substitute(value: string, matrix: Record<string, string>, where: string): string {
     return value.replace(EXPRESSION, (_, expr: string) => {
+        const out = /^steps\.([\w-]+)\.outputs\.output$/.exec(expr);
+        if (out) {
+            return stepOutput(out[1]);
+        }
         const m = /^matrix\.([\w-]+)$/.exec(expr);
         if (!m || !(m[1] in matrix)) {
             throw new Error(`${where}: cannot evaluate \${{ ${expr} }} here; teach test/e2e/workflow-steps.spec.ts what it means`);
@@ -85,9 +96,11 @@ function pulumiCommand(step: any, where: string): string {
     for (const [key, { value, secret }] of Object.entries(configMap)) {
         lines.push(`pulumi config set --stack local ${secret ? "--secret" : "--plaintext"} ${key} '${value}'`);
     }
+    // The action's `output` (what later steps read as steps.<id>.outputs.output): its stdout, saved.
+    const saved = step.id ? ` | tee "$IMAGEFLEET_STEP_OUTPUTS/${step.id}"` : "";
     switch (w.command) {
         case "preview":
-            lines.push(`pulumi preview --stack local --non-interactive${w.diff ? " --diff" : ""}`);
+            lines.push(`pulumi preview --stack local --non-interactive${w.diff ? " --diff" : ""}${saved}`);
             break;
         case "up":
             // The action runs `up` through the automation API: --yes --skip-preview.
@@ -136,6 +149,9 @@ export function planWorkflows(dir = WORKFLOWS): PlannedJob[] {
                     if (uses.startsWith("aws-actions/configure-aws-credentials@")) {
                         return { label: where, env, skipped: "needs cloud credentials (an AWS role)" };
                     }
+                    if (uses.startsWith("actions/github-script@")) {
+                        return { label: where, env, skipped: "needs a GitHub token (posts the pull request comment)" };
+                    }
                     if (uses.startsWith("pulumi/actions@")) {
                         return { label: `${where} [${step.with?.command} as pulumi on the local stack]`, env, script: pulumiCommand(step, where) };
                     }
@@ -160,6 +176,7 @@ describe("the workflows' own steps, run on a fresh clone", function () {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-workflows-"));
     const clone = path.join(work, "clone");
     const backend = path.join(work, "state");
+    const outputs = path.join(work, "step-outputs");
     const sha = runSha();
     const branch = `e2e-workflows-${sha.slice(0, 8)}`;
     const passed = new Set<string>();
@@ -186,7 +203,12 @@ describe("the workflows' own steps, run on a fresh clone", function () {
         // The clone's own test runs must not add to this run's totals (scripts/test-all.sh reads IMAGEFLEET_RESULTS).
         // Fewer property cases there: the step must run and pass; the unit tier ran the full suite.
         const isolated = { IMAGEFLEET_RESULTS: "", IMAGEFLEET_TIER: "", IMAGEFLEET_PROPERTY_RUNS: "100" };
-        return sh("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", step.script], { cwd: clone, env: { ...isolated, ...githubEnv(event), ...step.env } });
+        // A step's env that names an earlier step's output gets what that step printed.
+        const env = Object.fromEntries(Object.entries(step.env).map(([k, v]) => {
+            const id = /^@@step-output:([\w-]+)@@$/.exec(v)?.[1];
+            return [k, id ? fs.readFileSync(path.join(outputs, id), "utf8") : v];
+        }));
+        return sh("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", step.script], { cwd: clone, env: { ...isolated, ...githubEnv(event), IMAGEFLEET_STEP_OUTPUTS: outputs, ...env } });
     }
 
     /** Runs a job's steps in order; throws naming the workflow, job and step that failed. */
@@ -220,8 +242,15 @@ describe("the workflows' own steps, run on a fresh clone", function () {
         must("git", ["checkout", "-q", "--detach", head], { cwd: clone });
         // The smaller compile of the e2e tier, committed so each job's checkout keeps it; the steps are what is tested.
         smallerCompile(clone);
-        must("git", ["-c", "user.name=e2e", "-c", "user.email=e2e@imagefleet.test", "commit", "-qam", "e2e: smaller compile"], { cwd: clone });
+        // The deploy jobs here run on this test's branch (main, in a real
+        // repository): it is the branch a pull request's preview compares with.
+        const stackFile = path.join(clone, "stacks", "Pulumi.local.yaml");
+        const doc = YAML.parse(fs.readFileSync(stackFile, "utf8"));
+        doc.config["imagefleet:deployBranch"] = branch;
+        fs.writeFileSync(stackFile, YAML.stringify(doc));
+        must("git", ["-c", "user.name=e2e", "-c", "user.email=e2e@imagefleet.test", "commit", "-qam", "e2e: smaller compile, deploy branch"], { cwd: clone });
         fs.mkdirSync(backend, { recursive: true });
+        fs.mkdirSync(outputs, { recursive: true });
         // What the cloud backend already has: the stack. (IMAGEFLEET_SKIP_PROVISION: the e2e tier started the builders.)
         must("pulumi", ["stack", "init", "local", "--secrets-provider", "passphrase", "--non-interactive"], { cwd: clone, env: githubEnv("push") });
     });
@@ -243,7 +272,8 @@ describe("the workflows' own steps, run on a fresh clone", function () {
         assert.ok(steps.some((s) => /pulumi up --stack local .*--yes --skip-preview/.test(s.script ?? "")));
         assert.ok(steps.some((s) => s.script?.startsWith("bash scripts/build-tools.sh --supplychain")), "no deploy job builds cosign and syft");
         assert.deepEqual([...new Set(steps.filter((s) => s.skipped).map((s) => s.skipped))].sort(),
-            ["needs cloud credentials (an AWS role)", "the fresh clone is the checkout"]);
+            ["needs a GitHub token (posts the pull request comment)", "needs cloud credentials (an AWS role)", "the fresh clone is the checkout"]);
+        assert.ok(steps.some((s) => /pulumi preview .* \| tee "\$IMAGEFLEET_STEP_OUTPUTS\/preview"/.test(s.script ?? "")), "the preview's output is saved for the review step");
     });
 
     it("runs each distinct job's steps and every one exits 0", () => {
@@ -258,6 +288,25 @@ describe("the workflows' own steps, run on a fresh clone", function () {
             runJob(job);
         }
         assert.ok(ran.some((l) => l.startsWith("ran ") && l.includes("npm run test:unit")));
+    });
+
+    it("renders the review comment from a real preview after a runtime-only commit: the table leads, the raw diff follows", () => {
+        const job = planWorkflows(path.join(clone, ".github", "workflows")).find((j) => j.label === "preview.yml › preview (stack=dev)")!;
+        const file = path.join(clone, "example", "runtime.Dockerfile");
+        fs.appendFileSync(file, "# a runtime-only change\nENV IMAGEFLEET_REVIEWED=1\n");
+        must("git", ["-c", "user.name=e2e", "-c", "user.email=e2e@imagefleet.test", "commit", "-qam", "runtime only"], { cwd: clone });
+        runJob(job);
+        const comment = fs.readFileSync(path.join(clone, "comment-dev.md"), "utf8");
+        ran.push(`review comment (${comment.length} characters):\n${comment.split("\n").slice(0, 12).map((l) => `        ${l}`).join("\n")}`);
+        const lines = comment.split("\n");
+        assert.equal(lines[0], "<!-- imagefleet-review: dev -->");
+        assert.match(lines[1], /^#### `preview` on dev: 1 rebuild, 2 new tags only, 0 unchanged$/);
+        assert.ok(lines.includes("| `runtime` | linux/amd64, linux/arm64 | **rebuild** | example/runtime.Dockerfile changed |"), comment);
+        for (const image of ["dev-env", "artifact"]) {
+            assert.ok(lines.includes(`| \`${image}\` | linux/amd64, linux/arm64 | new tags only |  |`), `${image}\n${comment}`);
+        }
+        assert.ok(comment.indexOf("<summary>pulumi preview --diff</summary>") > comment.indexOf("**rebuild**"), "the raw diff follows the table");
+        assert.match(comment, /example-runtime-amd64/, "the raw diff is the preview's");
     });
 
     it("would fail on a step whose npm script is missing (the test:unit that once was)", () => {

@@ -54,6 +54,7 @@ const VALID: Record<ConfigKeyName, { stack: string; value: unknown }> = {
     fallbackBranches: { stack: "local", value: ["main", "release/1.x"] },
     cacheWrite: { stack: "local", value: false },
     deployBranch: { stack: "local", value: "release/1.x" },
+    checks: { stack: "local", value: "error" },
     variants: { stack: "local", value: { perf: { PROFILE: "performance" }, release: { PROFILE: "release" } } },
     buildArgs: { stack: "local", value: { BASE_IMAGE: "registry.localhost:5000/base/debian:bookworm", BUSYBOX_IMAGE: "registry.localhost:5000/base/busybox:1.36" } },
     images: { stack: "local", value: fixtureImages.map((i) => (i.name === "runtime" ? { ...i, platforms: ["linux/amd64"], buildArgs: { X: "1" } } : i)) },

@@ -105,7 +105,14 @@ describe("GitHub workflows", function () {
         const pulumi = wf.jobs.preview.steps.find((s: any) => s.uses?.startsWith("pulumi/actions@"));
         assert.equal(pulumi.with.command, "preview");
         assert.equal(pulumi.with["stack-name"], "${{ matrix.stack }}");
-        assert.equal(pulumi.with["comment-on-pr"], true);
+        assert.equal(pulumi.with["comment-on-pr"], false, "the comment is imagefleet's: the review first, the raw diff after it");
+        assert.equal(pulumi.env.IMAGEFLEET_REVIEW_FILE, "review-${{ matrix.stack }}.json");
+        const steps = wf.jobs.preview.steps;
+        const render = steps.findIndex((s: any) => /^npm run review -- --stack "\$\{\{ matrix.stack \}\}" --review "review-\$\{\{ matrix.stack \}\}.json"/.test(s.run ?? ""));
+        const post = steps.findIndex((s: any) => s.uses?.startsWith("actions/github-script@"));
+        assert.ok(render > steps.indexOf(pulumi) && post > render, "preview, then render the review comment, then post it");
+        assert.equal(steps[render].env.PREVIEW_OUTPUT, "${{ steps.preview.outputs.output }}");
+        assert.match(steps[post].with.script, /imagefleet-review: \$\{process.env.STACK\}/);
         const aws = wf.jobs.preview.steps.find((s: any) => s.uses?.startsWith("aws-actions/configure-aws-credentials@"));
         assert.equal(aws.with["role-to-assume"], "${{ vars.AWS_PREVIEW_ROLE_ARN }}");
         assert.equal(wf.jobs.preview.environment, undefined, "an environment would change the OIDC sub away from pull_request");

@@ -63,13 +63,21 @@ export interface LintFinding {
     readonly endLine?: number;
 }
 
+/** BuildKit's Dockerfile checks of one build: `docker buildx build --call=check`'s findings. */
+export interface DockerfileChecks {
+    /** One per rule violation, in BuildKit's order. */
+    readonly warnings: readonly LintFinding[];
+    /** The error that stopped the checks (the Dockerfile cannot be converted), if any. */
+    readonly buildError?: LintFinding;
+}
+
 export interface FrontendResponse {
     readonly id: string;
     /** By local name: `context`, or a named context's name. */
     readonly locals?: Readonly<Record<string, FrontendLocal>>;
     /** A `# syntax=` directive; when not `builtin`, the build is forwarded to another frontend and nothing else is known. */
     readonly syntax?: { readonly ref: string; readonly line: number; readonly builtin: boolean };
-    readonly lint?: { readonly warnings: readonly LintFinding[]; readonly buildError?: LintFinding };
+    readonly lint?: DockerfileChecks;
     /** The frontend refused the build (no such target, a syntax error, a missing file). */
     readonly error?: string;
 }

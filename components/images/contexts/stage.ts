@@ -37,6 +37,10 @@ export interface StagedContext {
     readonly bytes: number;
     /** What the build reads of them: only these are staged, fingerprinted and given to the provider. Required. */
     readonly read: ReadFigures;
+    /** sha256 of each file (and symlink target) read, by path: what a later run compares to say which changed. Required. */
+    readonly readDigests: ReadonlyMap<string, string>;
+    /** sha256 of the Dockerfile; `""` for a named context. Required. */
+    readonly dockerfileDigest: string;
     /** The context directory as found: relative to the working directory when inside it (`.` for it), else absolute. Required. */
     readonly source: string;
     /** The ignore file applied, shown like `source`. Default: none (the context has no ignore file). */
@@ -48,7 +52,7 @@ export interface StagedContext {
 }
 
 /** A selection staged without a Dockerfile: what the images that read the same files have in common. */
-export interface StagedTree extends Omit<StagedContext, "dockerfile" | "digest"> {
+export interface StagedTree extends Omit<StagedContext, "dockerfile" | "digest" | "dockerfileDigest"> {
     /** Where the selection and its Dockerfiles are staged. */
     readonly stageDir: string;
     /** The ignore file applied (absolute), copied beside each staged Dockerfile. */
@@ -201,6 +205,7 @@ export function stageSelection(scan: ContextScan, selection: Selection, stageDir
     let rewritten = Object.keys(previous).length !== selection.entries.length;
     let files = 0;
     let bytes = 0;
+    const readDigests = new Map<string, string>();
     for (const entry of selection.entries) {
         const rec = previous[entry.path];
         const same = unchanged(entry, rec, staged);
@@ -211,6 +216,7 @@ export function stageSelection(scan: ContextScan, selection: Selection, stageDir
         if (entry.kind !== "dir") {
             files += 1;
             bytes += entry.size;
+            readDigests.set(entry.path, digest);
         }
     }
     // A no-op run (every entry as recorded, none gone) leaves the stage as it
@@ -237,6 +243,7 @@ export function stageSelection(scan: ContextScan, selection: Selection, stageDir
         files: scan.files,
         bytes: scan.bytes,
         read: { files, bytes, ...(selection.whole !== undefined ? { whole: selection.whole } : {}) },
+        readDigests,
         dirs: scan.dirs,
         hash,
         seconds: Number(process.hrtime.bigint() - started) / 1e9,
@@ -247,6 +254,7 @@ export function stageSelection(scan: ContextScan, selection: Selection, stageDir
 export function stageDockerfile(tree: StagedTree, dockerfile: string | undefined, dockerfileName: string): StagedContext {
     const hash = tree.hash.copy();
     let stagedDockerfile = "";
+    let dockerfileDigest = "";
     if (dockerfile !== undefined) {
         const content = fs.readFileSync(dockerfile);
         stagedDockerfile = path.join(tree.stageDir, dockerfileName);
@@ -262,11 +270,12 @@ export function stageDockerfile(tree: StagedTree, dockerfile: string | undefined
         } else {
             fs.rmSync(ignoreCopy, { force: true });
         }
-        hash.update(`dockerfile\0${sha256(content)}\n`);
+        dockerfileDigest = sha256(content);
+        hash.update(`dockerfile\0${dockerfileDigest}\n`);
     }
-    const { location, source, ignoreFile, files, bytes, read, dirs, seconds } = tree;
+    const { location, source, ignoreFile, files, bytes, read, readDigests, dirs, seconds } = tree;
     return {
-        location, source, ignoreFile, files, bytes, read, dirs, seconds,
+        location, source, ignoreFile, files, bytes, read, readDigests, dirs, seconds, dockerfileDigest,
         dockerfile: stagedDockerfile && path.relative(process.cwd(), stagedDockerfile),
         digest: hash.digest("hex"),
     };

@@ -4,7 +4,7 @@ import * as path from "path";
 import { Platform } from "../platforms";
 import { tagSafe } from "../policy";
 import { ImageSpec } from "../types";
-import { FrontendRequest, FrontendResponse } from "./frontend";
+import { DockerfileChecks, FrontendRequest, FrontendResponse } from "./frontend";
 import { answerRequests, RequestScans, selectionOf } from "./reads";
 import { ContextScan, ignoreFileFor, scanContext } from "./scan";
 import { StagedContext, stageDockerfile, StagedTree, stageSelection } from "./stage";
@@ -40,7 +40,7 @@ export interface StagedBuild {
     /** The files of each named local context it reads, by context name. */
     readonly named: Readonly<Record<string, StagedContext>>;
     /** BuildKit's Dockerfile checks for this build. */
-    readonly lint: NonNullable<FrontendResponse["lint"]>;
+    readonly lint: DockerfileChecks;
     /** A `# syntax=` directive the build names, if any. */
     readonly syntax?: FrontendResponse["syntax"];
 }

@@ -179,6 +179,12 @@ func probe(ctx context.Context, c *client.Client, r request) response {
 		if err != nil {
 			return nil, err
 		}
+		// What the frontend itself read (the ignore files) is not what a build pulls.
+		for _, rec := range recorders {
+			rec.mu.Lock()
+			rec.opened = map[string]bool{}
+			rec.mu.Unlock()
+		}
 		var conv struct {
 			Def map[string]json.RawMessage `json:"def"`
 		}
