@@ -34,15 +34,12 @@ interface Published {
     supplychain?: pulumi.Output<object>;
 }
 
-/**
- * This stack's own outputs as its last update left them: the family's record
- * of what each build was built from, which the family compares with this run
- * to review it (a preview prints the table).
- */
-const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
-
 /** Build the family on this stack's builders (local, dev, staging). */
 function buildFamily(familyBuilders: NonNullable<typeof builders>): Published {
+    // This stack's own outputs as its last update left them: the family's
+    // record of what each build was built from, which the family compares
+    // with this run to review it (a preview prints the table).
+    const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
     const family = new ImageFamily("example", {
         images,
         platforms: config.platforms,

@@ -85,8 +85,8 @@ function bakeUp(p: Project): Measure {
         }).catch((e) => { console.error(e); process.exit(1); });`], { cwd: p.dir }), "npm run bake");
     const start = Date.now();
     const r = check(sh("docker", ["buildx", "bake", "--builder", BAKE_BUILDER, "-f", file, "--progress=plain"], { cwd: p.dir }), "docker buildx bake");
-    for (const { tag, sources } of JSON.parse(fs.readFileSync(plan, "utf8")) as { tag: string; sources: string[] }[]) {
-        must("docker", ["buildx", "imagetools", "create", "--builder", BAKE_BUILDER, "-t", tag, ...sources]);
+    for (const { tags, sources } of JSON.parse(fs.readFileSync(plan, "utf8")) as { tags: string[]; sources: string[] }[]) {
+        must("docker", ["buildx", "imagetools", "create", "--builder", BAKE_BUILDER, ...tags.flatMap((t) => ["-t", t]), ...sources]);
     }
     return { seconds: (Date.now() - start) / 1000, ...measureSteps(parseProgress(r.stderr)) };
 }

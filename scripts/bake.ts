@@ -125,15 +125,26 @@ function addDependencyCaches(file: BakeFile): void {
     }
 }
 
-/** The `imagetools create` calls that the stack's `Index` resources stand for, by tag. */
-export function indexPlan(resources: readonly Recorded[]): { tag: string; sources: string[] }[] {
-    const indexes = resources.filter((r) => r.type === "docker-build:index:Index");
-    const byRef = new Map(indexes.map((r) => [r.state.ref, unwrapSecrets(r.inputs).tag]));
-    return indexes.map((r) => {
+/**
+ * The `imagetools create` calls that stand for what the stack publishes per
+ * image: its index under the commit's tags (the `TagSet`), joining its
+ * platform builds. One call per image, with all its tags.
+ */
+export function indexPlan(resources: readonly Recorded[]): { tags: string[]; sources: string[] }[] {
+    const tagSets = resources.filter((r) => r.type === "pulumi-nodejs:dynamic/images:TagSet");
+    const tagsOf = new Map<string, string[]>();
+    for (const t of tagSets) {
+        for (const [tag, target] of Object.entries(unwrapSecrets(t.inputs).tags as Record<string, string>)) {
+            tagsOf.set(target, [...(tagsOf.get(target) ?? []), tag]);
+        }
+    }
+    return resources.filter((r) => r.type === "docker-build:index:Index").map((r) => {
         const i = unwrapSecrets(r.inputs);
+        const repo = (i.tag as string).slice(0, (i.tag as string).lastIndexOf(":"));
+        const digest = (r.state.ref as string).slice((r.state.ref as string).lastIndexOf("@") + 1);
         // Mock digests mean nothing to a registry; a source is named by its tag.
-        const sources = (i.sources as string[]).map((s) => byRef.get(s) ?? s.replace(/@sha256:[0-9a-f]{64}$/, ""));
-        return { tag: i.tag, sources };
+        const sources = (i.sources as string[]).map((s) => s.replace(/@sha256:[0-9a-f]{64}$/, ""));
+        return { tags: tagsOf.get(`${repo}@${digest}`) ?? [i.tag], sources };
     });
 }
 

@@ -8,7 +8,8 @@ import { ContextReport, reportContexts } from "./contexts/report";
 import { topoOrder } from "./graph";
 import { declarePlatformBuild, NamedSource } from "./platformBuild";
 import { archOf, DEFAULT_PLATFORMS, Platform } from "./platforms";
-import { branchSlug, tagNames, variantsOf, variantSuffix } from "./policy";
+import { branchSlug, indexTag, tagNames, variantsOf, variantSuffix } from "./policy";
+import { TagSet } from "./tagSet";
 import { ContextStager, DEFAULT_STAGE_DIR, RefusedBuild } from "./contexts/stager";
 import { StagedContext } from "./contexts/stage";
 import { DockerfileChecks } from "./contexts/frontend";
@@ -28,10 +29,10 @@ export interface FamilyImage {
     readonly repository: pulumi.Output<string>;
     /** The per-platform builds, each pushed under `build-<inputs12>[-variant]-<arch>` (see `platformTag`). */
     readonly builds: Readonly<Partial<Record<Platform, dockerbuild.Image>>>;
-    /** The multi-platform index under the immutable tag; undefined when `push` is off. */
+    /** The multi-platform index, tagged `index-<digests12>[-variant]` by what it holds; undefined when `push` is off. */
     readonly index?: dockerbuild.Index;
-    /** Moving and release tags, published as aliases of `index` (same digest, no rebuild). */
-    readonly aliases: readonly dockerbuild.Index[];
+    /** The commit's tags of this image, all pointing at `index`: `<sha12>[-variant]`, then the environment and release aliases. */
+    readonly tags: readonly string[];
     /** Per platform, the staged build context: the files the build reads, and its Dockerfile. */
     readonly staged: Readonly<Partial<Record<Platform, StagedContext>>>;
     /** Per platform, BuildKit's Dockerfile checks of the build (what `docker buildx build --check` reports). */
@@ -132,33 +133,39 @@ export class ImageFamily extends pulumi.ComponentResource {
 
             const tags = tagNames(args.git.sha, p.variant, environment, args.tags?.release);
             let index: dockerbuild.Index | undefined;
-            const aliases: dockerbuild.Index[] = [];
             if (push) {
-                // The commit's own tag: a new Index per commit, pointing at
-                // builds that are only redone when their inputs change.
+                // The multi-platform index, tagged by what it holds: it is
+                // pushed again only when one of its builds changes. The
+                // commit's tags are the family's TagSet, below.
+                const digests = p.platforms.map((pl) => builds[pl]!.digest);
                 index = new dockerbuild.Index(`${name}-${p.key}`, {
-                    tag: pulumi.interpolate`${repository}:${tags.immutable}`,
+                    tag: pulumi.all([repository, ...digests]).apply(([repo, ...ds]) => `${repo}:${indexTag(ds, p.variant)}`),
                     sources: p.platforms.map((pl) => builds[pl]!.ref),
                     push: true,
                     registry: registryAuth,
                 }, childOpts);
-                tags.aliases.forEach((alias, i) => {
-                    aliases.push(new dockerbuild.Index(`${name}-${p.key}-${i === 0 && environment !== "" ? "env" : "release"}`, {
-                        tag: pulumi.interpolate`${repository}:${alias}`,
-                        sources: [index!.ref],
-                        push: true,
-                        registry: registryAuth,
-                    }, childOpts));
-                });
             }
-            built.set(p.key, { image: p.spec.name, variant: p.variant, repository: pulumi.output(repository), builds, index, aliases, staged: p.staged, checks: p.lint });
+            built.set(p.key, {
+                image: p.spec.name, variant: p.variant, repository: pulumi.output(repository), builds, index,
+                tags: [tags.immutable, ...tags.aliases], staged: p.staged, checks: p.lint,
+            });
         }
 
         this.images = [...built.values()];
         this.contexts = reportContexts(this, this.images, args.contextLimits);
-        this.refs = pulumi.output(Object.fromEntries(
-            this.images.filter((i) => i.index).map((i) => [imageKey(i.image, i.variant), i.index!.ref]),
-        ));
+        // Every tag of this commit, of every image, in one resource (the
+        // commit tag, the environment and release aliases): a commit that
+        // builds nothing moves them at registry speed.
+        const published = this.images.filter((i) => i.index);
+        const pairs = pulumi.all(published.map((i) => pulumi.all([i.repository, i.index!.ref])));
+        const tagSet = published.length === 0 ? undefined : new TagSet(`${name}-tags`, {
+            tags: pairs.apply((ps) => Object.fromEntries(ps.flatMap(([repo, ref], n) =>
+                published[n].tags.map((t) => [`${repo}:${t}`, `${repo}@${digestOf(ref)}`])))),
+            registry: registryAuth && pulumi.secret(pulumi.output(registryAuth).apply((a) => ({ address: String(a.address), username: a.username, password: a.password }))),
+        }, childOpts);
+        // `repo:<sha12>@sha256:…`, once that tag is published.
+        this.refs = tagSet === undefined ? pulumi.output({} as Record<string, string>) : pulumi.all([tagSet.tags, pairs]).apply(([, ps]) => Object.fromEntries(
+            ps.map(([repo, ref], n) => [imageKey(published[n].image, published[n].variant), `${repo}:${published[n].tags[0]}@${digestOf(ref)}`])));
         this.platformRefs = pulumi.output(Object.fromEntries(this.images.map((i) => [
             imageKey(i.image, i.variant),
             Object.fromEntries(Object.entries(i.builds).map(([p, b]) => [p, b!.ref])),
@@ -216,6 +223,11 @@ function refuseBuilds(name: string, args: ImageFamilyArgs, refused: readonly Ref
         }
     }
     problems.throwIfAny(`ImageFamily ${JSON.stringify(name)}`, pulumi.getStack());
+}
+
+/** The digest of a `repo:tag@sha256:…` ref. */
+function digestOf(ref: string): string {
+    return ref.slice(ref.lastIndexOf("@") + 1);
 }
 
 function repositoryOf(args: ImageFamilyArgs, image: string): pulumi.Input<string> {

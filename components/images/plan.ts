@@ -11,6 +11,7 @@ import { ImageFamilyArgs } from "./types";
  * The tagging scheme (DESIGN-10): per platform `build-<inputs12>[-variant]-<arch>`,
  * whose hash is only known once the build's inputs are staged, so each
  * build's is an opaque token distinct from every other build's; the index
+ * `index-<digests12>[-variant]` (opaque too); the commit's tag
  * `<sha12>[-variant]`; aliases `<environment>[-variant]` and `v<release>[-variant]`;
  * cache refs `<branchSlug>[-variant]-<arch>` in the cache repository.
  */
@@ -150,7 +151,8 @@ export function planIssues(args: ImageFamilyArgs, options: PlanOptions): Issue[]
             }
             if (push) {
                 const tags = tagNames(args.git.sha, variant, environment, args.tags?.release);
-                planned.push({ repository: repo, tag: tags.immutable, owner: `the index of ${show(key)}`, path: vpath, group: `index ${variant}` });
+                planned.push({ repository: repo, tag: `index-${HASH}${variantSuffix(variant)}`, owner: `the index of ${show(key)}`, path: vpath, group: `content ${variant}` });
+                planned.push({ repository: repo, tag: tags.immutable, owner: `the commit tag of ${show(key)}`, path: vpath, group: `index ${variant}` });
                 tags.aliases.forEach((alias, n) => planned.push({
                     repository: repo,
                     tag: alias,

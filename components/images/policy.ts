@@ -64,6 +64,17 @@ export function platformTag(inputsDigest: string, variant: string, arch: string)
 }
 
 /**
+ * The tag of an image's multi-platform index: `index-<12 hex>[-variant]`,
+ * a hash of its platforms' digests. It names what the index holds, so the
+ * index is pushed again only when a build changes; the commit's tags point
+ * at it.
+ */
+export function indexTag(platformDigests: readonly string[], variant: string): string {
+    const hash = createHash("sha256").update([...platformDigests].sort().join("\n")).digest("hex");
+    return `index-${hash.slice(0, 12)}${variantSuffix(variant)}`;
+}
+
+/**
  * The variants an image is built in: every variant of the family, except for
  * images that opt out (`variants: false`; dev-env images by default, whose
  * toolchain does not depend on a build profile).

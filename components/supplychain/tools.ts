@@ -104,6 +104,13 @@ export async function runTool(
             const auth = Buffer.from(`${opts.registry.username ?? ""}:${opts.registry.password}`).toString("base64");
             fs.mkdirSync(path.join(dir, "docker"), { mode: 0o700 });
             write(path.join("docker", "config.json"), JSON.stringify({ auths: { [opts.registry.address]: { auth } } }));
+            // buildx keeps its builders (and the current one) beside the config: keep them.
+            const home = process.env.DOCKER_CONFIG || path.join(os.homedir(), ".docker");
+            for (const sub of ["buildx", "contexts"]) {
+                if (fs.existsSync(path.join(home, sub))) {
+                    fs.symlinkSync(path.join(home, sub), path.join(dir, "docker", sub));
+                }
+            }
             env.DOCKER_CONFIG = path.join(dir, "docker");
         }
         const bin = process.env[`IMAGEFLEET_${tool.toUpperCase()}`] || tool;

@@ -15,16 +15,16 @@ const LOCAL_BUILD_ARGS = YAML.parse(fs.readFileSync(path.join(ROOT, "stacks", "P
 const SMALLER_COMPILE = `imagefleet:buildArgs=${JSON.stringify({ ...LOCAL_BUILD_ARGS, FUNCTIONS: String(E2E_FUNCTIONS) })}`;
 
 /** Bakes the local stack with overrides; returns the run, its steps and the index plan. */
-async function bake(overrides: string[], group?: string): Promise<Run & { steps: ReturnType<typeof parseProgress>; indexes: { tag: string; sources: string[] }[] }> {
+async function bake(overrides: string[], group?: string): Promise<Run & { steps: ReturnType<typeof parseProgress>; indexes: { tags: string[]; sources: string[] }[] }> {
     const { file: out, indexes } = await writeBake(BUILDER, [SMALLER_COMPILE, ...overrides]);
     const run = sh("docker", ["buildx", "bake", "--builder", BUILDER, "-f", out, "--progress=plain", ...(group ? [group] : [])]);
     return { ...run, steps: parseProgress(run.stderr), indexes };
 }
 
-/** What the stack's Index resources do: join the per-platform images, then alias. */
-function publishIndexes(indexes: { tag: string; sources: string[] }[]): void {
-    for (const { tag, sources } of indexes) {
-        must("docker", ["buildx", "imagetools", "create", "--builder", BUILDER, "-t", tag, ...sources]);
+/** What the stack publishes per image: its index, joining the per-platform images, under the commit's tags. */
+function publishIndexes(indexes: { tags: string[]; sources: string[] }[]): void {
+    for (const { tags, sources } of indexes) {
+        must("docker", ["buildx", "imagetools", "create", "--builder", BUILDER, ...tags.flatMap((t) => ["-t", t]), ...sources]);
     }
 }
 

@@ -328,7 +328,7 @@ export const E2E_FUNCTIONS = 400;
  * these stand-ins check the bake file on the engine, while the product builds
  * on buildkitd hosts (test/e2e/incremental.spec.ts checks the timestamps there).
  */
-export async function writeBake(builder: string, overrides: readonly string[]): Promise<{ file: string; indexes: { tag: string; sources: string[] }[] }> {
+export async function writeBake(builder: string, overrides: readonly string[]): Promise<{ file: string; indexes: { tags: string[]; sources: string[] }[] }> {
     const { bake, indexes } = await bakeForStack("local", overrides);
     if (/^Driver:\s+docker$/m.test(must("docker", ["buildx", "inspect", builder]).stdout)) {
         for (const target of Object.values(bake.target)) {

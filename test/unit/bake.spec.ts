@@ -52,9 +52,9 @@ describe("npm run bake", () => {
         const { bake, indexes } = await bakeForStack("local", git);
         assert.deepEqual(bake.group["example-runtime"].targets, ["example-runtime-amd64", "example-runtime-arm64"]);
         assert.equal(bake.group.default.targets.length, 6);
-        const runtime = indexes.find((i) => i.tag === `registry.localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}`)!;
+        const runtime = indexes.find((i) => i.tags.includes(`registry.localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}`))!;
         assert.deepEqual(runtime.sources.sort(), [bake.target["example-runtime-amd64"].tags[0], bake.target["example-runtime-arm64"].tags[0]].sort());
-        const alias = indexes.find((i) => i.tag === "registry.localhost:5000/imagefleet/runtime:local")!;
-        assert.deepEqual(alias.sources, [`registry.localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}`]);
+        assert.deepEqual(runtime.tags, [`registry.localhost:5000/imagefleet/runtime:${SHA.slice(0, 12)}`, "registry.localhost:5000/imagefleet/runtime:local"],
+            "one call per image: the commit's tag and the environment alias");
     });
 });

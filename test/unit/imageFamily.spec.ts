@@ -22,11 +22,11 @@ describe("ImageFamily", () => {
         }
     });
 
-    it("joins each image's platforms in one index under the immutable SHA tag", async () => {
+    it("joins each image's platforms in one index, tagged by what it holds", async () => {
         const { resources } = await declareFamily(familyArgs());
         for (const image of ["dev-env", "artifact", "runtime"]) {
             const index = plain(byName(resources, `fam-${image}`));
-            assert.equal(index.tag, `registry.test/team/${image}:${SHA.slice(0, 12)}`);
+            assert.match(index.tag, new RegExp(`^registry.test/team/${image}:index-[0-9a-f]{12}$`));
             const sources: string[] = index.sources;
             assert.equal(sources.length, 2);
             assert.ok(sources.some((s) => new RegExp(`^registry.test/team/${image}:build-[0-9a-f]{12}-amd64@sha256:`).test(s)), sources.join());
@@ -34,13 +34,18 @@ describe("ImageFamily", () => {
         }
     });
 
-    it("publishes the environment tag as an alias of the immutable index, not a second build", async () => {
+    it("publishes the commit's tag and the environment alias of every image in one TagSet, pointing at the index", async () => {
         const { resources } = await declareFamily(familyArgs(), "staging");
-        const alias = plain(byName(resources, "fam-runtime-env"));
-        const index = byName(resources, "fam-runtime");
-        assert.equal(alias.tag, "registry.test/team/runtime:staging");
-        assert.deepEqual(alias.sources, [index.state.ref]);
-        assert.equal(indexes(resources).length, 3 * 2);
+        const tagSets = resources.filter((r) => r.type === "pulumi-nodejs:dynamic/images:TagSet");
+        assert.deepEqual(tagSets.map((r) => [r.name, r.parent]), [["fam-tags", "fam"]]);
+        const tags = plain(tagSets[0]).tags as Record<string, string>;
+        for (const image of ["dev-env", "artifact", "runtime"]) {
+            const digest = (byName(resources, `fam-${image}`).state.ref as string).split("@")[1];
+            assert.equal(tags[`registry.test/team/${image}:${SHA.slice(0, 12)}`], `registry.test/team/${image}@${digest}`);
+            assert.equal(tags[`registry.test/team/${image}:staging`], `registry.test/team/${image}@${digest}`);
+        }
+        assert.equal(Object.keys(tags).length, 3 * 2);
+        assert.equal(indexes(resources).length, 3, "one index per image, no alias resources");
     });
 
     it("pins a named context to the digest of the same platform's build of the dependency", async () => {
@@ -127,9 +132,10 @@ describe("ImageFamily", () => {
         const perf = plain(byName(resources, "fam-runtime-perf-arm64"));
         assert.deepEqual(perf.buildArgs, { SOURCE_DATE_EPOCH: "0", PROFILE: "performance", FEATURES: "failpoints" });
         assert.match(perf.tags[0], /^registry.test\/team\/runtime:build-[0-9a-f]{12}-perf-arm64$/);
-        assert.equal(plain(byName(resources, "fam-runtime-perf")).tag, `registry.test/team/runtime:${SHA.slice(0, 12)}-perf`);
+        assert.match(plain(byName(resources, "fam-runtime-perf")).tag, /^registry.test\/team\/runtime:index-[0-9a-f]{12}-perf$/);
         assert.equal(perf.cacheTo[0].registry.ref, "registry.test/team/runtime-cache:main-perf-arm64");
-        assert.equal(plain(byName(resources, "fam-runtime-perf-env")).tag, "registry.test/team/runtime:dev-perf");
+        const tags = Object.keys(plain(byName(resources, "fam-tags")).tags);
+        assert.ok(tags.includes(`registry.test/team/runtime:${SHA.slice(0, 12)}-perf`) && tags.includes("registry.test/team/runtime:dev-perf"), tags.join(", "));
         const artifactPerf = byName(resources, "fam-artifact-perf-arm64");
         assert.equal(perf.context.named.artifact.location, `docker-image://registry.test/team/artifact@${artifactPerf.state.digest}`);
         const devEnv = byName(resources, "fam-dev-env-arm64");
@@ -150,8 +156,9 @@ describe("ImageFamily", () => {
 
     it("adds a release alias for a semver release", async () => {
         const { resources } = await declareFamily(familyArgs({ tags: { release: "1.4.0" } }), "prod");
-        assert.equal(plain(byName(resources, "fam-runtime-release")).tag, "registry.test/team/runtime:v1.4.0");
-        assert.equal(plain(byName(resources, "fam-runtime-env")).tag, "registry.test/team/runtime:prod");
+        const tags = plain(byName(resources, "fam-tags")).tags as Record<string, string>;
+        assert.equal(tags["registry.test/team/runtime:v1.4.0"], tags["registry.test/team/runtime:prod"]);
+        assert.equal(tags["registry.test/team/runtime:v1.4.0"], tags[`registry.test/team/runtime:${SHA.slice(0, 12)}`]);
     });
 
     it("uses explicit repositories (e.g. ECR URLs) and their cache repositories", async () => {
@@ -164,13 +171,14 @@ describe("ImageFamily", () => {
         const rt = plain(byName(resources, "fam-runtime-amd64"));
         assert.match(rt.tags[0], /^1\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/rt:build-[0-9a-f]{12}-amd64$/);
         assert.equal(rt.cacheTo[0].registry.ref, "1.dkr.ecr.eu-west-1.amazonaws.com/cache/rt:main-amd64");
-        assert.equal(plain(byName(resources, "fam-runtime")).tag, `1.dkr.ecr.eu-west-1.amazonaws.com/rt:${SHA.slice(0, 12)}`);
+        assert.match(plain(byName(resources, "fam-runtime")).tag, /^1\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/rt:index-[0-9a-f]{12}$/);
+        assert.ok(`1.dkr.ecr.eu-west-1.amazonaws.com/rt:${SHA.slice(0, 12)}` in plain(byName(resources, "fam-tags")).tags);
         assert.match(plain(byName(resources, "fam-dev-env-amd64")).tags[0], /^1\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/dev-env:build-[0-9a-f]{12}-amd64$/);
     });
 
-    it("keeps the registry password secret in builds and indexes", async () => {
+    it("keeps the registry password secret in builds, indexes and the tag set", async () => {
         const { resources } = await declareFamily(familyArgs({ registry: { address: "registry.test", username: "ci", password: "hunter2" } }));
-        for (const r of [...builds(resources), ...indexes(resources)]) {
+        for (const r of [...builds(resources), ...indexes(resources), byName(resources, "fam-tags")]) {
             const creds = r.type.endsWith("Image") ? r.inputs.registries : r.inputs.registry;
             const flat = JSON.stringify(creds);
             assert.ok(isSecret(creds) || flat.includes("4dabf18193072939515e22adb298388d"), `${r.name} leaks the password`);
@@ -209,17 +217,17 @@ describe("ImageFamily retain policy", () => {
         return new Map(resources.map((r) => [`${r.type} ${r.name}`, r.options.retainOnDelete]));
     }
 
-    it("keeps every pushed image and index in the registry on delete by default", async () => {
+    it("keeps every pushed image, index and tag in the registry on delete by default", async () => {
         const seen = await retained();
-        const children = [...seen].filter(([k]) => k.startsWith("docker-build:"));
-        assert.equal(children.length, 6 + 6);
+        const children = [...seen].filter(([k]) => k.startsWith("docker-build:") || k.includes(":TagSet "));
+        assert.equal(children.length, 6 + 3 + 1);
         assert.ok(children.every(([, v]) => v === true), JSON.stringify(children));
     });
 
     it("lets the user opt out", async () => {
         const seen = await retained(false);
-        const children = [...seen].filter(([k]) => k.startsWith("docker-build:"));
-        assert.equal(children.length, 6 + 6);
+        const children = [...seen].filter(([k]) => k.startsWith("docker-build:") || k.includes(":TagSet "));
+        assert.equal(children.length, 6 + 3 + 1);
         assert.ok(children.every(([, v]) => v === false));
     });
 });

@@ -41,8 +41,9 @@ describe("a program that imports imagefleet", () => {
             "imagefleet:registry:EcrRegistry": 1,
             // Four images, each built once per platform.
             "docker-build:index:Image": IMAGES.length * 2,
-            // Per image: the index under the SHA tag, and its environment tag.
-            "docker-build:index:Index": IMAGES.length * 2,
+            // Per image: its multi-platform index; the commit's tags of all of them in one TagSet.
+            "docker-build:index:Index": IMAGES.length,
+            "pulumi-nodejs:dynamic/images:TagSet": 1,
             // Per image: an image repository and a cache repository; cache repositories get lifecycle rules.
             "aws:ecr/repository:Repository": IMAGES.length * 2,
             "aws:ecr/lifecyclePolicy:LifecyclePolicy": IMAGES.length,

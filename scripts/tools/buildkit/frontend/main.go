@@ -15,6 +15,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,6 +27,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
@@ -121,6 +124,10 @@ type Syntax struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		serve()
+		return
+	}
 	var reqs struct {
 		Builds []Request `json:"builds"`
 	}
@@ -128,15 +135,59 @@ func main() {
 		fmt.Fprintln(os.Stderr, "frontend: bad request:", err)
 		os.Exit(2)
 	}
-	out := make([]Response, 0, len(reqs.Builds))
-	for _, r := range reqs.Builds {
-		out = append(out, run(r))
-	}
-	enc := json.NewEncoder(os.Stdout)
-	if err := enc.Encode(map[string]any{"builds": out}); err != nil {
+	if err := json.NewEncoder(os.Stdout).Encode(answer(reqs.Builds)); err != nil {
 		fmt.Fprintln(os.Stderr, "frontend:", err)
 		os.Exit(1)
 	}
+}
+
+// serve answers one request per line until stdin closes: a caller that asks
+// many times (a test run, a program with several families) pays the module's
+// start-up once.
+func serve() {
+	in := bufio.NewReaderSize(patientReader{os.Stdin}, 1<<20)
+	out := json.NewEncoder(os.Stdout)
+	for {
+		line, err := in.ReadBytes('\n')
+		if len(line) > 0 {
+			var reqs struct {
+				Builds []Request `json:"builds"`
+			}
+			if err := json.Unmarshal(line, &reqs); err != nil {
+				fmt.Fprintln(os.Stderr, "frontend: bad request:", err)
+				os.Exit(2)
+			}
+			if err := out.Encode(answer(reqs.Builds)); err != nil {
+				fmt.Fprintln(os.Stderr, "frontend:", err)
+				os.Exit(1)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// patientReader waits out EAGAIN: under Node's WASI a pipe may be in
+// non-blocking mode, and an empty one is not the end of the input.
+type patientReader struct{ f *os.File }
+
+func (r patientReader) Read(p []byte) (int, error) {
+	for {
+		n, err := r.f.Read(p)
+		if n > 0 || err == nil || !errors.Is(err, syscall.EAGAIN) {
+			return n, err
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func answer(builds []Request) map[string]any {
+	out := make([]Response, 0, len(builds))
+	for _, r := range builds {
+		out = append(out, run(r))
+	}
+	return map[string]any{"builds": out}
 }
 
 // stableFrontend: docker/dockerfile:1, :1.x, :1.x.y (not -labs or other channels).

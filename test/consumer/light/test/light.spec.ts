@@ -62,7 +62,8 @@ describe("a program that only builds images: imagefleet/images without the optio
     });
 
     // Besides dist/images: the shared errors and schema, and the builder check every build waits for (Node's tls, no peer).
-    const SHARED = ["dist/builders/builderCheck.js", "dist/builders/preflight.js", "dist/errors.js", "dist/schema.js"];
+    // supplychain/tools: the dynamic providers' tool runner (Node built-ins only), which the family's TagSet uses too.
+    const SHARED = ["dist/builders/builderCheck.js", "dist/builders/preflight.js", "dist/errors.js", "dist/schema.js", "dist/supplychain/tools.js"];
     it("loads, for import { ImageFamily } from \"imagefleet/images\", only dist/images and the shared modules of imagefleet, and of @pulumi only pulumi and docker-build", () => {
         const run = node(`require("imagefleet/images"); process.stdout.write(JSON.stringify(Object.keys(require.cache)))`);
         assert.equal(run.status, 0, run.stderr);
@@ -84,11 +85,12 @@ describe("a program that only builds images: imagefleet/images without the optio
         assert.match(fleet.stderr, /imagefleet: BuilderFleet needs @pulumi\/aws and @pulumi\/tls \(optional peer dependencies of imagefleet\), and @pulumi\/aws is not installed: run `npm install @pulumi\/aws@"\^7\./);
     });
 
-    it("runs under mocks: an Image per image and platform (amd64-only images once), an index and an environment alias per image, a ref per image", async () => {
+    it("runs under mocks: an Image per image and platform (amd64-only images once), an index per image, one TagSet, a ref per image", async () => {
         const images = graphscopeImages();
         assert.ok(images.length >= 10);
         assert.equal(run.resources.filter((r) => r.type === IMAGE).length, (images.length - AMD64_ONLY.length) * 2 + AMD64_ONLY.length);
-        assert.equal(run.resources.filter((r) => r.type === INDEX).length, images.length * 2);
+        assert.equal(run.resources.filter((r) => r.type === INDEX).length, images.length);
+        assert.equal(run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/images:TagSet").length, 1);
         const refs = await valueOf(run.value.refs as pulumi.Output<Record<string, string>>);
         assert.deepEqual(Object.keys(refs).sort(), images.map((i) => i.name).sort());
         for (const ref of Object.values(refs)) {
