@@ -1,7 +1,8 @@
 // What `npm pack` puts in the tarball, checked: compiled JavaScript with a
-// declaration file for every module, the entry points package.json names, and
-// nothing else — no TypeScript sources, tests, examples, benchmarks, scripts,
-// stack files or source maps.
+// declaration file for every module, the entry points package.json names,
+// BuildKit's Dockerfile frontend (wasm/imagefleet-frontend.wasm, which
+// ImageFamily runs), and nothing else — no TypeScript sources, tests,
+// examples, benchmarks, scripts, stack files or source maps.
 //
 //   ts-node scripts/check-pack.ts <npm pack --json output> [<tarball>]
 //
@@ -20,19 +21,22 @@ interface PackResult {
 export function packProblems(files: readonly string[], manifest: Record<string, unknown>): string[] {
     const problems: string[] = [];
     const set = new Set(files);
-    const ALLOWED = /^(package\.json|README(\.md)?|LICENSE(\.md|\.txt)?|CHANGELOG\.md|dist\/.+\.js|dist\/.+\.d\.ts)$/;
+    const ALLOWED = /^(package\.json|README(\.md)?|LICENSE(\.md|\.txt)?|CHANGELOG\.md|dist\/.+\.js|dist\/.+\.d\.ts|wasm\/imagefleet-frontend\.wasm)$/;
     const FORBIDDEN = /(^|\/)(test|tests|__tests__|spec|example|examples|bench|benchmarks|scripts|stacks|fixtures|components)(\/|$)|\.spec\.|\.test\.|\.map$|^index\.ts$|^Pulumi\./;
     for (const file of files) {
         if (FORBIDDEN.test(file)) {
             problems.push(`${file}: tests, examples, benchmarks, sources and maps do not belong in the package`);
         } else if (!ALLOWED.test(file)) {
-            problems.push(`${file}: not compiled output (dist/**/*.js, dist/**/*.d.ts) or package metadata`);
+            problems.push(`${file}: not compiled output (dist/**/*.js, dist/**/*.d.ts), the frontend (wasm/imagefleet-frontend.wasm) or package metadata`);
         }
     }
     const js = files.filter((f) => /^dist\/.+\.js$/.test(f));
     const dts = files.filter((f) => f.startsWith("dist/") && f.endsWith(".d.ts"));
     if (js.length === 0) {
         problems.push("no compiled JavaScript under dist/ (did prepack run `npm run build:lib`?)");
+    }
+    if (!set.has("wasm/imagefleet-frontend.wasm")) {
+        problems.push("no wasm/imagefleet-frontend.wasm: ImageFamily cannot run BuildKit's Dockerfile frontend without it (prepack builds it)");
     }
     for (const f of js) {
         if (!set.has(f.replace(/\.js$/, ".d.ts"))) {

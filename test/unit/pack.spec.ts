@@ -9,7 +9,7 @@ const MANIFEST = {
     types: "dist/index.d.ts",
     exports: { ".": { types: "./dist/index.d.ts", default: "./dist/index.js" }, "./package.json": "./package.json" },
 };
-const GOOD = ["package.json", "README.md", "dist/index.js", "dist/index.d.ts", "dist/images/imageFamily.js", "dist/images/imageFamily.d.ts"];
+const GOOD = ["package.json", "README.md", "dist/index.js", "dist/index.d.ts", "dist/images/imageFamily.js", "dist/images/imageFamily.d.ts", "wasm/imagefleet-frontend.wasm"];
 
 describe("package contents", () => {
     it("accepts compiled JS with declarations and package metadata", () => {
@@ -29,8 +29,10 @@ describe("package contents", () => {
         assert.ok(problems.includes("dist/index.js: no declaration file next to it"), problems.join("; "));
     });
 
-    it("rejects a tarball without compiled output", () => {
+    it("rejects a tarball without compiled output, or without BuildKit's Dockerfile frontend", () => {
         assert.match(packProblems(["package.json"], MANIFEST).join("\n"), /no compiled JavaScript under dist\//);
+        assert.match(packProblems(GOOD.filter((f) => !f.endsWith(".wasm")), MANIFEST).join("\n"), /no wasm\/imagefleet-frontend\.wasm/);
+        assert.match(packProblems([...GOOD, "wasm/other.wasm"], MANIFEST).join("\n"), /wasm\/other\.wasm: not compiled output/);
     });
 
     describe("subpath entries (imagefleet/images, …)", () => {
