@@ -99,19 +99,21 @@ describe("a program that imports imagefleet", () => {
         }
     });
 
-    it("joins the platforms of each image into one index and exports its ref", async () => {
+    it("joins the platforms of each image into one index, publishes the commit's tag for it, and exports its ref", async () => {
         const refs = await valueOf(run.outputs.refs as pulumi.Output<Record<string, string>>);
         assert.deepEqual(Object.keys(refs).sort(), [...IMAGES].sort());
+        const tags = inputs("app-tags").tags as Record<string, string>;
         for (const image of IMAGES) {
             const index = inputs(`app-${image}`);
-            assert.equal(index.tag, `${ECR_HOST}/${PREFIX}/${image}:0123456789ab`);
+            assert.match(index.tag, new RegExp(`^${ECR_HOST}/${PREFIX}/${image}:index-[0-9a-f]{12}$`));
+            assert.equal(tags[`${ECR_HOST}/${PREFIX}/${image}:0123456789ab`], `${ECR_HOST}/${PREFIX}/${image}@${digestOf(`app-${image}`)}`);
             // Exactly the per-platform builds, by the ref (`tag@digest`) each one reported.
             assert.deepEqual(index.sources, Object.keys(PLATFORMS).map((arch) => {
                 const build = named(`app-${image}-${arch}`);
                 assert.equal(build.state.ref, `${(build.inputs.tags as string[])[0]}@${digestOf(`app-${image}-${arch}`)}`);
                 return build.state.ref;
             }));
-            assert.equal(refs[image], `${index.tag}@${digestOf(`app-${image}`)}`);
+            assert.equal(refs[image], `${ECR_HOST}/${PREFIX}/${image}:0123456789ab@${digestOf(`app-${image}`)}`);
         }
     });
 
