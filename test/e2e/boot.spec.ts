@@ -383,6 +383,7 @@ describe("a builder host's first boot, for real (systemd + cloud-init NoCloud, A
         broken.start();
         const failure = await broken.ready(rendered.endpoint, client, 240).then(() => undefined, (err: Error) => err);
         assert.ok(failure, "the host served with a broken setup script");
+        console.log(`      ${failure.message.split("\n")[0]}`);
         assert.match(failure.message, /cloud-init reported errors: .*runcmd/);
         assert.match(failure.message, /--- journal of the host\n/);
         assert.match(failure.message, /cloud-init\[\d+\]: .*\/dev\/null/, "the journal shows the setup script's error");
