@@ -13,109 +13,28 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { BuilderFleetArgs } from "../../components/builders";
 import { clientProfile, caProfile } from "../../components/builders/certificates";
 import { HOST_PATHS } from "../../components/builders/buildkitdToml";
 import { buildxProvider, RegistrationState } from "../../components/builders/registration";
 import { CACHE_DEVICE, userDataFile } from "../../components/builders/userData";
+import { bootImage, familyProject, fleetArgs, IDLE_MINUTES, listSteps, missing, render, stepsSince, writeFamily } from "./boot/fixtures";
 import { BootHost, Link, makeLink, removeLink, run } from "./boot/host";
-import { makeReleaseTarball, ReleaseTarball, runcPath } from "./boot/release";
-import { RenderedHost, RenderRequest } from "./boot/render";
+import { makeReleaseTarball, ReleaseTarball } from "./boot/release";
+import { RenderedHost } from "./boot/render";
 import { StandInProcess } from "./boot/standins";
-import { BUILDCTL, BUILDKITD, buildctl, ClientTls } from "./fleet/buildkitd";
+import { BUILDCTL, buildctl, ClientTls } from "./fleet/buildkitd";
 import { issue } from "./fleet/certs";
 import { Project, UpResult } from "./project";
-import { fromCache, manifest, parseProgress, requireEngine, ROOT, Step } from "./support";
+import { fromCache, manifest, requireEngine, Step } from "./support";
 
 const STRICT = !!process.env.IMAGEFLEET_E2E;
-const CACHE_DIR = process.env.IMAGEFLEET_CACHE_DIR ?? "/var/cache/imagefleet";
 const REGISTRY = "registry.localhost:5000";
 const REGISTRY_CA = process.env.IMAGEFLEET_REGISTRY_CA ?? "/var/lib/imagefleet-e2e/registry/tls/ca.pem";
 const REGION = "eu-west-1";
-/** Shortened for the test (the dev stack stops after 20): the shortest the fleet allows. */
-const IDLE_MINUTES = 1;
 const REFUSED = /certificate required|bad certificate|unknown certificate authority|broken pipe|connection reset by peer/i;
 const IMAGES = ["dev-env", "artifact", "runtime"];
 /** BuildKit's worker id lives with its state: the same id after a restart means the same cache. */
 const WORKER_ID = `${HOST_PATHS.root}/runc-overlayfs/workerid`;
-
-/** The boot image test/e2e/setup.sh made (test/e2e/boot/image.sh), newest first. */
-function bootImage(): string | undefined {
-    const dir = path.join(CACHE_DIR, "rootfs");
-    const images = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^boot-host-bookworm-amd64-\w+\.tar$/.test(f)) : [];
-    return images.map((f) => path.join(dir, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
-}
-
-/** What this machine needs for the test, as a list of what is missing. */
-function missing(): string[] {
-    const has = (cmd: string) => run("bash", ["-c", `command -v ${cmd}`]).code === 0;
-    return [
-        ...(process.getuid?.() === 0 ? [] : ["root"]),
-        ...["systemd-nspawn", "nsenter", "losetup", "iptables", "journalctl", "ip"].filter((c) => !has(c)),
-        ...(bootImage() ? [] : [`the boot image in ${CACHE_DIR}/rootfs (test/e2e/setup.sh)`]),
-        ...[BUILDKITD, BUILDCTL].filter((f) => !fs.existsSync(f)),
-        ...(runcPath() ? [] : ["runc"]),
-    ];
-}
-
-/** The dev stack's fleet, for the one platform this machine runs natively, with the test's network and a 1-minute idle stop. */
-function fleetArgs(link: Link, releaseUrl: string): BuilderFleetArgs {
-    const doc = YAML.parse(fs.readFileSync(path.join(ROOT, "stacks", "Pulumi.dev.yaml"), "utf8"));
-    const dev = doc.config["imagefleet:fleet"];
-    return {
-        ...dev,
-        nodes: { "linux/amd64": dev.nodes["linux/amd64"] },
-        allowedCidrs: [`${link.outside}/32`],
-        cacheVolumeGiB: 20,
-        idleStopMinutes: IDLE_MINUTES,
-        buildkitReleaseUrl: releaseUrl,
-        repositoryArns: [],
-    };
-}
-
-/** BuilderFleet's rendering, in a process of its own (the harness's mocks are process-wide). */
-function render(dir: string, req: RenderRequest): RenderedHost {
-    const request = path.join(dir, "render-request.json");
-    const result = path.join(dir, "render-result.json");
-    fs.writeFileSync(request, JSON.stringify(req));
-    const r = run(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "boot", "render.ts"), request, result], 180_000);
-    if (r.code !== 0) {
-        throw new Error(`rendering the fleet failed: ${r.out}`);
-    }
-    return JSON.parse(fs.readFileSync(result, "utf8"));
-}
-
-/** A family of three busybox images (no network needed in RUN steps), unique to this run; every RUN prints, so its progress shows it ran. */
-function writeFamily(dir: string, id: string): object[] {
-    fs.mkdirSync(path.join(dir, "src"), { recursive: true });
-    fs.writeFileSync(path.join(dir, "src", "hello.txt"), `hello from boot test ${id}\n`);
-    const from = "ARG BUSYBOX_IMAGE=busybox:1.36\n";
-    fs.writeFileSync(path.join(dir, "dev-env.Dockerfile"), `${from}FROM \${BUSYBOX_IMAGE}\nRUN mkdir -p /toolchain && echo "toolchain 1" | tee /toolchain/VERSION\n`);
-    fs.writeFileSync(path.join(dir, "artifact.Dockerfile"), `${from}FROM dev-env AS build\nCOPY src/ /src/\nRUN cat /toolchain/VERSION /src/hello.txt | tee /hello.txt\n`
-        + "FROM ${BUSYBOX_IMAGE}\nCOPY --from=build /hello.txt /artifact/hello.txt\n");
-    fs.writeFileSync(path.join(dir, "runtime.Dockerfile"), `${from}FROM \${BUSYBOX_IMAGE}\nCOPY --from=artifact /artifact/hello.txt /srv/hello.txt\nRUN cat /srv/hello.txt\n`);
-    return [
-        { name: "dev-env", kind: "dev-env", context: dir, dockerfile: "dev-env.Dockerfile" },
-        { name: "artifact", kind: "artifact", context: dir, dockerfile: "artifact.Dockerfile", from: ["dev-env"] },
-        { name: "runtime", kind: "runtime", context: dir, dockerfile: "runtime.Dockerfile", from: ["artifact"] },
-    ];
-}
-
-/** A checkout of the project whose local stack builds `images` for linux/amd64 on `builder`, with no registry cache: every cache hit is the host's own. */
-function familyProject(branch: string, namespace: string, builder: string, images: object[]): Project {
-    const project = new Project({ branch, namespace });
-    const file = path.join(project.dir, "stacks", "Pulumi.local.yaml");
-    const doc = YAML.parse(fs.readFileSync(file, "utf8"));
-    delete doc.config["imagefleet:supplychain"];
-    Object.assign(doc.config, {
-        "imagefleet:platforms": ["linux/amd64"],
-        "imagefleet:builders": { "linux/amd64": builder },
-        "imagefleet:images": images,
-        "imagefleet:cacheWrite": false,
-    });
-    fs.writeFileSync(file, YAML.stringify(doc));
-    return project;
-}
 
 const ok = (r: UpResult): UpResult => {
     assert.equal(r.code, 0, `${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);
@@ -140,21 +59,9 @@ describe("a builder host's first boot, for real (systemd + cloud-init NoCloud, A
     const projects: Project[] = [];
     const savedBuildxConfig = process.env.BUILDX_CONFIG;
 
-    /** Every step of every build the host recorded since `since` (BuildKit's history and its stored progress). */
-    const hostSteps = (since: number): Step[] => {
-        const records = buildctl(rendered.endpoint, client, "debug", "histories", "--format", "{{json .}}");
-        assert.equal(records.code, 0, records.out);
-        const refs = records.out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).record)
-            .filter((r) => Number(r.CreatedAt.seconds) * 1000 >= since - 1000).map((r) => String(r.Ref));
-        return refs.flatMap((ref) => {
-            const logs = buildctl(rendered.endpoint, client, "debug", "logs", "--progress", "plain", ref);
-            assert.equal(logs.code, 0, logs.out);
-            return parseProgress(logs.out);
-        });
-    };
+    const hostSteps = (since: number): Step[] => stepsSince(rendered.endpoint, client, since);
     /** The family's RUN steps among them. */
     const familyRuns = (since: number): Step[] => hostSteps(since).filter((s) => / RUN /.test(s.name));
-    const listSteps = (steps: Step[]): string => steps.map((s) => `${s.name} cached=${s.cached} ran=${s.ran}`).join("\n");
 
     /** A host booted from `userData`, its console and volume under `dir/<name>`. */
     const newHost = (name: string, userData: string): BootHost => new BootHost({
@@ -196,6 +103,14 @@ describe("a builder host's first boot, for real (systemd + cloud-init NoCloud, A
     });
 
     after(async () => {
+        // Each step's time, when IMAGEFLEET_BOOT_TIMES is set (CI's budget is tight).
+        let t = Date.now();
+        const lap = (what: string) => {
+            if (process.env.IMAGEFLEET_BOOT_TIMES) {
+                console.log(`      clean-up, ${what}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+            }
+            t = Date.now();
+        };
         if (registration) {
             await buildxProvider.delete!("", registration).catch(() => undefined);
         }
@@ -203,14 +118,18 @@ describe("a builder host's first boot, for real (systemd + cloud-init NoCloud, A
         if (savedBuildxConfig === undefined) {
             delete process.env.BUILDX_CONFIG;
         }
+        lap("buildx builder");
         projects.forEach((p) => p.remove());
+        lap("checkouts");
         await host?.destroy();
         await broken?.destroy();
+        lap("hosts");
         await standIns?.stop();
         if (link) {
             removeLink(link);
         }
         fs.rmSync(dir, { recursive: true, force: true });
+        lap("stand-ins and link");
     });
 
     it("first boot: cloud-init runs the fleet's setup, which installs BuildKit from buildkitReleaseUrl; buildkitd gets its key from SSM through IMDSv2", async () => {

@@ -251,10 +251,16 @@ export class BootHost {
     }
 
     async destroy(): Promise<void> {
+        const t0 = Date.now();
         await this.powerOff(30).catch(() => undefined);
+        const off = Date.now() - t0;
         if (this.loop) {
             run("losetup", ["--detach", this.loop]);
         }
-        fs.rmSync(this.o.dir, { recursive: true, force: true });
+        // rm(1): several times faster than fs.rmSync on a root filesystem's many small files.
+        run("rm", ["-rf", "--one-file-system", this.o.dir]);
+        if (process.env.IMAGEFLEET_BOOT_TIMES) {
+            console.log(`      ${this.name}: power-off ${off} ms, removal ${Date.now() - t0 - off} ms`);
+        }
     }
 }
