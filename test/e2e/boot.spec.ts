@@ -119,7 +119,10 @@ describe("a builder host's first boot, for real (systemd + cloud-init NoCloud, A
             delete process.env.BUILDX_CONFIG;
         }
         lap("buildx builder");
-        projects.forEach((p) => p.remove());
+        projects.forEach((p) => {
+            p.remove();
+            fs.rmSync(p.stateDir, { recursive: true, force: true });
+        });
         lap("checkouts");
         await host?.destroy();
         await broken?.destroy();
