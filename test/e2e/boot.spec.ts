@@ -10,14 +10,13 @@ import { strict as assert } from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { clientProfile, caProfile } from "../../components/builders/certificates";
 import { HOST_PATHS } from "../../components/builders/buildkitdToml";
 import { buildxProvider, RegistrationState } from "../../components/builders/registration";
 import { CACHE_DEVICE, userDataFile } from "../../components/builders/userData";
-import { bootImage, familyProject, fleetArgs, IDLE_MINUTES, listSteps, missing, render, stepsSince, writeFamily } from "./boot/fixtures";
+import { bootImage, familyProject, fleetArgs, IDLE_MINUTES, listSteps, missing, render, stepsSince, workDir, writeFamily } from "./boot/fixtures";
 import { BootHost, Link, makeLink, removeLink, run } from "./boot/host";
 import { makeReleaseTarball, ReleaseTarball } from "./boot/release";
 import { RenderedHost } from "./boot/render";
@@ -44,7 +43,7 @@ const ok = (r: UpResult): UpResult => {
 describe("a builder host's first boot, for real (systemd + cloud-init NoCloud, AWS stood in for)", function () {
     this.timeout(30 * 60 * 1000);
     const id = crypto.randomBytes(4).toString("hex");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-boot-"));
+    const dir = fs.mkdtempSync(path.join(workDir(), "imagefleet-boot-"));
     const namespace = `e2e-boot-${id}`;
     let link: Link | undefined;
     let standIns: StandInProcess | undefined;

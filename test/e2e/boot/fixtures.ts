@@ -2,6 +2,7 @@
 // arguments and rendering, and the family it builds through the host.
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { BuilderFleetArgs } from "../../../components/builders";
@@ -15,6 +16,24 @@ import { RenderedHost, RenderRequest } from "./render";
 export const CACHE_DIR = process.env.IMAGEFLEET_CACHE_DIR ?? "/var/cache/imagefleet";
 /** Shortened for the test (the dev stack stops after 20): the shortest the fleet allows. */
 export const IDLE_MINUTES = 1;
+
+/**
+ * Where the hosts' root filesystems and cache volumes go: /dev/shm when it has
+ * room (about 1.5 GiB is used), so their writes and removal cost no disk I/O,
+ * which other builds on the machine wait on; else the temporary directory.
+ */
+export function workDir(): string {
+    const shm = "/dev/shm";
+    try {
+        const st = fs.statfsSync(shm);
+        if (st.bavail * st.bsize >= 4 * 1024 ** 3) {
+            return shm;
+        }
+    } catch {
+        // No /dev/shm.
+    }
+    return os.tmpdir();
+}
 
 /** The boot image test/e2e/setup.sh made (test/e2e/boot/image.sh), newest first. */
 export function bootImage(): string | undefined {
