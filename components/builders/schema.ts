@@ -21,6 +21,34 @@ export function cidrProblem(cidr: unknown): string | undefined {
     return undefined;
 }
 
+/** The placeholders a release URL may hold, and what the user data puts there. */
+export const RELEASE_URL_PLACEHOLDERS = ["{version}", "{arch}"] as const;
+
+/**
+ * The problem with a BuildKit release URL template, or undefined. The URL ends
+ * up in a shell script on the host, so it is held to the characters a URL is
+ * made of (no quotes, spaces, `$` or backquotes), besides being http(s).
+ */
+export function releaseUrlProblem(template: string): string | undefined {
+    const unknown = (template.match(/\{[^}]*\}/g) ?? []).filter((p) => !(RELEASE_URL_PLACEHOLDERS as readonly string[]).includes(p));
+    if (unknown.length > 0) {
+        return `${show(template)} has ${unknown.join(", ")}; only {version} and {arch} are replaced`;
+    }
+    if (!/^[A-Za-z0-9._~:/?#[\]@!&()*+,;=%{}-]+$/.test(template)) {
+        return `${show(template)} has characters a URL cannot hold unescaped (spaces, quotes, $, \`, \\); percent-encode them`;
+    }
+    let url: URL;
+    try {
+        url = new URL(template.replaceAll("{version}", "v0.0.0").replaceAll("{arch}", "amd64"));
+    } catch {
+        return `${show(template)} is not a URL`;
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+        return `${show(template)} is not an http(s) URL`;
+    }
+    return undefined;
+}
+
 export const vpcId = matching(/^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'a VPC id such as "vpc-0a1b2c3d4e5f60718"');
 export const subnetId = matching(/^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'a subnet id such as "subnet-0a1b2c3d4e5f60718"');
 const amiId = matching(/^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'an AMI id such as "ami-0a1b2c3d4e5f60718"');
@@ -54,6 +82,8 @@ export const builderFleetArgs = z.strictObject({
     }), 'GC limits: {"maxUsedGiB", "minFreeGiB", "keepDuration"}').optional(),
     idleStopMinutes: wholeNumber(0, 10080, "a whole number of minutes (0 never stops)").optional(),
     buildkitVersion: matching(/^v\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/, 'a BuildKit release tag such as "v0.34.2"').optional(),
+    buildkitReleaseUrl: checked(releaseUrlProblem,
+        'an http(s) URL of a BuildKit release tarball, {version} and {arch} replaced, such as "https://mirror.example.com/buildkit/{version}/buildkit-{version}.linux-{arch}.tar.gz"').optional(),
     port: wholeNumber(1, 65535, "a TCP port (1-65535)").optional(),
     repositoryArns: hint(z.array(input(ecrRepositoryArn)), "a list of ECR repository ARNs").optional(),
     keyName: input(hint(z.string().min(1), "an EC2 key pair name")).optional(),

@@ -62,6 +62,18 @@ export interface BuilderFleetArgs {
     readonly idleStopMinutes?: number;
     /** BuildKit release installed on the hosts (`vX.Y.Z`). Default: `"v0.34.2"`. */
     readonly buildkitVersion?: string;
+    /**
+     * Where a host downloads BuildKit on first boot: an `http(s)` URL in which
+     * `{version}` stands for `buildkitVersion` and `{arch}` for the host's
+     * architecture (`amd64`, `arm64`). The file must be a BuildKit release
+     * tarball (`bin/buildkitd`, `bin/buildctl`, `bin/buildkit-runc`, …) of that
+     * version; first boot fails if `buildkitd --version` says otherwise. Set it
+     * to a mirror (an S3 bucket, an artifact proxy) when hosts cannot reach
+     * GitHub, e.g. in private subnets without a NAT gateway. Default: BuildKit's
+     * GitHub release,
+     * `"https://github.com/moby/buildkit/releases/download/{version}/buildkit-{version}.linux-{arch}.tar.gz"`.
+     */
+    readonly buildkitReleaseUrl?: string;
     /** TCP port buildkitd listens on. Default: `1234`. */
     readonly port?: number;
     /**
@@ -92,6 +104,7 @@ export const DEFAULTS = {
     rootVolumeGiB: 30,
     idleStopMinutes: 30,
     buildkitVersion: "v0.34.2",
+    buildkitReleaseUrl: "https://github.com/moby/buildkit/releases/download/{version}/buildkit-{version}.linux-{arch}.tar.gz",
     port: 1234,
     keepDuration: "168h",
     certValidityHours: 8760,

@@ -10,6 +10,8 @@ export const CACHE_DEVICE = "/dev/sdf";
 export interface HostConfig {
     readonly platform: FleetPlatform;
     readonly buildkitVersion: string;
+    /** URL template of the release tarball (`{version}`, `{arch}`); see `BuilderFleetArgs.buildkitReleaseUrl`. */
+    readonly buildkitReleaseUrl: string;
     readonly port: number;
     readonly idleStopMinutes: number;
     readonly gc: { readonly maxUsedGiB: number; readonly minFreeGiB: number; readonly keepDuration: string };
@@ -22,6 +24,7 @@ export function hostConfigOf(args: BuilderFleetArgs, platform: FleetPlatform): H
         platform,
         port: args.port ?? DEFAULTS.port,
         buildkitVersion: args.buildkitVersion ?? DEFAULTS.buildkitVersion,
+        buildkitReleaseUrl: args.buildkitReleaseUrl ?? DEFAULTS.buildkitReleaseUrl,
         idleStopMinutes: args.idleStopMinutes ?? DEFAULTS.idleStopMinutes,
         gc: {
             maxUsedGiB: args.gc?.maxUsedGiB ?? Math.floor(volume * 0.8),
@@ -66,32 +69,67 @@ aws ssm get-parameter --region "$region" --name ${JSON.stringify(parameter)} --w
 mv ${HOST_PATHS.tlsDir}/key.pem.new ${HOST_PATHS.tlsDir}/key.pem
 `;
 
+/** The tarball a host installs: the fleet's URL template with its version and architecture filled in. */
+export function buildkitTarballUrl(host: Pick<HostConfig, "buildkitReleaseUrl" | "buildkitVersion" | "platform">): string {
+    return host.buildkitReleaseUrl.replaceAll("{version}", host.buildkitVersion).replaceAll("{arch}", SHORT_ARCH[host.platform]);
+}
+
 const SETUP = (host: HostConfig) => {
     const v = host.buildkitVersion;
-    const url = `https://github.com/moby/buildkit/releases/download/${v}/buildkit-${v}.linux-${SHORT_ARCH[host.platform]}.tar.gz`;
+    const url = buildkitTarballUrl(host);
     return `#!/bin/bash
-# First boot: put BuildKit's state on the cache volume, install buildkitd, start it.
+# First boot: format the cache volume, install buildkitd, start it (which mounts the volume).
 set -euo pipefail
 for _ in $(seq 60); do [[ -e ${CACHE_DEVICE} ]] && break; sleep 2; done
 dev=$(readlink -f ${CACHE_DEVICE})
 blkid "$dev" >/dev/null || mkfs.xfs -q "$dev"
-mkdir -p ${HOST_PATHS.root}
-echo "UUID=$(blkid -s UUID -o value "$dev") ${HOST_PATHS.root} xfs defaults,nofail 0 2" >>/etc/fstab
-mount ${HOST_PATHS.root}
-curl -fsSL --retry 5 ${url} | tar -xz -C /usr/local
-/usr/local/bin/buildkitd --version
+curl -fsSL --retry 5 '${url}' | tar -xz -C /usr/local
+# A mirror (buildkitReleaseUrl) may serve another release than the fleet asks for.
+version=$(/usr/local/bin/buildkitd --version)
+[[ " $version " == *" ${v} "* ]] || { echo "the tarball installed $version, not ${v}" >&2; exit 1; }
 systemctl daemon-reload
+# buildkitd is Type=notify: this waits until it serves, so a host that cannot start it fails its first boot visibly.
 systemctl enable --now buildkitd.service ${host.idleStopMinutes > 0 ? "imagefleet-idle-stop.timer" : ""}
 `;
 };
+
+/** systemd's name for the mount unit of a path (`/var/lib/buildkit` → `var-lib-buildkit.mount`); the paths here need no escaping. */
+export function mountUnitName(where: string): string {
+    if (!/^(\/[a-z0-9_]+)+$/.test(where)) {
+        throw new Error(`${where} would need systemd-escape`);
+    }
+    return `${where.slice(1).replaceAll("/", "-")}.mount`;
+}
+
+/**
+ * The cache volume's mount, as a unit rather than an fstab line: it exists
+ * from the first boot on, whether or not fstab is read (systemd skips fstab's
+ * device entries in a container), so buildkitd's RequiresMountsFor always has
+ * a unit to require. The device path is the one the fleet's block device
+ * mapping names; Amazon Linux's udev rules link it to the NVMe device.
+ */
+const CACHE_MOUNT_UNIT = `[Unit]
+Description=BuildKit cache volume (imagefleet)
+
+[Mount]
+What=${CACHE_DEVICE}
+Where=${HOST_PATHS.root}
+Type=xfs
+Options=defaults
+`;
 
 const BUILDKITD_UNIT = `[Unit]
 Description=BuildKit daemon (imagefleet)
 After=network-online.target
 Wants=network-online.target
+# Requires and follows the cache volume's mount; the assertion keeps buildkitd
+# off the root volume even if the mount unit were ever missing.
 RequiresMountsFor=${HOST_PATHS.root}
+AssertPathIsMountPoint=${HOST_PATHS.root}
 
 [Service]
+# buildkitd tells systemd when it serves.
+Type=notify
 ExecStartPre=/usr/local/bin/imagefleet-fetch-key
 ExecStart=/usr/local/bin/buildkitd --config ${HOST_PATHS.config}
 Restart=always
@@ -118,6 +156,7 @@ export function renderUserData(u: UserDataInputs): string {
             file(`${HOST_PATHS.tlsDir}/cert.pem`, u.certPem),
             file("/usr/local/bin/imagefleet-fetch-key", FETCH_KEY(u.keyParameter), "0755"),
             file("/usr/local/bin/imagefleet-setup", SETUP(u), "0755"),
+            file(`/etc/systemd/system/${mountUnitName(HOST_PATHS.root)}`, CACHE_MOUNT_UNIT),
             file("/etc/systemd/system/buildkitd.service", BUILDKITD_UNIT),
             file(IDLE_STOP_PATH, IDLE_STOP_SCRIPT, "0755"),
             file("/etc/systemd/system/imagefleet-idle-stop.service", units.service),

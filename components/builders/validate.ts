@@ -74,6 +74,13 @@ export function fleetCrossFieldIssues(args: unknown): Issue[] {
             issues.push({ path: at, message: `${spec.instanceType} is a ${AMI_ARCHITECTURE[arch]} type but the platform is ${platform}; use ${example}` });
         }
     }
+    const platforms = isObject(a.nodes) ? Object.keys(a.nodes).filter((p) => p in AMI_ARCHITECTURE) : [];
+    if (typeof a.buildkitReleaseUrl === "string" && !a.buildkitReleaseUrl.includes("{arch}") && platforms.length > 1) {
+        issues.push({
+            path: ["buildkitReleaseUrl"],
+            message: `has no {arch}, so the ${platforms.join(" and ")} hosts would install the same tarball; put {arch} where the file name says amd64 or arm64`,
+        });
+    }
     const volume = a.cacheVolumeGiB === undefined ? DEFAULTS.cacheVolumeGiB : a.cacheVolumeGiB;
     for (const key of ["maxUsedGiB", "minFreeGiB"] as const) {
         const v = isObject(a.gc) ? a.gc[key] : undefined;

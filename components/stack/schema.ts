@@ -180,7 +180,7 @@ export const CONFIG_KEYS = {
         schema: hint(fleetConfig, "an object (BuilderFleet arguments)"),
         decode: "json",
         default: "none (local and prod have no fleet)",
-        description: "Native BuildKit hosts on EC2 that build this stack's platforms (BuilderFleet arguments: vpcId, subnetIds, allowedCidrs, nodes, spot, cacheVolumeGiB, gc, idleStopMinutes, buildkitVersion, port, publicEndpoint, allowPublicIngress, repositoryArns, keyName, certValidityHours, tags). Its platforms need no imagefleet:builders entry.",
+        description: "Native BuildKit hosts on EC2 that build this stack's platforms (BuilderFleet arguments: vpcId, subnetIds, allowedCidrs, nodes, spot, cacheVolumeGiB, gc, idleStopMinutes, buildkitVersion, buildkitReleaseUrl, port, publicEndpoint, allowPublicIngress, repositoryArns, keyName, certValidityHours, tags). Its platforms need no imagefleet:builders entry.",
     },
     registryKind: {
         schema: hint(z.enum(REGISTRY_KINDS), '"static", "ecr" or "ghcr"'),

@@ -43,6 +43,12 @@ export interface EvaluateOptions {
     readonly calls?: Record<string, CallHandler>;
     /** Outputs per stack name for StackReferences. Default: `defaultStackOutputs` (calls.ts). */
     readonly stackOutputs?: Record<string, Record<string, any>>;
+    /**
+     * What the provider of a resource type answers, in place of the mock's
+     * echo of the inputs: e.g. real certificates for @pulumi/tls resources
+     * (the boot test). Default: none.
+     */
+    readonly states?: Record<string, (name: string, inputs: Record<string, any>) => Record<string, any>>;
 }
 
 export interface Evaluation {
@@ -127,7 +133,10 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
         pulumi.runtime.setAllConfig({}, []);
         await pulumi.runtime.setMocks({
             newResource: (args) => {
-                const state = args.custom === false ? {} : mockState(args.type, args.name, args.inputs, options.stackOutputs);
+                const own = options.states?.[args.type];
+                const state = args.custom === false ? {}
+                    : own ? { ...args.inputs, ...own(args.name, unwrapSecrets(args.inputs)) }
+                    : mockState(args.type, args.name, args.inputs, options.stackOutputs);
                 resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: args.inputs, state, options: {} });
                 return { id: args.custom === false ? undefined : `${args.name}-id`, state };
             },

@@ -16,6 +16,9 @@ APT_PACKAGES=(
   "docker.io=$TRIXIE_DOCKER_VERSION" docker-cli/trixie docker-buildx/trixie
   docker-registry qemu-user-static binfmt-support debootstrap busybox-static
   runc openssl jq curl
+  # The boot test (test/e2e/boot.spec.ts) starts a builder host with systemd-nspawn
+  # in a network namespace of its own, led to the metadata stand-in by iptables.
+  systemd-container iptables
 )
 ARCHES=(amd64 arm64)
 BASE_DEBIAN=$IMAGEFLEET_REGISTRY/base/debian:bookworm
@@ -338,6 +341,13 @@ base_busybox() {
   import_push busybox 1.36 /bin/sh busybox
 }
 
+# The boot test's root filesystem: the amd64 minbase tarball above plus
+# systemd, cloud-init and what the fleet's user data runs (test/e2e/boot/image.sh).
+boot_host_image() {
+  debian_rootfs_tar amd64
+  bash boot/image.sh "$IMAGEFLEET_CACHE_DIR/rootfs/debian-bookworm-amd64.tar" "$IMAGEFLEET_CACHE_DIR/rootfs" >/dev/null
+}
+
 write_env() {
   cat >"$IMAGEFLEET_STATE_DIR/env.sh" <<EOF
 # Written by test/e2e/setup.sh; source it before running e2e tests.
@@ -366,6 +376,7 @@ step "registry" start_registry
 step "buildx platforms" check_buildx
 step "base image debian" base_debian
 step "base image busybox" base_busybox
+step "boot test host image" boot_host_image
 step "env file" write_env
 print_step_times
 log "setup done in $(($(date +%s) - T0))s; source $IMAGEFLEET_STATE_DIR/env.sh"

@@ -1,7 +1,8 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { BuilderFleet, BuilderFleetArgs, instanceArchitecture } from "../../components/builders";
-import { hostBuildkitdToml, userDataFile } from "../../components/builders/userData";
+import { hostBuildkitdToml, mountUnitName, userDataFile } from "../../components/builders/userData";
+import { DEFAULTS } from "../../components/builders/types";
 import { ImageFamily } from "../../components/images";
 import { familyArgs } from "./helpers";
 import { ValidationError } from "../../components/errors";
@@ -271,6 +272,7 @@ describe("BuilderFleet", () => {
         const toml = userDataFile(ud, "/etc/buildkit/buildkitd.toml")!;
         assert.equal(toml, hostBuildkitdToml({
             platform: "linux/arm64", buildkitVersion: "v0.33.1", port: 9443, idleStopMinutes: 15,
+            buildkitReleaseUrl: DEFAULTS.buildkitReleaseUrl,
             gc: { maxUsedGiB: 160, minFreeGiB: 20, keepDuration: "168h" },
         }));
         assert.ok(toml.includes('address = ["tcp://0.0.0.0:9443"]'));
@@ -278,6 +280,60 @@ describe("BuilderFleet", () => {
             .includes("https://github.com/moby/buildkit/releases/download/v0.33.1/buildkit-v0.33.1.linux-arm64.tar.gz"));
         assert.ok(userDataFile(ud, "/etc/systemd/system/imagefleet-idle-stop.service")!.includes("Environment=IDLE_MINUTES=15"));
         assert.ok(userDataFile(ud, "/etc/systemd/system/buildkitd.service")!.includes("ExecStartPre=/usr/local/bin/imagefleet-fetch-key"));
+    });
+
+    it("installs BuildKit from buildkitReleaseUrl, {version} and {arch} filled in per host, and checks the version it installed", async () => {
+        const { resources } = await declareFleet(fleetArgs({
+            buildkitVersion: "v0.33.1",
+            buildkitReleaseUrl: "https://artifacts.example.internal/buildkit/{version}/buildkit-{version}.linux-{arch}.tar.gz",
+        }));
+        const setups = Object.fromEntries(ofType(resources, T.instance).map((r) => [r.name, userDataFile(inputs(r).userData, "/usr/local/bin/imagefleet-setup")!]));
+        assert.deepEqual(Object.keys(setups).sort(), ["fleet-amd64-0", "fleet-arm64-0", "fleet-arm64-1"]);
+        for (const [host, setup] of Object.entries(setups)) {
+            const arch = host.split("-")[1];
+            assert.ok(setup.includes(`curl -fsSL --retry 5 'https://artifacts.example.internal/buildkit/v0.33.1/buildkit-v0.33.1.linux-${arch}.tar.gz' | tar -xz -C /usr/local`), setup);
+            assert.ok(!setup.includes("github.com"), setup);
+            assert.ok(setup.includes('[[ " $version " == *" v0.33.1 "* ]]'), "a mirror's other release fails the first boot");
+        }
+    });
+
+    it("mounts the cache volume with a unit buildkitd requires, so buildkitd never runs on the root volume", async () => {
+        const { resources } = await declareFleet(fleetArgs({ nodes: { "linux/amd64": { instanceType: "c7i.large" } } }));
+        const ud: string = inputs(ofType(resources, T.instance)[0]).userData;
+        const mount = userDataFile(ud, `/etc/systemd/system/${mountUnitName("/var/lib/buildkit")}`)!;
+        assert.match(mount, /^What=\/dev\/sdf$/m);
+        assert.match(mount, /^Where=\/var\/lib\/buildkit$/m);
+        assert.match(mount, /^Type=xfs$/m);
+        const unit = userDataFile(ud, "/etc/systemd/system/buildkitd.service")!;
+        assert.match(unit, /^RequiresMountsFor=\/var\/lib\/buildkit$/m);
+        assert.match(unit, /^AssertPathIsMountPoint=\/var\/lib\/buildkit$/m);
+        assert.match(unit, /^Type=notify$/m);
+        const setup = userDataFile(ud, "/usr/local/bin/imagefleet-setup")!;
+        assert.doesNotMatch(setup, /fstab/);
+        assert.equal(mountUnitName("/var/lib/buildkit"), "var-lib-buildkit.mount");
+        assert.throws(() => mountUnitName("/var/lib/build kit"), /systemd-escape/);
+    });
+
+    it("refuses a buildkitReleaseUrl that is no http(s) URL, holds shell characters or unknown placeholders, or lacks {arch} for two platforms", async () => {
+        const cases: [string, RegExp][] = [
+            ["ftp://mirror.example.com/buildkit-{version}.linux-{arch}.tar.gz", /is not an http\(s\) URL/],
+            ["https://mirror.example.com/$(reboot)/buildkit-{arch}.tar.gz", /characters a URL cannot hold unescaped/],
+            ["https://mirror.example.com/it's/buildkit-{arch}.tar.gz", /characters a URL cannot hold unescaped/],
+            ["https://mirror.example.com/{release}/buildkit-{arch}.tar.gz", /has \{release\}; only \{version\} and \{arch\} are replaced/],
+            ["not a url {arch}", /characters a URL cannot hold unescaped/],
+            ["https//mirror/{arch}", /is not a URL/],
+            ["https://mirror.example.com/buildkit-{version}.tar.gz", /has no \{arch\}, so the linux\/arm64 and linux\/amd64 hosts would install the same tarball/],
+        ];
+        for (const [url, message] of cases) {
+            const err = await fleetRejection(fleetArgs({ buildkitReleaseUrl: url }));
+            assert.equal(err.problems.length, 1, err.problems.join("\n"));
+            assert.match(err.problems[0], /^buildkitReleaseUrl: /);
+            assert.match(err.problems[0], message);
+            assert.match(err.message, /BuilderFleet "fleet"/);
+            assert.match(err.message, /stack "test"/);
+        }
+        // One platform, one tarball: a fixed URL is fine.
+        await declareFleet(fleetArgs({ nodes: { "linux/arm64": { instanceType: "c7g.large" } }, buildkitReleaseUrl: "http://10.0.0.5/buildkit.tar.gz" }));
     });
 
     it("runs persistent spot hosts that stop when interrupted, and on-demand hosts by default", async () => {

@@ -71,6 +71,7 @@ describe("stack builders (imagefleet:fleet)", () => {
             allowedCidrs: ["0.0.0.0/0"],
             nodes: { "linux/arm64": { instanceType: "c7i.2xlarge" }, "linux/amd64": { instanceType: "c7i.2xlarge" } },
             idleStopMinutes: "soon",
+            buildkitReleaseUrl: "s3://mirror/buildkit-{version}.linux-{arch}.tar.gz",
             spotPrice: 1,
         })]);
         assert.match(err.message, /^stack config \(stack "dev"\) is invalid/);
@@ -79,6 +80,7 @@ describe("stack builders (imagefleet:fleet)", () => {
             'imagefleet:fleet.allowedCidrs[0]: "0.0.0.0/0" opens BuildKit to the whole internet',
             'imagefleet:fleet.nodes["linux/arm64"].instanceType: c7i.2xlarge is a x86_64 type but the platform is linux/arm64',
             'imagefleet:fleet.idleStopMinutes: must be a whole number of minutes (0 never stops), got "soon"',
+            'imagefleet:fleet.buildkitReleaseUrl: "s3://mirror/buildkit-{version}.linux-{arch}.tar.gz" is not an http(s) URL',
         ]);
         assert.deepEqual(err.resources.filter(isFleet), [], "nothing of the fleet is declared");
     });

@@ -47,14 +47,18 @@ export function extensions(profile: CertProfile): string {
     ].join("\n") + "\n";
 }
 
-/** One key and certificate for `profile`, signed by `signer` (self-signed when absent). */
-export function issue(dir: string, name: string, profile: CertProfile, signer?: Pem): Pem {
+/** One key and certificate for `profile`, signed by `signer` (self-signed when absent); `keyPem` reuses a key instead of making one. */
+export function issue(dir: string, name: string, profile: CertProfile, signer?: Pem, keyPem?: string): Pem {
     if (KEY_ALGORITHM.algorithm !== "ECDSA" || KEY_ALGORITHM.ecdsaCurve !== "P256") {
         throw new Error(`the test issues P-256 ECDSA keys; the fleet now uses ${JSON.stringify(KEY_ALGORITHM)}`);
     }
     fs.mkdirSync(dir, { recursive: true });
     const f = (ext: string) => path.join(dir, `${name}.${ext}`);
-    openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", f("key.pem")], dir);
+    if (keyPem === undefined) {
+        openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", f("key.pem")], dir);
+    } else {
+        fs.writeFileSync(f("key.pem"), keyPem, { mode: 0o600 });
+    }
     const subject = `/CN=${profile.subject.commonName}/O=${profile.subject.organization}`;
     openssl(["req", "-new", "-key", f("key.pem"), "-subj", subject, "-out", f("csr")], dir);
     fs.writeFileSync(f("ext"), extensions(profile));
