@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ValidationError } from "../../components/errors";
+import { forgetAnswers } from "../../components/images/contexts/reads";
 import { monorepoImages, writeMonorepo } from "../fixtures/monorepo/monorepo";
 import { Recorded } from "../../scripts/harness/mocks";
 import { builds, declareFamily, familyArgs, plain, rejection } from "./helpers";
@@ -60,6 +61,32 @@ describe("exact inputs: an image changes only when a file its Dockerfile reads c
             const staged = (family.image("fe").staged["linux/amd64"]!).location;
             const files = fs.readdirSync(staged, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory()).map((e) => path.relative(staged, path.join(e.parentPath, e.name)));
             assert.deepEqual(files, ["conf/fe/fe.conf"], "only what fe reads is staged and given to the provider");
+        });
+
+        it("asks BuildKit's frontend again only when a directory a build reads changes, not for docs", async () => {
+            const trace = path.join(tmp, "frontend-trace");
+            const runs = () => (fs.existsSync(trace) ? fs.readFileSync(trace, "utf8").trim().split("\n").filter(Boolean).length : 0);
+            process.env.IMAGEFLEET_FRONTEND_TRACE = trace;
+            try {
+                forgetAnswers();
+                await declare();
+                assert.equal(runs(), 0, "the answers from the first declaration are in the stage's cache file");
+                fs.writeFileSync(path.join(root, "docs", "another-page.md"), "docs\n");
+                forgetAnswers();
+                await declare();
+                assert.equal(runs(), 0, "a new file in docs/, which no build reads, needs no new answer");
+                fs.writeFileSync(path.join(root, "conf", "fe", "extra.conf"), "x = 1\n");
+                forgetAnswers();
+                const { family } = await declare();
+                assert.equal(runs(), 1, "a new file in conf/fe, which fe reads, asks again (one run for every build)");
+                assert.equal(family.contexts.fe.read.files, 2, "and fe now reads it");
+                fs.rmSync(path.join(root, "conf", "fe", "extra.conf"));
+                forgetAnswers();
+                base = (await declare()).inputs;
+                assert.equal(runs(), 2);
+            } finally {
+                delete process.env.IMAGEFLEET_FRONTEND_TRACE;
+            }
         });
 
         it("a docs-only change leaves all 8 per-platform Images identical", async () => {
