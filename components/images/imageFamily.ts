@@ -216,7 +216,8 @@ function refuseBuilds(name: string, args: ImageFamilyArgs, refused: readonly Ref
     for (const r of refused) {
         const i = args.images.indexOf(r.spec);
         const dockerfile = path.join(r.spec.context, r.spec.dockerfile ?? "Dockerfile");
-        const line = `images[${i}] (${JSON.stringify(r.spec.name)}): BuildKit's Dockerfile frontend refused ${dockerfile}${r.spec.target ? ` (target ${JSON.stringify(r.spec.target)})` : ""}: ${r.error}`;
+        // The key path leads so every problem line names where to fix it; a bad build arg (say, one used in FROM) shows up here too.
+        const line = `images[${i}].dockerfile: image ${JSON.stringify(r.spec.name)}: BuildKit's Dockerfile frontend refused ${dockerfile}${r.spec.target ? ` (target ${JSON.stringify(r.spec.target)})` : ""}: ${r.error}${/\$\{?\w|ARG|stage name|reference format/.test(r.error) ? ` (check the build args: buildArgs, images[${i}].buildArgs)` : ""}`;
         if (!seen.has(line)) {
             seen.add(line);
             problems.add(`${line} (for ${r.platform})`);

@@ -10,6 +10,7 @@ import { ValidationError } from "../../components/errors";
 import { forgetAnswers } from "../../components/images/contexts/reads";
 import { monorepoImages, writeMonorepo } from "../fixtures/monorepo/monorepo";
 import { Recorded } from "../../scripts/harness/mocks";
+import { NAMES_A_KEY } from "./arbitraries";
 import { builds, declareFamily, familyArgs, plain, rejection } from "./helpers";
 
 type Inputs = Record<string, Record<string, unknown>>;
@@ -154,8 +155,19 @@ describe("exact inputs: an image changes only when a file its Dockerfile reads c
             write(dir, { "Dockerfile": "FROM scratch AS base\nCOPY a /a\n" });
             const err = await rejection(familyArgs({ images: [{ name: "app", kind: "runtime", context: dir, target: "missing" }], platforms: ["linux/amd64"] }));
             assert.ok(err instanceof ValidationError);
-            assert.match(err.message, /images\[0\] \("app"\): BuildKit's Dockerfile frontend refused .*Dockerfile \(target "missing"\): target stage "missing" could not be found/);
+            assert.match(err.message, /images\[0\]\.dockerfile: image "app": BuildKit's Dockerfile frontend refused .*Dockerfile \(target "missing"\): target stage "missing" could not be found/);
             assert.equal(err.resources.filter((r) => r.type === "docker-build:index:Image").length, 0);
+        });
+
+        it("a build arg that makes FROM invalid is refused naming the image's key and the build args to check", async () => {
+            const dir = path.join(tmp, "bad-arg");
+            write(dir, { "Dockerfile": "ARG BASE=scratch\nFROM ${BASE}\nCOPY a /a\n", "a": "a" });
+            const err = await rejection(familyArgs({ images: [{ name: "app", kind: "runtime", context: dir, buildArgs: { BASE: "~W@q/s" } }], platforms: ["linux/amd64"] }));
+            assert.ok(err instanceof ValidationError);
+            for (const line of err.problems) {
+                assert.match(line, NAMES_A_KEY);
+            }
+            assert.match(err.message, /images\[0\]\.dockerfile: image "app": .*check the build args: buildArgs, images\[0\]\.buildArgs/);
         });
     });
 });
