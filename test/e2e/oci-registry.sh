@@ -25,6 +25,13 @@ cmd_start() {
   bin=$(command -v oci-registry || echo "$TOOLS_BIN/oci-registry")
   [[ -x $bin ]] || die "oci-registry not found in $TOOLS_BIN or PATH: run scripts/build-tools.sh first"
   [[ -s $REGISTRY_TLS/server.pem ]] || die "no registry certificate in $REGISTRY_TLS: run test/e2e/setup.sh first"
+  # A rebuilt binary restarts the registry (its manifests are in memory: the tests push what they use).
+  local build
+  build=$(sha256sum "$bin" | cut -d' ' -f1)
+  if pid_alive "$OCIREG_PID" && [[ $build != "$(cat "$OCIREG_DIR/binary.sha256" 2>/dev/null)" ]]; then
+    log "oci-registry was rebuilt; restarting it"
+    stop_pidfile "$OCIREG_PID" oci-registry
+  fi
   if pid_alive "$OCIREG_PID"; then
     wait_for 30 "the running oci-registry to answer" answers
     log "oci-registry already running (pid $(cat "$OCIREG_PID")) on $IMAGEFLEET_REFERRERS_REGISTRY"
@@ -47,6 +54,7 @@ cmd_start() {
       -blobs "$OCIREG_DIR/blobs" >>"$OCIREG_DIR/oci-registry.log" 2>&1 </dev/null
   ) &
   echo $! >"$OCIREG_PID"
+  echo "$build" >"$OCIREG_DIR/binary.sha256"
   wait_for 30 "oci-registry (see $OCIREG_DIR/oci-registry.log)" answers
   curl -sf --cacert "$REGISTRY_CA" "https://$IMAGEFLEET_REFERRERS_REGISTRY/v2/" >/dev/null ||
     die "https://$IMAGEFLEET_REFERRERS_REGISTRY/v2/ does not answer; is ${IMAGEFLEET_REFERRERS_REGISTRY%:*} in /etc/hosts?"

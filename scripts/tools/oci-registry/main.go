@@ -10,9 +10,12 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 )
@@ -40,7 +43,14 @@ func main() {
 		// Layers of a whole image family would not fit in memory on a small machine.
 		opts = append(opts, registry.WithBlobHandler(registry.NewDiskBlobHandler(*blobs)))
 	}
-	srv := &http.Server{Addr: *addr, Handler: registry.New(opts...)}
+	spool := os.TempDir()
+	if *blobs != "" {
+		spool = filepath.Join(*blobs, "uploads")
+		if err := os.MkdirAll(spool, 0o700); err != nil {
+			log.Fatal(err)
+		}
+	}
+	srv := &http.Server{Addr: *addr, Handler: spoolUploads(registry.New(opts...), spool)}
 	log.Printf("oci-registry (go-containerregistry %s, referrers API on) listening on %s, TLS %t, blobs %q", version, *addr, *cert != "", *blobs)
 	var err error
 	if *cert != "" {
@@ -49,4 +59,38 @@ func main() {
 		err = srv.ListenAndServe()
 	}
 	log.Fatal(err)
+}
+
+// spoolUploads reads the body of a blob upload (PUT or PATCH) into a file
+// before pkg/registry sees the request. pkg/registry holds one lock over all
+// uploads while it reads a body, and containerd-based clients (BuildKit,
+// buildx imagetools) open several uploads at once and feed them one after
+// another: the registry would wait for one body under the lock while the
+// client writes another, and both stall (seen with `buildx imagetools
+// create`). Spooled first, every body is complete before the lock is taken.
+func spoolUploads(next http.Handler, dir string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method != http.MethodPut && r.Method != http.MethodPatch) || !strings.Contains(r.URL.Path, "/blobs/uploads/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		f, err := os.CreateTemp(dir, "upload-")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+		n, err := io.Copy(f, r.Body)
+		if err == nil {
+			_, err = f.Seek(0, io.SeekStart)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = f
+		r.ContentLength = n
+		next.ServeHTTP(w, r)
+	})
 }
