@@ -120,9 +120,14 @@ export class SupplyChainStacks {
 
     /** Rewrites one image's ref in the building stack's outputs, as someone with write access to its state could. */
     swapSourceRef(image: string, ref: string): void {
+        this.swapSourceRefs({ [image]: ref });
+    }
+
+    /** Rewrites images' refs in the building stack's outputs (the others as built). */
+    swapSourceRefs(refs: Record<string, string>): void {
         const state = JSON.parse(this.saved);
         const stackRes = state.deployment.resources.find((r: any) => r.type === "pulumi:pulumi:Stack");
-        stackRes.outputs.refs[image] = ref;
+        Object.assign(stackRes.outputs.refs, refs);
         fs.writeFileSync(path.join(this.dir, "tampered.json"), JSON.stringify(state));
         ok(this.local("stack", "import", "--file", path.join(this.dir, "tampered.json")));
     }

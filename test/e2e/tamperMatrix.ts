@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { CosignKey, Forger, generateKey, SIGNATURE, SLSA } from "./forge";
-import { ok, outputOf, SupplyChainStacks } from "./supplychainStacks";
+import { IMAGES, ok, outputOf, SupplyChainStacks } from "./supplychainStacks";
 import { sh } from "./support";
 
 const IMAGE = "runtime";
@@ -159,47 +159,79 @@ export const CASES: readonly Case[] = [
     },
 ];
 
+interface Round {
+    /** Per image: the case it carries and the ref its forgery gave. */
+    readonly cases: readonly { readonly image: string; readonly c: Case; readonly ref: string }[];
+    readonly out: string;
+    readonly code: number;
+    readonly before: Record<string, string | null>;
+    readonly after: Record<string, string | null>;
+}
+
 /**
  * The matrix against one stack pair (`stacks` built and its promoting stack
  * created, the genuine source promoted): each case refused, the prod tags as
- * before. `only`: the names of the cases to run (default: all that fit the
- * registry's storage).
+ * before. Cases run three to a `pulumi up`, one per image of the family
+ * (dev-env, artifact, runtime): every image is verified and every failure
+ * reported, so each case still needs its own line naming its image and check,
+ * and a case let through would show as a missing line. `only`: the names of
+ * the cases to run (default: all that fit the registry's storage).
  */
 export function tamperMatrix(stacks: SupplyChainStacks, only?: readonly string[]): void {
     describe("the tamper matrix: each case refused before any prod tag moves, naming the image and the check", () => {
-        let tools: Tools;
-        let storage: Case["storage"];
+        const selected = CASES.filter((x) => only === undefined || only.includes(x.name));
+        let tools: Record<string, Tools>;
+        let rounds: Promise<Round>[] = [];
+        let applicable: Case[] = [];
         before(async () => {
-            const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-attacker-"));
-            const repo = stacks.repo(IMAGE);
-            tools = {
-                stacks,
-                forger: await Forger.load(stacks.registry, repo, stacks.digestOf(IMAGE), stacks.key),
-                key: stacks.key,
-                attacker: generateKey(keyDir, "attacker"),
-                ref: (digest) => `${stacks.host}/${repo}:${stacks.tag}@${digest}`,
-            };
-            storage = (await stacks.registry.referrers(repo, stacks.digestOf(IMAGE))).api ? "referrers API" : "fallback tag";
+            const attacker = generateKey(fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-attacker-")), "attacker");
+            tools = Object.fromEntries(await Promise.all(IMAGES.map(async (image) => {
+                const repo = stacks.repo(image);
+                const forger = await Forger.load(stacks.registry, repo, stacks.digestOf(image), stacks.key);
+                return [image, { stacks, forger, key: stacks.key, attacker, ref: (digest: string) => `${stacks.host}/${repo}:${stacks.tag}@${digest}` }];
+            })));
+            const storage = (await stacks.registry.referrers(stacks.repo(IMAGE), stacks.digestOf(IMAGE))).api ? "referrers API" : "fallback tag";
+            applicable = selected.filter((c) => c.storage === undefined || c.storage === storage);
+            // Rounds start one after another as their first case asks for them.
+            rounds = [];
         });
         after(() => stacks.restore());
 
-        for (const c of CASES.filter((x) => only === undefined || only.includes(x.name))) {
+        const run = async (cases: readonly Case[]): Promise<Round> => {
+            const before = await stacks.promotedTags();
+            const made = [];
+            for (const [i, c] of cases.entries()) {
+                made.push({ image: IMAGES[i], c, ref: await c.make(tools[IMAGES[i]]) });
+            }
+            stacks.swapSourceRefs(Object.fromEntries(made.map((m) => [m.image, m.ref])));
+            const r = stacks.promote(["up", "--yes", "--skip-preview"]);
+            console.log(`      ${made.length} cases refused by one pulumi up in ${r.seconds.toFixed(0)} s`);
+            return { cases: made, out: outputOf(r), code: r.code, before, after: await stacks.promotedTags() };
+        };
+        const roundOf = (c: Case): Promise<Round> => {
+            const n = Math.floor(applicable.indexOf(c) / IMAGES.length);
+            for (let i = rounds.length; i <= n; i++) {
+                const prev = rounds[i - 1] ?? Promise.resolve(undefined);
+                rounds.push(prev.catch(() => undefined).then(() => run(applicable.slice(i * IMAGES.length, (i + 1) * IMAGES.length))));
+            }
+            return rounds[n];
+        };
+
+        for (const c of selected) {
             it(c.name, async function () {
-                if (c.storage !== undefined && c.storage !== storage) {
+                if (!applicable.includes(c)) {
                     this.skip();
                 }
-                const before = await stacks.promotedTags();
-                const t0 = Date.now();
-                const ref = await c.make(tools);
-                stacks.swapSourceRef(IMAGE, ref);
-                const r = stacks.promote(["up", "--yes", "--skip-preview"]);
-                const out = outputOf(r);
-                assert.notEqual(r.code, 0, `the promotion of "${c.name}" succeeded:\n${out.slice(-4000)}`);
-                const line = new RegExp(`image "${IMAGE}" \\(${ref.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}\\): ${c.check.source}`);
-                assert.match(out, line, out.slice(-4000));
-                assert.doesNotMatch(out, /image "(dev-env|artifact)" \(/, "a genuine image was reported as failing");
-                assert.deepEqual(await stacks.promotedTags(), before, "a prod tag moved");
-                console.log(`      refused in ${r.seconds.toFixed(0)} s (${((Date.now() - t0) / 1000).toFixed(0)} s with the forgery)`);
+                const round = await roundOf(c);
+                const { image, ref } = round.cases.find((m) => m.c === c)!;
+                assert.notEqual(round.code, 0, `the promotion of "${c.name}" (as ${image}) succeeded:\n${round.out.slice(-4000)}`);
+                const line = new RegExp(`image "${image}" \\(${ref.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}\\): ${c.check.source}`);
+                assert.match(round.out, line, round.out.slice(-4000));
+                const others = IMAGES.filter((i) => !round.cases.some((m) => m.image === i));
+                for (const other of others) {
+                    assert.doesNotMatch(round.out, new RegExp(`image "${other}" \\(`), `${other}, genuine, was reported as failing`);
+                }
+                assert.deepEqual(round.after, round.before, "a prod tag moved");
             });
         }
     });
