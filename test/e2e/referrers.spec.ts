@@ -53,7 +53,7 @@ describe("signed supply chain on a registry with the OCI 1.1 referrers API (go-c
     describe("a second stack promotes from it, verifying first", () => {
         before(() => stacks.initPromote());
         itPromotesTheGenuineSource(stacks);
-        tamperMatrix(stacks, ON_THIS_REGISTRY);
+        tamperMatrix(stacks, "referrers API", ON_THIS_REGISTRY);
     });
 
     describeKeyCustody(stacks);

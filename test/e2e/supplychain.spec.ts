@@ -124,7 +124,7 @@ describe("signed supply chain on the local stack (real engine, cosign, syft, dis
             ok(stacks.promote(["up", "--yes", "--expect-no-changes"]));
         });
 
-        tamperMatrix(stacks);
+        tamperMatrix(stacks, "fallback tag");
         tagRace(stacks);
     });
 
