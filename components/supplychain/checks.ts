@@ -92,7 +92,8 @@ export function provenanceConflicts(statements: readonly ProvenanceStatement[]):
     });
     const all = statements.map((s) => material(s.predicate));
     return Object.keys(all[0] ?? {}).flatMap((field) => {
-        const values = [...new Set(all.map((m) => JSON.stringify(m[field] ?? null)))];
+        // Sorted: registries list referrers in no particular order, and the message should not depend on it.
+        const values = [...new Set(all.map((m) => JSON.stringify(m[field] ?? null)))].sort();
         return values.length > 1 ? [`${field} ${values.join(" vs ")}`] : [];
     });
 }

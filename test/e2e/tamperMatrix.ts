@@ -20,7 +20,7 @@ const OFF_BY_ONE = "https://github.com/example-org/imagefleeet";
 
 interface Case {
     readonly name: string;
-    /** The failed check as the error states it, after `image "runtime" (<ref>): `. */
+    /** The failed check as the error states it, after `image "<image>" (<ref>): `. */
     readonly check: RegExp;
     /** Only where the registry keeps referrers this way. Default: both. */
     readonly storage?: "fallback tag" | "referrers API";
@@ -96,7 +96,7 @@ export const CASES: readonly Case[] = [
     },
     {
         name: "two conflicting provenance documents for one digest, each naming an allowed builder (signed with the expected key)",
-        check: /provenance of linux\/arm64 \([^)]*\): 2 SLSA provenance documents signed by the expected key disagree: BuildKit builder "buildx:\/\/imagefleet-local-arm64@127\.0\.0\.1:1235" vs "buildx:\/\/imagefleet-local-amd64@127\.0\.0\.1:1234"/,
+        check: /provenance of linux\/arm64 \([^)]*\): 2 SLSA provenance documents signed by the expected key disagree: BuildKit builder "buildx:\/\/imagefleet-local-amd64@127\.0\.0\.1:1234" vs "buildx:\/\/imagefleet-local-arm64@127\.0\.0\.1:1235"/,
         make: async (t) => t.ref((await t.forger.forge({
             ...t.forger.complete("conflicting", t.key),
             arm64: { key: t.key, provenances: [() => {}, builtOn("imagefleet-local-amd64", "tcp://127.0.0.1:1234")] },
@@ -239,9 +239,9 @@ export function tamperMatrix(stacks: SupplyChainStacks, storage: NonNullable<Cas
  * The race: the source's tag moves to the attacker's image after the
  * verification passed and before the prod tags are written. cosign is
  * replaced for the promotion by a wrapper that runs the real one and, right
- * after the last verification call (the runtime image's SBOM), moves the
- * tag; so the move lands between the two, every time. The promotion must
- * copy what it verified, by digest.
+ * after the runtime image's last check (its SBOM), moves the tag; the prod
+ * indexes wait for the whole verification, so the move lands between the
+ * two, every time. The promotion must copy what it verified, by digest.
  */
 export function tagRace(stacks: SupplyChainStacks): void {
     describe("the tag race", () => itRacesTheTag(stacks));

@@ -126,10 +126,11 @@ describe("supply chain: several provenances of one digest, and what an index hol
             source: { ...source, repository: "https://github.com/example-org/imagefleeet" }, builder: "imagefleet-local-amd64", builderEndpoint: "tcp://127.0.0.1:1234", platform: "linux/amd64",
         })]);
         assert.deepEqual(conflicts, [
-            'source repository "https://github.com/example-org/imagefleet" vs "https://github.com/example-org/imagefleeet"',
-            'platform "linux/arm64" vs "linux/amd64"',
-            'BuildKit builder "buildx://imagefleet-local-arm64@127.0.0.1:1235" vs "buildx://imagefleet-local-amd64@127.0.0.1:1234"',
+            'source repository "https://github.com/example-org/imagefleeet" vs "https://github.com/example-org/imagefleet"',
+            'platform "linux/amd64" vs "linux/arm64"',
+            'BuildKit builder "buildx://imagefleet-local-amd64@127.0.0.1:1234" vs "buildx://imagefleet-local-arm64@127.0.0.1:1235"',
         ]);
+        assert.deepEqual(provenanceConflicts([...[statement({}), statement({ platform: "linux/amd64" })]].reverse()), ['platform "linux/amd64" vs "linux/arm64"'], "in either order");
     });
 
     it("reads an index's platform manifests without BuildKit's attestation manifests; an image manifest has none", () => {

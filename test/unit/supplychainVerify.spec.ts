@@ -99,7 +99,7 @@ describe("verifyImage: every provenance of a digest, and what the index holds", 
         const r = await verify();
         assert.deepEqual(r.passed, ["signature"]);
         assert.equal(r.failure, `provenance of linux/arm64 (${REPO}@${MEMBERS["linux/arm64"]}): 2 SLSA provenance documents signed by the expected key disagree: `
-            + 'BuildKit builder "buildx://imagefleet-local-arm64@127.0.0.1:1235" vs "buildx://imagefleet-local-amd64@127.0.0.1:1234"');
+            + 'BuildKit builder "buildx://imagefleet-local-amd64@127.0.0.1:1234" vs "buildx://imagefleet-local-arm64@127.0.0.1:1235"');
     });
 
     it("a second provenance from a later commit of the same bytes is no conflict", async () => {
