@@ -13,8 +13,10 @@
 #   sdk/v3 v3.68.0: scripts/tools/langhost), buildkitd, buildctl, buildkit-probe;
 # share/imagefleet-frontend.wasm (scripts/build-frontend.sh)
 # and libexec/pulumi-resource-docker-build, installed as plugin docker-build 0.0.22;
-# cosign and syft for the supply chain (see build_supplychain_tools), and
-# pulumi-resource-pulumi-nodejs, the engine's plugin for dynamic providers.
+# cosign and syft for the supply chain (see build_supplychain_tools),
+# pulumi-resource-pulumi-nodejs, the engine's plugin for dynamic providers, and
+# oci-registry, the e2e tier's registry with the OCI 1.1 referrers API
+# (scripts/tools/oci-registry, see build_e2e_registry).
 # The engine must never try to download plugins (no network for that here), so
 # env.sh sets PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true and
 # PULUMI_SKIP_UPDATE_CHECK=true; keep both set wherever pulumi runs.
@@ -216,6 +218,23 @@ verify_supplychain_tools() {
 }
 # -----------------------------------------------------------------------------
 
+# --- A registry with the referrers API (issue 21) ----------------------------
+# distribution's registry (the e2e tier's first) has no OCI 1.1 referrers API,
+# so cosign keeps referrers under the `sha256-<hex>` fallback tag there; ECR
+# serves the API. go-containerregistry's pkg/registry with
+# WithReferrersSupport(true), behind a main of ours, lets the e2e tier test
+# both storage paths (test/e2e/oci-registry.sh starts it).
+build_e2e_registry() {
+  local ggcr_v
+  ggcr_v=$(mod_version "$MODS/oci-registry" github.com/google/go-containerregistry)
+  log "oci-registry (go-containerregistry $ggcr_v) -> $BIN"
+  build_group oci-registry "$MODS/oci-registry" "$BIN" \
+    "-X main.version=$ggcr_v" \
+    "oci-registry" \
+    imagefleet.local/tools/oci-registry
+}
+# -----------------------------------------------------------------------------
+
 main() {
   if [[ ${1:-} == --print-env ]]; then print_env; return; fi
   # Only cosign and syft, leaving the other groups as they are.
@@ -261,10 +280,12 @@ main() {
   step "frontend" bash "$ROOT/scripts/build-frontend.sh"
 
   build_supplychain_tools
+  build_e2e_registry
 
   install_plugin
   verify
   verify_supplychain_tools
+  echo "  oci-registry                 go-containerregistry $(oci-registry -version)"
   print_env >"$TOOLS_DIR/env.sh"
   [[ ${1:-} == --smoke ]] && smoke
   log "total $((SECONDS - total)) s. To use the tools:"

@@ -65,6 +65,12 @@ export interface PromotionVerify {
     readonly policy: pulumi.Input<VerificationPolicy>;
 }
 
+/** `repo@sha256:…` of a checked `repo:tag@sha256:…` ref: what a promotion copies (a tag can move, a digest cannot). */
+function pinnedRef(ref: string): string {
+    const p = parseRef(ref)!;
+    return `${p.repository}@${p.digest}`;
+}
+
 /** The key a family exports an image under: `image` or `image-variant`. */
 export const promotedKey = (p: PromotedImage): string => (p.variant ? `${p.image}-${p.variant}` : p.image);
 
@@ -126,7 +132,7 @@ export class Promotion extends pulumi.ComponentResource {
                 return ref;
             });
         }
-        // Verification first: every index takes its source from the verified refs and depends on the check.
+        // Verification first: every index takes its source from the verified digests and depends on the check.
         const verification = args.verify === undefined ? undefined : new SourceVerification(`${name}-verify`, {
             refs: checked,
             verifying: args.verify.key,
@@ -138,13 +144,16 @@ export class Promotion extends pulumi.ComponentResource {
         for (const img of args.images) {
             const key = promotedKey(img);
             const suffix = img.variant ? `-${img.variant}` : "";
-            const source = verification ? verification.refs.apply((refs) => refs[key]) : checked[key];
+            const source = checked[key];
+            // Copied by digest (`repo@sha256:…`), never by tag: the source's tag may move after the
+            // verification (or be moved by whoever can push to the source repository), its digest cannot.
+            const pinned = (verification ? verification.refs.apply((refs) => refs[key]) : source).apply(pinnedRef);
             const repository = pulumi.output(args.repositories[img.image]);
             // Keep staging's immutable tag (the SHA) so both stacks name the digest alike.
             const tag = source.apply((ref) => parseRef(ref)!.tag);
             const index = new dockerbuild.Index(`${name}-${key}`, {
                 tag: pulumi.interpolate`${repository}:${tag}`,
-                sources: [source],
+                sources: [pinned],
                 push: true,
                 registry,
             }, indexOpts);

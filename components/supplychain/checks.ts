@@ -7,13 +7,21 @@
 import * as provenance from "./provenance";
 import type { IndexMember } from "./provenance";
 
-const { builderMatches, SLSA_PROVENANCE_V1: SLSA_V1, BUILD_TYPE_IMAGE: IMAGE_TYPE, BUILD_TYPE_INDEX: INDEX_TYPE } = provenance;
+const {
+    builderMatches, SLSA_PROVENANCE_V1: SLSA_V1, BUILD_TYPE_IMAGE: IMAGE_TYPE, BUILD_TYPE_INDEX: INDEX_TYPE, PROVENANCE_GENERATOR_ID: GENERATOR,
+} = provenance;
 
 /** The parts of a SLSA v1 predicate the checks read; anything may be missing in an untrusted one. */
 export interface PredicateView {
     readonly buildDefinition?: {
         readonly buildType?: string;
-        readonly externalParameters?: { readonly source?: { readonly repository?: string; readonly commit?: string } };
+        readonly externalParameters?: {
+            readonly source?: { readonly repository?: string; readonly commit?: string };
+            readonly image?: string;
+            readonly variant?: string;
+            readonly platform?: string;
+        };
+        readonly internalParameters?: { readonly buildkit?: { readonly builder?: string } };
         readonly resolvedDependencies?: readonly { readonly name?: string; readonly uri?: string; readonly digest?: { readonly sha256?: string } }[];
     };
     readonly runDetails?: { readonly builder?: { readonly id?: string } };
@@ -42,20 +50,52 @@ export function checkImageProvenance(s: ProvenanceStatement, digest: string, pol
     if (!s.subjectDigests.includes(digest)) {
         problems.push(`its subject is ${s.subjectDigests.join(", ") || "(none)"}, not ${digest}`);
     }
+    // The generator a verifier trusts is part of the policy: the same key behind another generator is another claim.
+    const generator = s.predicate?.runDetails?.builder?.id;
+    if (generator !== GENERATOR) {
+        problems.push(`builder.id is ${JSON.stringify(generator)}, expected ${JSON.stringify(GENERATOR)} (what imagefleet's provenance names as its generator)`);
+    }
     const repo = s.predicate?.buildDefinition?.externalParameters?.source?.repository;
     if (repo !== policy.sourceRepository) {
         problems.push(`source repository is ${JSON.stringify(repo)}, expected ${JSON.stringify(policy.sourceRepository)}`);
     }
     const buildType = s.predicate?.buildDefinition?.buildType;
     if (buildType === IMAGE_TYPE) {
-        const id = String(s.predicate?.runDetails?.builder?.id ?? "");
+        const id = String(s.predicate?.buildDefinition?.internalParameters?.buildkit?.builder ?? "");
         if (!builderMatches(id, policy.builders)) {
-            problems.push(`builder is ${JSON.stringify(id)}, expected one of ${policy.builders.map((b) => JSON.stringify(b)).join(", ")}`);
+            problems.push(`BuildKit builder is ${JSON.stringify(id)}, expected one of ${policy.builders.map((b) => JSON.stringify(b)).join(", ")}`);
         }
     } else if (buildType !== INDEX_TYPE) {
         problems.push(`build type is ${JSON.stringify(buildType)}`);
     }
     return problems;
+}
+
+/**
+ * Where several provenances of one digest (all signed by the expected key)
+ * disagree, as `<field> "a" vs "b"`; empty when they agree. Only what the
+ * digest settles, or what the policy rests on, counts: the same bytes
+ * published again from a later commit (content-addressed builds) differ in
+ * commit and times, which is no conflict. Which of two disagreeing documents
+ * is true cannot be told, so a promotion refuses both.
+ */
+export function provenanceConflicts(statements: readonly ProvenanceStatement[]): string[] {
+    const material = (p: PredicateView): Record<string, string | undefined> => ({
+        "build type": p?.buildDefinition?.buildType,
+        "builder.id": p?.runDetails?.builder?.id,
+        "source repository": p?.buildDefinition?.externalParameters?.source?.repository,
+        "image": p?.buildDefinition?.externalParameters?.image,
+        "variant": p?.buildDefinition?.externalParameters?.variant,
+        "platform": p?.buildDefinition?.externalParameters?.platform,
+        "BuildKit builder": p?.buildDefinition?.internalParameters?.buildkit?.builder,
+        "members": JSON.stringify(indexMembers(p)),
+    });
+    const all = statements.map((s) => material(s.predicate));
+    return Object.keys(all[0] ?? {}).flatMap((field) => {
+        // Sorted: registries list referrers in no particular order, and the message should not depend on it.
+        const values = [...new Set(all.map((m) => JSON.stringify(m[field] ?? null)))].sort();
+        return values.length > 1 ? [`${field} ${values.join(" vs ")}`] : [];
+    });
 }
 
 /** The per-platform members an index's provenance lists: `{ platform, digest }`. */
@@ -100,4 +140,40 @@ export function statementsOf(output: string): ProvenanceStatement[] {
             predicate: st.predicate ?? {},
         }];
     });
+}
+
+/**
+ * The platform manifests a manifest holds, as `docker buildx imagetools
+ * inspect --raw` prints it: an index's entries without BuildKit's attestation
+ * manifests (platform `unknown/unknown`); none for a single image manifest.
+ * Undefined when the text is not a manifest.
+ */
+export function manifestsOf(raw: string): IndexMember[] | undefined {
+    let m: { manifests?: { digest?: string; platform?: { os?: string; architecture?: string; variant?: string } }[]; config?: unknown; layers?: unknown };
+    try {
+        m = JSON.parse(raw);
+    } catch {
+        return undefined;
+    }
+    if (!Array.isArray(m?.manifests)) {
+        return m?.config !== undefined || Array.isArray(m?.layers) ? [] : undefined;
+    }
+    return m.manifests
+        .filter((d) => d?.platform && d.platform.os !== "unknown")
+        .map((d) => ({ platform: `${d.platform!.os}/${d.platform!.architecture}${d.platform!.variant ? `/${d.platform!.variant}` : ""}`, digest: String(d.digest) }));
+}
+
+/**
+ * Where what an index holds differs from what its provenance lists; empty
+ * when they are the same. The per-platform checks follow the provenance's
+ * list, so a manifest the list leaves out would be promoted unchecked.
+ */
+export function membersMismatch(held: readonly IndexMember[], listed: readonly IndexMember[]): string[] {
+    // By digest: registries and tools spell platforms differently (arm64 with or without variant v8).
+    const inList = new Set(listed.map((m) => m.digest));
+    const inIndex = new Set(held.map((m) => m.digest));
+    return [
+        ...held.filter((m) => !inList.has(m.digest)).map((m) => `the index holds ${m.platform} ${m.digest}, which its provenance does not list`),
+        ...listed.filter((m) => !inIndex.has(m.digest)).map((m) => `its provenance lists ${m.platform} ${m.digest}, which the index does not hold`),
+    ];
 }

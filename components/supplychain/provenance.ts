@@ -23,6 +23,17 @@ export const BUILD_TYPE_IMAGE = IMAGE_TYPE;
 const INDEX_TYPE = "https://github.com/imagefleet/imagefleet/buildtypes/index/v1";
 export const BUILD_TYPE_INDEX = INDEX_TYPE;
 
+/**
+ * `runDetails.builder.id` of every provenance imagefleet writes: what
+ * generated and signed it, which is imagefleet's SupplyChain running inside
+ * the deploying `pulumi up` (a tenant of the build platform, hence SLSA Build
+ * L1), not BuildKit. The BuildKit builder that ran the build is recorded in
+ * `internalParameters.buildkit`, and the machine that ran `pulumi up` in
+ * `metadata.invocationId`.
+ */
+const GENERATOR = "https://github.com/imagefleet/imagefleet/generators/pulumi-up/v1";
+export const PROVENANCE_GENERATOR_ID = GENERATOR;
+
 /** Build args whose names look like credentials never enter a provenance (they belong in BuildKit secrets). */
 const SECRET_NAME = /(SECRET|TOKEN|PASSW(OR)?D|PASSPHRASE|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY|AUTH)/i;
 export const SECRET_ARG = SECRET_NAME;
@@ -98,13 +109,13 @@ export interface IndexBuildInfo {
     readonly createdOn: string;
 }
 
-/** `buildx://<name>@<host:port>`: the builder name plus the host it reached. */
+/** `buildx://<name>@<host:port>`: the BuildKit builder's name plus the host it reached. */
 export function builderId(name: string, endpoint: string): string {
     const host = endpoint.replace(/^[a-z0-9+.-]+:\/\//i, "") || "unknown";
     return `buildx://${name}@${host}`;
 }
 
-/** Whether a provenance's builder id is one of the expected builders (a name or a full id). */
+/** Whether a BuildKit builder id (`buildx://name@host`) is one of the expected builders (a name or a full id). */
 export function builderMatches(id: string, expected: readonly string[]): boolean {
     return expected.some((e) => id === e || id.startsWith(`buildx://${e}@`));
 }
@@ -139,7 +150,16 @@ export function imageProvenance(info: ImageBuildInfo): Record<string, unknown> {
                 ...(info.target ? { target: info.target } : {}),
                 buildArgs: publicBuildArgs(info.buildArgs),
             },
-            internalParameters: { repository: info.repository },
+            internalParameters: {
+                repository: info.repository,
+                // The BuildKit host that ran the build: it ran it, but it did not write this statement.
+                buildkit: {
+                    builder: builderId(info.builder, info.builderEndpoint),
+                    endpoint: info.builderEndpoint,
+                    version: info.buildkitVersion ?? "unknown",
+                    ...(info.builderHostname ? { hostname: info.builderHostname } : {}),
+                },
+            },
             resolvedDependencies: [
                 { uri: gitUri(info.source), digest: { gitCommit: info.source.commit } },
                 ...(digestOf(info.contextDigest) ? [{ name: "context", uri: `file:${info.context}`, digest: digestOf(info.contextDigest) }] : []),
@@ -147,11 +167,7 @@ export function imageProvenance(info: ImageBuildInfo): Record<string, unknown> {
             ],
         },
         runDetails: {
-            builder: {
-                id: builderId(info.builder, info.builderEndpoint),
-                version: { buildkit: info.buildkitVersion ?? "unknown", ...(info.builderHostname ? { hostname: info.builderHostname } : {}) },
-                builderDependencies: [{ uri: info.builderEndpoint }],
-            },
+            builder: { id: GENERATOR },
             metadata: { invocationId: `${info.invokedOn}/${info.source.commit}`, startedOn: info.createdOn, finishedOn: info.createdOn },
         },
     };
@@ -175,7 +191,7 @@ export function indexProvenance(info: IndexBuildInfo): Record<string, unknown> {
             ],
         },
         runDetails: {
-            builder: { id: `imagefleet://${info.invokedOn}` },
+            builder: { id: GENERATOR },
             metadata: { invocationId: `${info.invokedOn}/${info.source.commit}`, startedOn: info.createdOn, finishedOn: info.createdOn },
         },
     };

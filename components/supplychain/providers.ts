@@ -19,7 +19,7 @@ import * as tools from "./tools";
 // `require("imagefleet/dist/…")`, which the package's exports refuse.
 const { baseImages, imageProvenance, indexProvenance, SPDX_PREDICATE } = provenance;
 const { statementsOf } = checks;
-const { COSIGN_SIGN_FLAGS, COSIGN_VERIFY_FLAGS, runTool, tail } = tools;
+const { COSIGN_SIGN_FLAGS, COSIGN_VERIFY_FLAGS, runTool, tail, withSubjectLock } = tools;
 
 type DynamicProvider = pulumi.dynamic.ResourceProvider;
 
@@ -93,8 +93,9 @@ async function resolveDigest(ref: string, platform: string, registry?: RegistryA
 }
 
 async function attest(inputs: { repository: string; digest: string; signing: SigningMaterial; registry?: RegistryAuth }, type: string, predicate: string): Promise<void> {
-    const r = await runTool("cosign", ["attest", ...COSIGN_SIGN_FLAGS, "{key}", "--type", type, "--predicate", "{dir}/predicate.json", `${inputs.repository}@${inputs.digest}`],
-        { signing: inputs.signing, registry: inputs.registry, files: { "predicate.json": predicate } });
+    const subject = `${inputs.repository}@${inputs.digest}`;
+    const r = await withSubjectLock(subject, () => runTool("cosign", ["attest", ...COSIGN_SIGN_FLAGS, "{key}", "--type", type, "--predicate", "{dir}/predicate.json", subject],
+        { signing: inputs.signing, registry: inputs.registry, files: { "predicate.json": predicate } }));
     if (r.code !== 0) {
         fail(`cosign attest --type ${type} ${inputs.repository}@${inputs.digest}`, r);
     }
@@ -173,7 +174,7 @@ export const indexAttestationProvider: DynamicProvider = {
         const outs: Record<string, unknown> = { kind: inputs.kind, repository: inputs.repository, digest: inputs.digest, keyId: inputs.keyId };
         const platforms = Object.keys(inputs.members).sort();
         if (inputs.kind === "signature") {
-            const r = await runTool("cosign", ["sign", ...COSIGN_SIGN_FLAGS, "{key}", ref], { signing: inputs.signing, registry: inputs.registry });
+            const r = await withSubjectLock(ref, () => runTool("cosign", ["sign", ...COSIGN_SIGN_FLAGS, "{key}", ref], { signing: inputs.signing, registry: inputs.registry }));
             if (r.code !== 0) {
                 fail(`cosign sign ${ref}`, r);
             }

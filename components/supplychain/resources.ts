@@ -133,8 +133,10 @@ export interface SourceVerificationArgs {
 /**
  * Verifies every ref with cosign (signature, provenance, SBOM) when created
  * and whenever a ref, the key or the policy changes; fails naming the image
- * and the check. `refs` resolves to the verified refs, so whatever consumes
- * them waits for the verification.
+ * and the check. Verification reads by digest only, never by tag. `refs`
+ * resolves to the verified refs, so whatever consumes them waits for the
+ * verification; a consumer copies their digests (`repo@sha256:…`), not their
+ * tags, to get exactly what was verified, wherever the tags point meanwhile.
  */
 export class SourceVerification extends pulumi.dynamic.Resource {
     /** The verified refs (same as the input, available once verified). */

@@ -153,6 +153,33 @@ export async function runTool(
     }
 }
 
+/**
+ * Runs `write` holding this process's lock for `subject` (`repo@sha256:…`):
+ * one signature or attestation write per digest at a time. On a registry
+ * without the referrers API, cosign records each bundle by reading the
+ * subject's `sha256-<hex>` tag, adding to it and writing it back, with no
+ * conditional request (go-containerregistry's remote writer says as much),
+ * so two writes for one digest at once lose one: seen in the e2e tier as an
+ * index whose signature was missing from its fallback tag while its
+ * provenance and SBOMs were there. Every dynamic resource of a stack runs in
+ * one provider process; the locks live on `globalThis` because each
+ * resource's provider is deserialized apart from the others.
+ */
+export async function withSubjectLock<T>(subject: string, write: () => Promise<T>): Promise<T> {
+    const g = globalThis as { imagefleetSubjectLocks?: Map<string, Promise<unknown>> };
+    const locks = (g.imagefleetSubjectLocks ??= new Map<string, Promise<unknown>>());
+    const turn = (locks.get(subject) ?? Promise.resolve()).then(write);
+    const done = turn.then(() => undefined, () => undefined);
+    locks.set(subject, done);
+    try {
+        return await turn;
+    } finally {
+        if (locks.get(subject) === done) {
+            locks.delete(subject);
+        }
+    }
+}
+
 /** The last lines of a tool's error output, for an error message. */
 export function tail(r: ToolRun, lines = 6): string {
     return (r.stderr || r.stdout).trim().split("\n").slice(-lines).join("\n");

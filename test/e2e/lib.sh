@@ -26,6 +26,12 @@ REGISTRY_PID=$REGISTRY_DIR/registry.pid
 # client (used by every Index) has no plain-HTTP mode, and neither do real ones.
 REGISTRY_TLS=$REGISTRY_DIR/tls
 REGISTRY_CA=$REGISTRY_TLS/ca.pem
+# A second registry, with the OCI 1.1 referrers API (test/e2e/oci-registry.sh):
+# same name and certificate, another port. The first one has no referrers API.
+IMAGEFLEET_REFERRERS_REGISTRY=${IMAGEFLEET_REFERRERS_REGISTRY:-${IMAGEFLEET_REGISTRY%:*}:5001}
+OCIREG_ADDR=127.0.0.1:${IMAGEFLEET_REFERRERS_REGISTRY##*:}
+OCIREG_DIR=$IMAGEFLEET_STATE_DIR/oci-registry
+OCIREG_PID=$OCIREG_DIR/oci-registry.pid
 
 export DOCKER_HOST=$IMAGEFLEET_DOCKER_HOST
 

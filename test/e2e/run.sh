@@ -39,6 +39,8 @@ tail -15 "$LOG_DIR/build-tools.log" >&2
 . "${IMAGEFLEET_STATE_DIR:-/var/lib/imagefleet-e2e}/env.sh"
 say "starting the local buildkitd hosts (mTLS) and registering them with buildx"
 bash test/e2e/buildkitd.sh start
+say "starting the registry with the OCI 1.1 referrers API (oci-registry, built with the tools)"
+bash test/e2e/oci-registry.sh start
 
 say "running the e2e tests"
 if [[ $# -gt 0 ]]; then

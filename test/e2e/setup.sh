@@ -118,7 +118,7 @@ registry_tls() {
     log "trusted the registry CA system-wide"
   fi
   local host
-  for host in "$IMAGEFLEET_REGISTRY" "$REGISTRY_ADDR"; do
+  for host in "$IMAGEFLEET_REGISTRY" "$REGISTRY_ADDR" "$IMAGEFLEET_REFERRERS_REGISTRY" "$OCIREG_ADDR"; do
     mkdir -p "/etc/docker/certs.d/$host"
     cp "$REGISTRY_CA" "/etc/docker/certs.d/$host/ca.crt"
   done
@@ -360,6 +360,8 @@ export IMAGEFLEET_BUSYBOX_IMAGE=$BASE_BUSYBOX
 export IMAGEFLEET_PLATFORMS=linux/amd64,linux/arm64
 export IMAGEFLEET_REGISTRY_CA=$REGISTRY_CA
 export IMAGEFLEET_REGISTRY_HTTP=https://$IMAGEFLEET_REGISTRY
+# The registry with the OCI 1.1 referrers API (test/e2e/oci-registry.sh starts it once oci-registry is built).
+export IMAGEFLEET_REFERRERS_REGISTRY=$IMAGEFLEET_REFERRERS_REGISTRY
 # Node's fetch does not read the system store; the tests read the registry with it.
 export NODE_EXTRA_CA_CERTS=$REGISTRY_CA
 EOF

@@ -3,8 +3,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import {
-    baseImages, builderMatches, checkImageProvenance, imageProvenance, ImageBuildInfo, indexMembers, indexProvenance,
-    signatureFound, SLSA_PROVENANCE_V1, statementsOf,
+    baseImages, builderMatches, checkImageProvenance, imageProvenance, ImageBuildInfo, indexMembers, indexProvenance, manifestsOf,
+    membersMismatch, PROVENANCE_GENERATOR_ID, provenanceConflicts, signatureFound, SLSA_PROVENANCE_V1, statementsOf,
 } from "../../components/supplychain";
 import * as pulumi from "@pulumi/pulumi";
 import { indexAttestationProvider, keyPairProvider, platformAttestationProvider } from "../../components/supplychain/providers";
@@ -40,19 +40,26 @@ const envelope = (subject: string, predicateType: string, predicate: unknown) =>
 });
 
 describe("supply chain: SLSA v1 provenance", () => {
-    it("names the source repository and commit, the Dockerfile and target, the builder and its host, and every dependency's digest", () => {
+    it("names the source repository and commit, the Dockerfile and target, the BuildKit builder and its host, and every dependency's digest", () => {
         const p = imageProvenance(info()) as any;
         const ext = p.buildDefinition.externalParameters;
         assert.deepEqual(ext.source, { repository: source.repository, ref: "refs/heads/main", commit: SHA });
         assert.equal(ext.dockerfile, "example/runtime.Dockerfile");
         assert.equal(ext.target, "app");
         assert.equal(ext.platform, "linux/arm64");
-        assert.equal(p.runDetails.builder.id, "buildx://imagefleet-local-arm64@127.0.0.1:1235");
-        assert.deepEqual(p.runDetails.builder.builderDependencies, [{ uri: "tcp://127.0.0.1:1235" }]);
-        assert.deepEqual(p.runDetails.builder.version, { buildkit: "v0.34.2" });
+        assert.deepEqual(p.buildDefinition.internalParameters.buildkit,
+            { builder: "buildx://imagefleet-local-arm64@127.0.0.1:1235", endpoint: "tcp://127.0.0.1:1235", version: "v0.34.2" });
         const deps = p.buildDefinition.resolvedDependencies;
         assert.deepEqual(deps[0], { uri: "git+https://github.com/example-org/imagefleet@refs/heads/main", digest: { gitCommit: SHA } });
         assert.deepEqual(deps.slice(1).map((d: any) => [d.name, d.digest.sha256]), [["artifact", "b".repeat(64)], ["registry.localhost:5000/base/debian:bookworm", "c".repeat(64)]]);
+    });
+
+    it("builder.id names what wrote the statement, imagefleet inside `pulumi up` (SLSA Build L1), not BuildKit; the index's too", () => {
+        assert.deepEqual((imageProvenance(info()) as any).runDetails.builder, { id: PROVENANCE_GENERATOR_ID });
+        assert.equal(PROVENANCE_GENERATOR_ID, "https://github.com/imagefleet/imagefleet/generators/pulumi-up/v1");
+        const index = indexProvenance({ image: "runtime", variant: "", repository: "r", digest: D("f"), source, members: [], builders: {}, invokedOn: "ci-runner-7", createdOn: "t" }) as any;
+        assert.deepEqual(index.runDetails.builder, { id: PROVENANCE_GENERATOR_ID });
+        assert.equal(index.runDetails.metadata.invocationId, `ci-runner-7/${SHA}`, "the machine that ran `pulumi up` is in the invocation id");
     });
 
     it("lists the staged context's digest, when the family staged it, as a resolved dependency", () => {
@@ -98,9 +105,52 @@ describe("supply chain: SLSA v1 provenance", () => {
         assertMentions(checkImageProvenance(statement, D("a"), { ...policy, sourceRepository: "https://github.com/evil/fork" }).join("\n"),
             ["source repository is \"https://github.com/example-org/imagefleet\"", "https://github.com/evil/fork"]);
         assertMentions(checkImageProvenance(statement, D("a"), { ...policy, builders: ["imagefleet-staging-arm64"] }).join("\n"),
-            ["builder is \"buildx://imagefleet-local-arm64@127.0.0.1:1235\"", "imagefleet-staging-arm64"]);
+            ["BuildKit builder is \"buildx://imagefleet-local-arm64@127.0.0.1:1235\"", "imagefleet-staging-arm64"]);
+        const otherGenerator = statementsOf(envelope(D("a"), SLSA_PROVENANCE_V1, { ...predicate, runDetails: { builder: { id: "https://example.com/evil-ci" } } }))[0];
+        assertMentions(checkImageProvenance(otherGenerator, D("a"), policy).join("\n"), ["builder.id is \"https://example.com/evil-ci\"", PROVENANCE_GENERATOR_ID]);
         assert.ok(builderMatches("buildx://b@10.0.0.1:1234", ["buildx://b@10.0.0.1:1234"]));
         assert.ok(!builderMatches("buildx://b-evil@h", ["b"]), "a name matches only up to the @");
+    });
+});
+
+describe("supply chain: several provenances of one digest, and what an index holds", () => {
+    const statement = (overrides: Partial<ImageBuildInfo>) => statementsOf(envelope(D("a"), SLSA_PROVENANCE_V1, imageProvenance(info(overrides))))[0];
+
+    it("two documents that agree on everything the digest settles are no conflict, whatever commit and time they name (content-addressed builds)", () => {
+        assert.deepEqual(provenanceConflicts([statement({}), statement({ source: { ...source, commit: "f".repeat(40) }, createdOn: "2027-01-01T00:00:00Z" })]), []);
+        assert.deepEqual(provenanceConflicts([statement({})]), []);
+    });
+
+    it("two documents naming another repository, builder or platform conflict, each difference named", () => {
+        const conflicts = provenanceConflicts([statement({}), statement({
+            source: { ...source, repository: "https://github.com/example-org/imagefleeet" }, builder: "imagefleet-local-amd64", builderEndpoint: "tcp://127.0.0.1:1234", platform: "linux/amd64",
+        })]);
+        assert.deepEqual(conflicts, [
+            'source repository "https://github.com/example-org/imagefleeet" vs "https://github.com/example-org/imagefleet"',
+            'platform "linux/amd64" vs "linux/arm64"',
+            'BuildKit builder "buildx://imagefleet-local-amd64@127.0.0.1:1234" vs "buildx://imagefleet-local-arm64@127.0.0.1:1235"',
+        ]);
+        assert.deepEqual(provenanceConflicts([...[statement({}), statement({ platform: "linux/amd64" })]].reverse()), ['platform "linux/amd64" vs "linux/arm64"'], "in either order");
+    });
+
+    it("reads an index's platform manifests without BuildKit's attestation manifests; an image manifest has none", () => {
+        const index = JSON.stringify({ mediaType: "application/vnd.oci.image.index.v1+json", manifests: [
+            { digest: D("1"), platform: { os: "linux", architecture: "amd64" } },
+            { digest: D("2"), platform: { os: "linux", architecture: "arm64", variant: "v8" } },
+            { digest: D("3"), platform: { os: "unknown", architecture: "unknown" }, annotations: { "vnd.docker.reference.type": "attestation-manifest" } },
+        ] });
+        assert.deepEqual(manifestsOf(index), [{ platform: "linux/amd64", digest: D("1") }, { platform: "linux/arm64/v8", digest: D("2") }]);
+        assert.deepEqual(manifestsOf(JSON.stringify({ config: {}, layers: [] })), []);
+        assert.equal(manifestsOf("not json"), undefined);
+    });
+
+    it("an index that holds a manifest its provenance does not list (or the reverse) is named, by digest", () => {
+        const listed = [{ platform: "linux/amd64", digest: D("1") }, { platform: "linux/arm64", digest: D("2") }];
+        assert.deepEqual(membersMismatch([{ platform: "linux/amd64", digest: D("1") }, { platform: "linux/arm64/v8", digest: D("2") }], listed), []);
+        assert.deepEqual(membersMismatch([{ platform: "linux/amd64", digest: D("1") }, { platform: "linux/arm64", digest: D("9") }], listed), [
+            `the index holds linux/arm64 ${D("9")}, which its provenance does not list`,
+            `its provenance lists linux/arm64 ${D("2")}, which the index does not hold`,
+        ]);
     });
 });
 

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { runTool } from "../../components/supplychain/tools";
+import { runTool, withSubjectLock } from "../../components/supplychain/tools";
 
 /** A stand-in for cosign: a shell script that reports what it was given. */
 function fakeTool(dir: string, body: string): string {
@@ -65,5 +65,28 @@ describe("supply chain tools (runTool)", () => {
         assert.equal(hung.code, -1);
         assert.match(hung.stderr, /killed by SIGKILL/);
         assert.equal(hung.stdout, "started\n");
+    });
+
+    it("writes for one digest take turns (cosign's fallback tag is read-modify-write), writes for others do not wait, and a failed write frees the turn", async () => {
+        const log: string[] = [];
+        const write = (name: string, ms: number, fail = false) => async () => {
+            log.push(`${name} start`);
+            await new Promise((r) => setTimeout(r, ms));
+            log.push(`${name} end`);
+            if (fail) {
+                throw new Error(`${name} failed`);
+            }
+            return name;
+        };
+        const results = await Promise.allSettled([
+            withSubjectLock("r@sha256:a", write("sign", 60, true)),
+            withSubjectLock("r@sha256:a", write("provenance", 10)),
+            withSubjectLock("r@sha256:b", write("other", 5)),
+            withSubjectLock("r@sha256:a", write("sbom", 10)),
+        ]);
+        assert.deepEqual(results.map((r) => r.status), ["rejected", "fulfilled", "fulfilled", "fulfilled"]);
+        const a = log.filter((l) => !l.startsWith("other"));
+        assert.deepEqual(a, ["sign start", "sign end", "provenance start", "provenance end", "sbom start", "sbom end"]);
+        assert.ok(log.indexOf("other end") < log.indexOf("sign end"), "a write for another digest waited");
     });
 });
