@@ -5,6 +5,7 @@
 // BuildKit history, not from what the program asked for.
 import { strict as assert } from "assert";
 import * as crypto from "crypto";
+import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { poolImages, POOL_IMAGES } from "../fixtures/pools/pools";
@@ -53,6 +54,13 @@ function builtOn(host: string, namespace: string): Set<string> {
 }
 
 const text = (r: UpResult) => `${r.stdout}\n${r.stderr}`;
+const LOG_DIR = process.env.IMAGEFLEET_LOG_DIR ?? "/tmp/imagefleet-logs";
+/** Keeps what a command printed (in $IMAGEFLEET_LOG_DIR), for the README and for a failing run. */
+function keep(name: string, r: UpResult): UpResult {
+    fs.mkdirSync(LOG_DIR, { recursive: true });
+    fs.writeFileSync(path.join(LOG_DIR, `pools-${name}.log`), `exit ${r.code} after ${r.seconds} s\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n`);
+    return r;
+}
 const ok = (r: UpResult, what: string): UpResult => {
     assert.equal(r.code, 0, `${what} exited ${r.code}\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-4000)}`);
     return r;
@@ -91,7 +99,7 @@ describe("builder pools on real hosts (two mTLS buildkitd per platform)", functi
     });
 
     it("a cold up spreads the builds: every builder of each pool builds some, and each host's own BuildKit history holds exactly its share", () => {
-        ok(project.run("up"), "the cold up");
+        ok(keep("cold", project.run("up")), "the cold up");
         two = placed(project.outputs().placement);
         assert.equal(two.size, POOL_IMAGES * 2);
         for (const arch of ARCHES) {
@@ -121,7 +129,7 @@ describe("builder pools on real hosts (two mTLS buildkitd per platform)", functi
         const theirs = [...two].filter(([, b]) => b === dead).map(([k]) => k).sort();
         const others = [...two].filter(([, b]) => b !== dead).map(([k]) => k).sort();
         // --continue-on-error: the engine builds whatever does not wait for the failed check.
-        const up = project.run("up", "--continue-on-error");
+        const up = keep("host-killed", project.run("up", "--continue-on-error"));
         assert.notEqual(up.code, 0, "up succeeded with a dead host");
         assert.match(text(up), new RegExp(`builder "${dead}" of the linux/amd64 pool failed the pre-flight check, so its ${theirs.length} builds? did not run`));
         assert.match(text(up), new RegExp(`linux/amd64: builder "${dead}" at tcp://127\\.0\\.0\\.1:${PORTS["amd64-1"]} \\(driver remote\\): connection refused`));
@@ -130,7 +138,7 @@ describe("builder pools on real hosts (two mTLS buildkitd per platform)", functi
 
         // Taken out of the pool: only its builds move, each to the other amd64 host.
         setPools(2, [dead]);
-        const without = ok(project.run("up"), "the up without the dead host");
+        const without = ok(keep("host-taken-out", project.run("up")), "the up without the dead host");
         assert.deepEqual(keys(changedImages(without.resources)), theirs);
         const moved = placed(project.outputs().placement);
         for (const [k, b] of two) {
