@@ -29,6 +29,7 @@ const signingKey = signingKeyFor(supplySettings, delivery?.deployRoleArns.apply(
 interface Published {
     refs: pulumi.Output<Record<string, string>>;
     platformRefs?: pulumi.Output<Record<string, Record<string, string>>>;
+    placement?: pulumi.Output<Record<string, Record<string, string[]>>>;
     record?: pulumi.Output<string>;
     promotedFrom?: pulumi.Output<Record<string, string>>;
     supplychain?: pulumi.Output<object>;
@@ -68,6 +69,7 @@ function buildFamily(familyBuilders: NonNullable<typeof builders>): Published {
         refs: family.refs,
         record: family.record,
         platformRefs: family.platformRefs,
+        placement: family.placement,
         supplychain: chain && pulumi.output({ verifyKey: chain.verifyKey, signed: chain.signed, provenance: chain.provenance }),
     };
 }
@@ -100,6 +102,8 @@ export const refs = published.refs;
 export const imageRecord = published.record ?? pulumi.output("");
 /** Per-platform refs per image; empty on a promoting stack. */
 export const platformRefs = published.platformRefs ?? pulumi.output({});
+/** Per platform, per builder of its pool, the images it builds; empty on a promoting stack. */
+export const placement = published.placement ?? pulumi.output({});
 /** The source ref each image was promoted from; empty on a building stack. */
 export const promotedFrom = published.promotedFrom ?? pulumi.output({});
 /** The key that verifies this stack's signatures, the signed index digests and each platform's provenance; empty when not signing. */

@@ -5,9 +5,9 @@ import * as preflight from "./preflight";
 // The provider captures these functions, never the module: a captured module
 // inside node_modules is serialized as `require("imagefleet/dist/…")`, which
 // the package's exports refuse.
-const { checkOne, describeDeadBuilders } = preflight;
+const { checkOne, describeDeadBuilders, describeDeadPoolBuilder } = preflight;
 
-/** What one platform's builder check is keyed on. */
+/** What one builder's check (a platform's builder, or one builder of its pool) is keyed on. */
 export interface BuilderCheckInputs {
     /** Who builds on it, for messages (`ImageFamily "example"`). Required. */
     readonly subject: string;
@@ -17,6 +17,10 @@ export interface BuilderCheckInputs {
     readonly platform: string;
     /** buildx builder name. Required. */
     readonly builder: string;
+    /** Every builder of the platform's pool when it has more than one, for messages; empty for a lone builder. Required. */
+    readonly pool: readonly string[];
+    /** The builds that wait for this check (resource names), for messages. Required. */
+    readonly builds: readonly string[];
     /**
      * A digest of everything that decides the platform's builds. It changes
      * exactly when one of them will build, so the check runs then and only then.
@@ -34,11 +38,12 @@ async function probe(i: BuilderCheckInputs): Promise<void> {
     const serves = !r.ok || !r.platforms || r.platforms.length === 0 || r.platforms.some((p) => p === i.platform || p.startsWith(`${i.platform}/`));
     if (!r.ok || !serves) {
         const reason = r.reason ?? `it builds ${r.platforms!.join(", ")}, not ${i.platform}`;
-        throw new Error(describeDeadBuilders(i.subject, i.stack, [{ platform: i.platform, builder: i.builder, ok: false, endpoint: r.endpoint, driver: r.driver, reason }], 1));
+        const dead = { platform: i.platform, builder: i.builder, ok: false, endpoint: r.endpoint, driver: r.driver, reason };
+        throw new Error(i.pool.length > 1 ? describeDeadPoolBuilder(i.subject, i.stack, dead, i.pool, i.builds) : describeDeadBuilders(i.subject, i.stack, [dead], 1));
     }
 }
 
-const outputs = (i: BuilderCheckInputs) => ({ subject: i.subject, stack: i.stack, platform: i.platform, builder: i.builder, fingerprint: i.fingerprint });
+const outputs = (i: BuilderCheckInputs) => ({ subject: i.subject, stack: i.stack, platform: i.platform, builder: i.builder, pool: i.pool, builds: i.builds, fingerprint: i.fingerprint });
 
 /**
  * Checks a builder right before the builds that need it: the engine runs
@@ -46,7 +51,9 @@ const outputs = (i: BuilderCheckInputs) => ({ subject: i.subject, stack: i.stack
  * is exactly when one of the platform's `Image`s will build. A commit that
  * builds nothing never asks (a stopped fleet host may stay stopped), and a
  * build on a dead builder stops here, naming the builder, its platform and
- * endpoint, instead of as the provider's `rpc error: … EOF`.
+ * endpoint, instead of as the provider's `rpc error: … EOF`. A family has
+ * one check per builder of a pool, each waited for by that builder's builds
+ * alone: a dead builder stops its own share.
  */
 export const builderCheckProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: BuilderCheckInputs, news: BuilderCheckInputs) {

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { ValidationError } from "../errors";
+import type { PoolBuilder } from "../images/types";
 import { fleetCertificates, serverNameOf } from "./certificates";
 import { BuildxRegistration } from "./registration";
 import { BuilderFleetArgs, DEFAULTS, FLEET_PLATFORMS, FleetPlatform } from "./types";
@@ -27,14 +28,29 @@ interface Host {
 }
 
 /**
+ * The buildx builder name of a fleet host: `<prefix>-<arch>` for the first
+ * host of a platform (the name of the platform's builder before pools, so a
+ * fleet that grows keeps its first host's builds there), `<prefix>-<arch>-<i>`
+ * for the others.
+ */
+export function hostBuilderName(prefix: string, platform: FleetPlatform, index: number): string {
+    return index === 0 ? `${prefix}-${SHORT_ARCH[platform]}` : `${prefix}-${SHORT_ARCH[platform]}-${index}`;
+}
+
+/**
  * Native BuildKit hosts on EC2 — Graviton for linux/arm64, x86 for
- * linux/amd64 — reached over TCP with mutual TLS, and registered as one buildx
- * `remote` builder per platform so an ImageFamily can build on them in the
+ * linux/amd64 — reached over TCP with mutual TLS. Each host is registered as
+ * a buildx `remote` builder of its own, and a platform's hosts are a pool
+ * (`builders`): an ImageFamily spreads the platform's builds over them in the
  * same `pulumi up`. Hosts stop themselves when idle.
  */
 export class BuilderFleet extends pulumi.ComponentResource {
-    /** buildx builder name per platform; pass to `ImageFamilyArgs.builders`. Resolves after the builder is registered. */
-    public readonly builders: Readonly<Partial<Record<FleetPlatform, pulumi.Output<string>>>>;
+    /**
+     * Per platform, the pool of the platform's hosts: one buildx builder per
+     * host, each `{ name, ready }` (`ready` resolves once that builder is
+     * registered). Pass to `ImageFamilyArgs.builders`.
+     */
+    public readonly builders: Readonly<Partial<Record<FleetPlatform, readonly PoolBuilder[]>>>;
     /** `tcp://host:port` of every host, per platform. */
     public readonly endpoints: Readonly<Partial<Record<FleetPlatform, pulumi.Output<string[]>>>>;
     /** EC2 instance ids per platform: what CI starts (`aws ec2 start-instances`) when hosts stopped for idleness. */
@@ -191,28 +207,34 @@ export class BuilderFleet extends pulumi.ComponentResource {
             deleteBeforeReplace: true,
         }));
 
-        const builders: Partial<Record<FleetPlatform, pulumi.Output<string>>> = {};
+        const builders: Partial<Record<FleetPlatform, PoolBuilder[]>> = {};
         const endpoints: Partial<Record<FleetPlatform, pulumi.Output<string[]>>> = {};
         const instanceIds: Partial<Record<FleetPlatform, pulumi.Output<string[]>>> = {};
         for (const platform of platforms) {
             const mine = hosts.map((h, i) => ({ h, instance: instances[i] })).filter((x) => x.h.platform === platform);
-            const builderName = `${prefix}-${SHORT_ARCH[platform]}`;
             endpoints[platform] = pulumi.all(mine.map((x) => x.h.endpoint));
             instanceIds[platform] = pulumi.all(mine.map((x) => x.instance.id));
-            if (args.register ?? true) {
-                const registration = new BuildxRegistration(`${name}-${SHORT_ARCH[platform]}-buildx`, {
+            // One builder per host: buildx sends a builder's builds to its
+            // first node (docker/buildx#429), so hosts appended as nodes would
+            // only stand by. As builders of their own, the family's pool
+            // hashing gives each host its share.
+            builders[platform] = mine.map(({ h, instance }, i) => {
+                const builderName = hostBuilderName(prefix, platform, i);
+                if (!(args.register ?? true)) {
+                    return { name: builderName, ready: builderName };
+                }
+                // The first host keeps the registration's pre-pool name (and so its state).
+                const registration = new BuildxRegistration(`${i === 0 ? `${name}-${SHORT_ARCH[platform]}` : h.name}-buildx`, {
                     builderName,
                     platform,
-                    nodes: mine.map((x) => ({ endpoint: x.h.endpoint, serverName: x.h.serverName })),
+                    nodes: [{ endpoint: h.endpoint, serverName: h.serverName }],
                     caPem: certs.ca.certPem,
                     certPem: certs.client.certPem,
                     keyPem: certs.client.keyPem,
                     waitSeconds: REGISTRATION_WAIT_SECONDS,
-                }, { parent: this, dependsOn: mine.map((x) => x.instance) });
-                builders[platform] = registration.builderName;
-            } else {
-                builders[platform] = pulumi.output(builderName);
-            }
+                }, { parent: this, dependsOn: [instance] });
+                return { name: builderName, ready: registration.builderName };
+            });
         }
 
         this.builders = builders;

@@ -7,6 +7,7 @@ import type * as certificates from "./certificates";
 
 export * from "./types";
 export { BuildxRegistration, BuildxRegistrationArgs, RegistrationNode } from "./registration";
+export { KubernetesBuilder, KubernetesBuilderArgs, PodResources } from "./kubernetesBuilder";
 export { fleetProblems, instanceArchitecture } from "./validate";
 export { renderBuildkitdToml, BuildkitdTomlOptions } from "./buildkitdToml";
 export { renderUserData, hostBuildkitdToml } from "./userData";

@@ -244,6 +244,30 @@ export function describeDeadBuilders(subject: string, stack: string, dead: reado
     ].join("\n");
 }
 
+/**
+ * The error of a dead builder of a pool: its builds did not run, the pool's
+ * others build theirs, and how to take it out of the pool (the builds that
+ * move are its own, each to the builder that scores next for it).
+ */
+export function describeDeadPoolBuilder(subject: string, stack: string, dead: BuilderStatus, pool: readonly string[], builds: readonly string[]): string {
+    const others = pool.filter((b) => b.toLowerCase() !== dead.builder.toLowerCase());
+    const shown = builds.length > 8 ? `${builds.slice(0, 8).join(", ")} and ${builds.length - 8} more` : builds.join(", ");
+    const rest = others.map((b) => JSON.stringify(b)).join(", ");
+    return [
+        `${subject} (stack "${stack}"): builder ${JSON.stringify(dead.builder)} of the ${dead.platform} pool failed the pre-flight check, so its ${builds.length} build${builds.length === 1 ? "" : "s"} did not run: ${shown}`,
+        `  - ${dead.platform}: builder ${JSON.stringify(dead.builder)}${dead.endpoint ? ` at ${dead.endpoint}` : ""}${dead.driver ? ` (driver ${dead.driver})` : ""}: ${dead.reason}`,
+        `The pool's other builder${others.length === 1 ? "" : "s"} (${rest}) build${others.length === 1 ? "s" : ""} the rest of ${dead.platform}: with \`pulumi up --continue-on-error\` they finish in this run.`,
+        `Bring ${JSON.stringify(dead.builder)} back, or take it out of the pool: drop it from builders[${JSON.stringify(dead.platform)}]`
+            + ` (stack config: imagefleet:builders[${JSON.stringify(dead.platform)}], listing the pool without it).`
+            + " Only its builds move, each to another builder of the pool.",
+        "Check:",
+        "  - buildkitd runs on the host and listens on that endpoint; from this machine `docker buildx inspect --bootstrap <builder>` must print \"Status: running\"",
+        "  - this machine reaches the endpoint (allowedCidrs / security group, VPN, a stopped fleet host: see README \"Starting stopped hosts\")",
+        "  - on the local stack: `bash test/e2e/buildkitd.sh start` (and `bash test/e2e/buildkitd.sh pool start N` for a pool's other hosts)",
+        "Then run `pulumi up` again. IMAGEFLEET_PREFLIGHT=off skips this check.",
+    ].join("\n");
+}
+
 /** Whether the program runs under `pulumi.runtime.setMocks` (unit tests, synth, bake): there is no builder to ask. */
 function mocked(): boolean {
     const monitor = pulumi.runtime.getMonitor() as { mocks?: unknown } | undefined;
@@ -251,27 +275,25 @@ function mocked(): boolean {
 }
 
 /**
- * At the start of `pulumi up`, asks every builder once and warns, naming each
- * one that does not answer (platform, endpoint, reason, what to check). It
- * never fails the update: a commit whose builds are all unchanged needs no
- * builder (a fleet host may be stopped), and a build that does need a dead
- * builder is stopped by its platform's BuilderCheck. What this adds is the
- * diagnosis when a build fails anyway, e.g. after its builder died mid-build
- * and was checked before. Skipped in preview, under mocks and with
- * `IMAGEFLEET_PREFLIGHT=off`.
+ * At the start of `pulumi up`, asks every builder once (every builder of
+ * every pool) and warns, naming each one that does not answer (platform,
+ * endpoint, reason, what to check). It never fails the update: a commit whose
+ * builds are all unchanged needs no builder (a fleet host may be stopped),
+ * and a build that does need a dead builder is stopped by that builder's
+ * BuilderCheck. What this adds is the diagnosis when a build fails anyway,
+ * e.g. after its builder died mid-build and was checked before. Skipped in
+ * preview, under mocks and with `IMAGEFLEET_PREFLIGHT=off`.
  */
 export function warnDeadBuilders(
     subject: string,
-    builders: Readonly<Partial<Record<string, pulumi.Input<string>>>>,
-    platforms: readonly string[],
+    targets: readonly { readonly platform: string; readonly builder: pulumi.Input<string> }[],
     options: PreflightOptions = {},
 ): void {
-    const wanted = [...new Set(platforms)];
     if (pulumi.runtime.isDryRun() || mocked() || process.env.IMAGEFLEET_PREFLIGHT === "off") {
         return;
     }
-    pulumi.all(wanted.map((p) => pulumi.output(builders[p]!))).apply(async (names) => {
-        const statuses = await checkBuilders(wanted.map((platform, i) => ({ platform, builder: names[i] })), options);
+    pulumi.all(targets.map((t) => pulumi.output(t.builder))).apply(async (names) => {
+        const statuses = await checkBuilders(targets.map((t, i) => ({ platform: t.platform, builder: names[i] })), options);
         const dead = statuses.filter((s) => !s.ok);
         if (dead.length > 0) {
             await pulumi.log.warn(`${describeDeadBuilders(subject, pulumi.getStack(), dead, statuses.length)

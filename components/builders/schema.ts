@@ -4,6 +4,7 @@ import { show } from "../errors";
 import { checked, hint, input, matching, nonEmpty, wholeNumber } from "../schema";
 import { BuilderFleetArgs, FLEET_PLATFORMS, FleetPlatform } from "./types";
 import { BuildxRegistrationArgs } from "./registration";
+import type { KubernetesBuilderArgs } from "./kubernetesBuilder";
 
 /** The schema of BuilderFleetArgs; rules across fields (architecture, GC below the volume, public CIDRs) are in validate.ts. */
 
@@ -88,7 +89,7 @@ export const builderFleetArgs = z.strictObject({
     repositoryArns: hint(z.array(input(ecrRepositoryArn)), "a list of ECR repository ARNs").optional(),
     keyName: input(hint(z.string().min(1), "an EC2 key pair name")).optional(),
     amis: hint(z.partialRecord(fleetPlatform, input(amiId)), "an AMI id per platform").optional(),
-    builderNamePrefix: matching(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, "a buildx builder name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)").optional(),
+    builderNamePrefix: matching(/^[a-zA-Z][a-zA-Z0-9_.-]*$/, "a buildx builder name (a letter, then letters, digits, '.', '_' or '-')").optional(),
     register: z.boolean().optional(),
     certValidityHours: wholeNumber(24 * 31, 24 * 3650, "whole hours, at least 744 (renewal starts 720 hours before expiry)").optional(),
     tags: hint(z.record(z.string(), z.string()), "a map of tag name to string").optional(),
@@ -99,7 +100,7 @@ export const fleetConfig = builderFleetArgs.omit({ amis: true, builderNamePrefix
 
 /** BuildxRegistration's arguments; BuilderFleet makes them, so only their shape is checked. */
 export const buildxRegistrationArgs = z.strictObject({
-    builderName: input(matching(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, "a buildx builder name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)")),
+    builderName: input(matching(/^[a-zA-Z][a-zA-Z0-9_.-]*$/, "a buildx builder name (a letter, then letters, digits, '.', '_' or '-')")),
     platform: input(hint(z.string().min(1), "a platform such as \"linux/arm64\"")),
     nodes: input(hint(z.array(input(z.strictObject({
         endpoint: input(matching(/^tcp:\/\/\S+:\d{1,5}$/, 'an endpoint such as "tcp://10.0.1.5:1234"')),
@@ -112,8 +113,27 @@ export const buildxRegistrationArgs = z.strictObject({
     waitSeconds: input(wholeNumber(0, 3600, "whole seconds from 0 to 3600")).optional(),
 });
 
+const resources = hint(z.strictObject({
+    cpu: hint(z.string().min(1), 'CPU units such as "2" or "500m"').optional(),
+    memory: hint(z.string().min(1), 'a memory size such as "8Gi"').optional(),
+}), '{"cpu": "2", "memory": "8Gi"}');
+
+/** KubernetesBuilder's arguments. */
+export const kubernetesBuilderArgs = z.strictObject({
+    // The Deployment is named after the builder: a DNS label that buildx also accepts.
+    builderName: input(matching(/^[a-z][a-z0-9-]{0,62}$/, "a builder name that is also a Deployment name: lower case letters, digits and '-', starting with a letter, at most 63")),
+    platform: input(hint(z.enum(["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/ppc64le", "linux/riscv64", "linux/s390x"]), 'a platform such as "linux/arm64"')),
+    namespace: input(matching(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "a Kubernetes namespace")).optional(),
+    nodeSelector: input(hint(z.record(z.string().min(1), z.string()), 'node labels, e.g. {"kubernetes.io/arch": "arm64"}')).optional(),
+    requests: input(resources).optional(),
+    limits: input(resources).optional(),
+    image: input(hint(z.string().min(1), "a BuildKit image reference")).optional(),
+    rootless: input(z.boolean()).optional(),
+});
+
 type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : never;
 const _keys: SameKeys<z.infer<typeof builderFleetArgs>, BuilderFleetArgs> = true;
 const _registrationKeys: SameKeys<z.infer<typeof buildxRegistrationArgs>, BuildxRegistrationArgs> = true;
+const _kubernetesKeys: SameKeys<z.infer<typeof kubernetesBuilderArgs>, KubernetesBuilderArgs> = true;
 const _type: z.ZodType<BuilderFleetArgs> = builderFleetArgs;
-void [_keys, _type, _registrationKeys];
+void [_keys, _type, _registrationKeys, _kubernetesKeys];

@@ -14,10 +14,11 @@ export interface NodeGroupSpec {
      */
     readonly instanceType: string;
     /**
-     * Hosts of this platform. Default: `1`. More hosts are appended as standby
-     * nodes of the platform's buildx builder: buildx sends a platform's builds to
-     * the first node that answers (docker/buildx#429), so they add availability
-     * (a reclaimed spot host), not parallelism.
+     * Hosts of this platform: the size of its builder pool. Each host is a
+     * buildx builder of its own (`<prefix>-<arch>`, then `<prefix>-<arch>-1`,
+     * …), and a family given the fleet's `builders` sends each of the
+     * platform's builds to one of them by hashing its image and variant, so
+     * every host builds its share and keeps its own cache warm. Default: `1`.
      */
     readonly count?: number;
 }
@@ -85,10 +86,10 @@ export interface BuilderFleetArgs {
     readonly keyName?: pulumi.Input<string>;
     /** AMI per platform. Default: the latest Amazon Linux 2023 of the platform's architecture. */
     readonly amis?: Readonly<Partial<Record<FleetPlatform, pulumi.Input<string>>>>;
-    /** Prefix of the buildx builder names (`<prefix>-amd64`, `<prefix>-arm64`). Default: the component name. */
+    /** Prefix of the buildx builder names (`<prefix>-amd64`, `<prefix>-amd64-1`, …, `<prefix>-arm64`). Default: the component name. */
     readonly builderNamePrefix?: string;
     /**
-     * Register one buildx `remote` builder per platform on the machine running
+     * Register one buildx `remote` builder per host on the machine running
      * `pulumi up`, so an ImageFamily in the same program can build on the fleet.
      * Default: `true`.
      */

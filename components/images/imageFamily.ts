@@ -7,6 +7,7 @@ import { PlannedImage, planImages } from "./buildPlan";
 import { ContextReport, reportContexts } from "./contexts/report";
 import { topoOrder } from "./graph";
 import { declarePlatformBuild, NamedSource } from "./platformBuild";
+import { buildKey, memberFor, PoolMember, poolMembers } from "./pool";
 import { archOf, DEFAULT_PLATFORMS, Platform } from "./platforms";
 import { branchSlug, indexTag, tagNames, variantsOf, variantSuffix } from "./policy";
 import { TagSet } from "./tagSet";
@@ -37,6 +38,8 @@ export interface FamilyImage {
     readonly staged: Readonly<Partial<Record<Platform, StagedContext>>>;
     /** Per platform, BuildKit's Dockerfile checks of the build (what `docker buildx build --check` reports). */
     readonly checks: Readonly<Partial<Record<Platform, DockerfileChecks>>>;
+    /** Per platform, the builder of the platform's pool that builds it (the name; an Output for a lone Output builder). */
+    readonly builders: Readonly<Partial<Record<Platform, pulumi.Input<string>>>>;
 }
 
 /** Key used in outputs: the image name, plus `-<variant>` for a named variant. */
@@ -70,6 +73,8 @@ export class ImageFamily extends pulumi.ComponentResource {
     public readonly record: pulumi.Output<string>;
     /** Per image key, whether this run rebuilds it, only moves its tags, or leaves it, and why; empty without `previousRecord`. */
     public readonly review: pulumi.Output<ReviewRow[]>;
+    /** Per platform, per builder of its pool, the image keys it builds: `{ "linux/amd64": { "ci-amd64-a": ["api", "worker"] } }`. */
+    public readonly placement: pulumi.Output<Record<string, Record<string, string[]>>>;
 
     constructor(name: string, args: ImageFamilyArgs, opts?: pulumi.ComponentResourceOptions) {
         validateFamily(name, args);
@@ -110,25 +115,33 @@ export class ImageFamily extends pulumi.ComponentResource {
         this.checks = checksOf(args, plan);
         enforceChecks(this, name, args, this.checks, (key) => args.images.indexOf(plan.find((p) => p.key === key)!.spec));
         stager.pruneStale();
-        const checks = this.builderChecks(name, args, plan);
-        warnDeadBuilders(`ImageFamily ${JSON.stringify(name)}`, args.builders, plan.flatMap((p) => p.platforms));
+        const pools = Object.fromEntries(platforms.map((p) => [p, poolMembers(args.builders[p])])) as Partial<Record<Platform, PoolMember[]>>;
+        // Each per-platform build on one builder of its platform's pool, by its image and variant.
+        const assigned = (p: PlannedImage, platform: Platform) => memberFor(buildKey(p.spec.name, p.variant), pools[platform]!);
+        const checks = this.builderChecks(name, args, plan, pools, assigned);
+        const used = [...new Set(plan.flatMap((p) => p.platforms))];
+        warnDeadBuilders(`ImageFamily ${JSON.stringify(name)}`, used.flatMap((platform) => pools[platform]!.map((m) => ({ platform, builder: m.builder }))));
 
         const built = new Map<string, FamilyImage>();
         for (const p of plan) {
             const repository = repositoryOf(args, p.spec.name);
             const builds: Partial<Record<Platform, dockerbuild.Image>> = {};
+            const builders: Partial<Record<Platform, pulumi.Input<string>>> = {};
             for (const platform of p.platforms) {
+                const member = assigned(p, platform);
+                // The name itself when known: the build waits for its builder's check anyway.
+                builders[platform] = member.name ?? member.builder;
                 const named: Record<string, NamedSource> = Object.fromEntries(p.deps.map((d) => [d.context, "local" in d
                     ? { kind: "local" as const, staged: d.local[platform]! }
                     : { kind: "image" as const, repository: built.get(d.image)!.repository, digest: built.get(d.image)!.builds[platform]!.digest }]));
                 builds[platform] = declarePlatformBuild(`${name}-${p.key}-${archOf(platform)}`, {
                     image: p.spec.name, kind: p.spec.kind, variant: p.variant, platform,
-                    builder: args.builders[platform]!,
+                    builder: builders[platform]!,
                     repository, cacheRepository: cacheRepositoryOf(args, p.spec.name),
                     staged: p.staged[platform]!, target: p.spec.target, buildArgs: p.buildArgs, named,
                     readSlugs: readFrom, writeSlug: writeTo,
                     push, registryAuth, buildOnPreview,
-                }, { ...childOpts, dependsOn: [checks[platform]!] });
+                }, { ...childOpts, dependsOn: [checks.get(checkKey(platform, assigned(p, platform)))!] });
             }
 
             const tags = tagNames(args.git.sha, p.variant, environment, args.tags?.release);
@@ -147,7 +160,7 @@ export class ImageFamily extends pulumi.ComponentResource {
             }
             built.set(p.key, {
                 image: p.spec.name, variant: p.variant, repository: pulumi.output(repository), builds, index,
-                tags: [tags.immutable, ...tags.aliases], staged: p.staged, checks: p.lint,
+                tags: [tags.immutable, ...tags.aliases], staged: p.staged, checks: p.lint, builders,
             });
         }
 
@@ -171,31 +184,60 @@ export class ImageFamily extends pulumi.ComponentResource {
             Object.fromEntries(Object.entries(i.builds).map(([p, b]) => [p, b!.ref])),
         ])));
         const record = recordOf(plan, (p) => tagNames(args.git.sha, p.variant, environment).immutable,
-            (p) => path.join(p.spec.context, p.spec.dockerfile ?? "Dockerfile"));
+            (p) => path.join(p.spec.context, p.spec.dockerfile ?? "Dockerfile"), (p, platform) => assigned(p, platform).name);
         this.record = pulumi.output(formatRecord(record));
         this.review = pulumi.output(args.previousRecord).apply((previous) => {
             const parsed = parseRecord(previous);
             return parsed === undefined && previous === undefined ? [] : review(parsed, record);
         });
         this.review.apply((rows) => logReview(this, name, rows, this.checks));
-        this.registerOutputs({ refs: this.refs, platformRefs: this.platformRefs, contexts: this.contexts, checks: this.checks, record: this.record, review: this.review });
+        this.placement = pulumi.all(this.images.flatMap((i) => Object.entries(i.builders).map(([platform, b]) =>
+            pulumi.all([platform, b!, imageKey(i.image, i.variant)])))).apply((rows) => {
+            const out: Record<string, Record<string, string[]>> = {};
+            for (const [platform, builder, key] of rows) {
+                ((out[platform] ??= {})[builder] ??= []).push(key);
+            }
+            return out;
+        });
+        this.registerOutputs({ refs: this.refs, platformRefs: this.platformRefs, contexts: this.contexts, checks: this.checks, record: this.record, review: this.review, placement: this.placement });
     }
 
     /**
-     * One BuilderCheck per platform, keyed on the fingerprints of that
-     * platform's builds: the engine checks a builder only when one of its
-     * builds is about to run, and every build on it waits for that check.
+     * One BuilderCheck per builder that has builds, keyed on the fingerprints
+     * of the builds assigned to it: the engine checks a builder only when one
+     * of its builds is about to run, and only its builds wait for it, so a
+     * dead builder of a pool stops its own share and no other.
      */
-    private builderChecks(name: string, args: ImageFamilyArgs, plan: readonly PlannedImage[]): Partial<Record<Platform, BuilderCheck>> {
-        const platforms = [...new Set(plan.flatMap((p) => p.platforms))];
-        const repositories = [...new Set(plan.map((p) => p.spec.name))].map((image) => [repositoryOf(args, image), cacheRepositoryOf(args, image)]);
-        return Object.fromEntries(platforms.map((platform) => [platform, new BuilderCheck(`${name}-builder-${archOf(platform)}`, {
-            subject: `ImageFamily ${JSON.stringify(name)}`,
-            stack: pulumi.getStack(),
-            platform,
-            builder: args.builders[platform]!,
-            fingerprint: fingerprintOf([plan.map((p) => p.fingerprints[platform] ?? null), repositories]),
-        }, { parent: this })]));
+    private builderChecks(name: string, args: ImageFamilyArgs, plan: readonly PlannedImage[], pools: Partial<Record<Platform, PoolMember[]>>,
+        assigned: (p: PlannedImage, platform: Platform) => PoolMember): Map<string, BuilderCheck> {
+        const checks = new Map<string, BuilderCheck>();
+        for (const platform of [...new Set(plan.flatMap((p) => p.platforms))]) {
+            const pool = pools[platform]!;
+            for (const member of pool) {
+                const mine = plan.filter((p) => p.platforms.includes(platform) && assigned(p, platform) === member);
+                if (mine.length === 0) {
+                    continue;
+                }
+                const single = pool.length === 1;
+                const repositories = [...new Set((single ? plan : mine).map((p) => p.spec.name))].map((image) => [repositoryOf(args, image), cacheRepositoryOf(args, image)]);
+                // A pool of one keeps the name and fingerprint a family's check had
+                // before pools, so an upgrade does not make it run (and need its builder).
+                const suffix = single ? "" : `-${member.name}`;
+                const fingerprint = single
+                    ? fingerprintOf([plan.map((p) => p.fingerprints[platform] ?? null), repositories])
+                    : fingerprintOf([mine.map((p) => [p.key, p.fingerprints[platform]]), repositories]);
+                checks.set(checkKey(platform, member), new BuilderCheck(`${name}-builder-${archOf(platform)}${suffix}`, {
+                    subject: `ImageFamily ${JSON.stringify(name)}`,
+                    stack: pulumi.getStack(),
+                    platform,
+                    builder: member.builder,
+                    pool: single ? [] : pool.map((m) => m.name!),
+                    builds: mine.map((p) => `${name}-${p.key}-${archOf(platform)}`),
+                    fingerprint,
+                }, { parent: this }));
+            }
+        }
+        return checks;
     }
 
     /** The built image (of a variant) by name; throws with the valid names when absent. */
@@ -207,6 +249,11 @@ export class ImageFamily extends pulumi.ComponentResource {
         }
         return found;
     }
+}
+
+/** A builder of a platform's pool, as the checks are keyed. */
+function checkKey(platform: Platform, member: PoolMember): string {
+    return `${platform}\u0000${member.name ?? ""}`;
 }
 
 /** Builds BuildKit's Dockerfile frontend refused: one ValidationError naming each image, platform and the frontend's words, before anything is declared. */

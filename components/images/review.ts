@@ -31,6 +31,8 @@ export interface BuildRecord {
     readonly r: Readonly<Record<string, string>>;
     /** The commit's tag the build was published under (`<sha12>[-variant]`). */
     readonly tag: string;
+    /** The builder of its platform's pool that builds it; absent when only an Output names it. */
+    readonly b?: string;
 }
 
 /** A family's record: image key → platform → build. */
@@ -71,7 +73,8 @@ function readsOf(digests: ReadonlyMap<string, string>): Record<string, string> {
 }
 
 /** The record of this run's plan. */
-export function recordOf(plan: readonly PlannedImage[], tagOf: (p: PlannedImage) => string, dockerfileOf: (p: PlannedImage) => string): InputsRecord {
+export function recordOf(plan: readonly PlannedImage[], tagOf: (p: PlannedImage) => string, dockerfileOf: (p: PlannedImage) => string,
+    builderOf: (p: PlannedImage, platform: Platform) => string | undefined = () => undefined): InputsRecord {
     return Object.fromEntries(plan.map((p) => [p.key, Object.fromEntries(p.platforms.map((platform) => {
         const staged = p.staged[platform]!;
         const named = Object.fromEntries(p.deps.map((d) => [d.context, "local" in d ? `local:${short(d.local[platform]!.digest)}` : `image:${d.image}`]));
@@ -79,6 +82,7 @@ export function recordOf(plan: readonly PlannedImage[], tagOf: (p: PlannedImage)
             f: short(p.fingerprints[platform]!), d: short(staged.dockerfileDigest), df: dockerfileOf(p), t: p.spec.target ?? "",
             a: Object.fromEntries(Object.entries(p.buildArgs).map(([k, v]) => [k, hash(v)])),
             n: named, r: readsOf(staged.readDigests), tag: tagOf(p),
+            ...(builderOf(p, platform) === undefined ? {} : { b: builderOf(p, platform) }),
         } satisfies BuildRecord];
     }))]));
 }
@@ -116,6 +120,9 @@ function reasonsFor(before: BuildRecord | undefined, now: BuildRecord, rebuildin
             reasons.push(`named context ${ctx} changed`);
         }
     }
+    if (before.f === now.f && before.b !== undefined && now.b !== undefined && before.b.toLowerCase() !== now.b.toLowerCase()) {
+        reasons.push(`moves from builder ${before.b} to ${now.b} (the pool changed; its inputs did not)`);
+    }
     if (reasons.length === 0) {
         reasons.push("its build settings changed (cache refs, push or the named contexts' sources)");
     }
@@ -131,8 +138,13 @@ export function review(previous: InputsRecord | undefined, current: InputsRecord
         const perPlatform = platforms.map((platform) => {
             const now = builds[platform]!;
             const before = previous?.[key]?.[platform];
-            const rebuild = before === undefined || before.f !== now.f;
-            if (rebuild) {
+            // A build that moves to another builder of its pool runs there
+            // (its Image's builder changes), though its inputs did not.
+            const moves = before?.b !== undefined && now.b !== undefined && before.b.toLowerCase() !== now.b.toLowerCase();
+            const changed = before === undefined || before.f !== now.f;
+            const rebuild = changed || moves;
+            // A move builds the same inputs to the same digest: what builds from it does not rebuild.
+            if (changed) {
                 rebuilds.set(key, (rebuilds.get(key) ?? new Set()).add(platform));
             }
             const reasons = rebuild ? reasonsFor(before, now, (k) => rebuilds.get(k)?.has(platform) ?? false) : [];

@@ -1,9 +1,10 @@
 import * as net from "net";
+import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { listOf, show } from "../errors";
-import { checked, hint, input, keyedMap, matching, nonEmpty } from "../schema";
+import { checked, hint, input, isOutputLike, keyedMap, matching, nonEmpty, parseIssues } from "../schema";
 import { Platform, SUPPORTED_PLATFORMS } from "./platforms";
-import { IMAGE_KINDS, ImageFamilyArgs, ImageKind, ImageSpec } from "./types";
+import { IMAGE_KINDS, ImageFamilyArgs, ImageKind, ImageSpec, PoolBuilder } from "./types";
 
 /**
  * The schema of ImageFamilyArgs and of the values it shares with the stack
@@ -164,12 +165,70 @@ export const registrySpec = hint(z.strictObject({
     cacheRepositories: repositoryMap.optional(),
 }), 'a registry: {"address": "host[:port]", "namespace": "path"}');
 
-export const builderName = input(hint(z.string().min(1), "a buildx builder name"));
+/** buildx's own rule for builder names (store/util.go); it refuses any other, and stores them in lower case. */
+export const BUILDER_NAME_RE = /^[a-zA-Z][a-zA-Z0-9._-]*$/;
+export const plainBuilderName = matching(BUILDER_NAME_RE, "a buildx builder name (a letter, then letters, digits, '.', '_' or '-')");
+export const builderName = input(plainBuilderName);
+const POOL_HINT = 'a buildx builder name, or a pool of them, e.g. "ci-amd64" or ["ci-amd64-a", "ci-amd64-b"]';
+
+/** Names listed twice in a pool (buildx names are case-insensitive): each later one is an issue. */
+function refuseDuplicates(names: readonly unknown[], ctx: z.core.$RefinementCtx): void {
+    const seen = new Map<string, number>();
+    names.forEach((entry, i) => {
+        const name = typeof entry === "string" ? entry : (entry as { name?: unknown } | null)?.name;
+        if (typeof name !== "string") {
+            return;
+        }
+        const first = seen.get(name.toLowerCase());
+        if (first === undefined) {
+            seen.set(name.toLowerCase(), i);
+        } else {
+            ctx.addIssue({ code: "custom", path: [i], input: entry, message: `${show(name)} is already in the pool (entry ${first}); each builder once` });
+        }
+    });
+}
+
+/** A pool of plain builder names, as stack config holds it. */
+export const builderNameList = hint(z.array(plainBuilderName).min(1, { error: "an empty pool has no builder; list at least one name" }).superRefine(refuseDuplicates), POOL_HINT);
+
+/** A platform's builders as stack config holds them: a name, or a pool of names. */
+export const plainBuilderPool = hint(z.union([plainBuilderName, builderNameList]), POOL_HINT);
+
+const poolBuilder = hint(z.strictObject({
+    name: plainBuilderName,
+    ready: z.custom<pulumi.Input<unknown>>((v) => v !== undefined, { error: "is required: what resolves once the builder is registered" }),
+}), '{"name": "<builder>", "ready": <resolves once it is registered>} (a BuilderFleet\'s builders)');
+
+const poolEntry = z.union([plainBuilderName, poolBuilder]);
+
+/** Each entry of a pool: a name or `{ name, ready }`; an Output is refused with why, not as an object of the wrong shape. */
+function checkEntries(entries: readonly unknown[], ctx: z.core.$RefinementCtx): void {
+    entries.forEach((entry, i) => {
+        if (isOutputLike(entry)) {
+            ctx.addIssue({
+                code: "custom", path: [i], input: entry,
+                message: "is an Output, but a pool's names decide where each build goes and must be known when the family is declared: "
+                    + "give the name as a string, or { name, ready } with what it waits for (a BuilderFleet's builders are these); a lone Output may be builders[platform] itself",
+            });
+            return;
+        }
+        for (const issue of parseIssues(poolEntry, entry, [i])) {
+            ctx.addIssue({ code: "custom", path: [...issue.path], input: entry, message: issue.message });
+        }
+    });
+    refuseDuplicates(entries, ctx);
+}
+
+/** A platform's builders: one name (an Output too), or a pool whose names are known now (they decide where each build goes). */
+export const builderPool = hint(z.union([
+    builderName,
+    z.array(z.unknown()).min(1, { error: "an empty pool has no builder; list at least one name" }).superRefine(checkEntries) as unknown as z.ZodType<readonly (string | PoolBuilder)[]>,
+]), POOL_HINT);
 
 export const imageFamilyArgs = z.strictObject({
     images: nonEmpty(imageSpec, "the family is empty; declare at least one image (kinds: dev-env, artifact, runtime)", "a non-empty list of images"),
     platforms: platformList.optional(),
-    builders: hint(z.partialRecord(platform, builderName), 'a map of platform to buildx builder name, e.g. {"linux/amd64": "ci-amd64"}'),
+    builders: hint(z.partialRecord(platform, builderPool), 'a map of platform to a buildx builder name or a pool of them, e.g. {"linux/amd64": ["ci-amd64-a", "ci-amd64-b"]}'),
     registry: registrySpec,
     // `source` is what resolveGit adds (config, environment or git); a ResolvedGit is a GitSpec.
     git: hint(z.strictObject({ branch: branchName, sha, source: z.string().optional() }), 'the commit: {"branch": "main", "sha": "<hex>"}'),

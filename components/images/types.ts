@@ -107,14 +107,41 @@ export interface GitSpec {
     readonly sha: string;
 }
 
+/**
+ * A builder of a pool whose name is known when the family is declared but
+ * which exists only once `ready` resolves: a `BuilderFleet` host's buildx
+ * registration. Its check, and so each of its builds, waits for `ready`.
+ */
+export interface PoolBuilder {
+    /** buildx builder name; the pool hashes builds onto names. Required. */
+    readonly name: string;
+    /** Resolves once the builder is registered on this machine. Required. */
+    readonly ready: pulumi.Input<unknown>;
+}
+
+/**
+ * The builders of one platform: one buildx builder name, or a pool of them.
+ * Each per-platform build goes to one builder of its pool by rendezvous
+ * hashing of the image and variant: the same builder commit after commit,
+ * the pool's builders used alike, and a builder added or removed moves only
+ * the builds that go to it or came from it.
+ */
+export type BuilderPool = pulumi.Input<string> | readonly (string | PoolBuilder)[];
+
 /** Arguments of `ImageFamily`. */
 export interface ImageFamilyArgs {
     /** The images of the family. Required, at least one. */
     readonly images: readonly ImageSpec[];
     /** Target platforms; each built natively on its own builder. Default: `["linux/amd64", "linux/arm64"]`. */
     readonly platforms?: readonly Platform[];
-    /** buildx builder name per platform. Required for every platform in `platforms`. */
-    readonly builders: Readonly<Partial<Record<Platform, pulumi.Input<string>>>>;
+    /**
+     * buildx builders per platform: one name, or a pool (a list of names, or
+     * a `BuilderFleet`'s `builders`) whose builders each take a share of the
+     * platform's builds (see `BuilderPool`). Names in a list must be plain
+     * strings, since they decide where each build goes; a lone name may be an
+     * Output. Required for every platform in `platforms`.
+     */
+    readonly builders: Readonly<Partial<Record<Platform, BuilderPool>>>;
     /** Where images and caches are pushed. Required. */
     readonly registry: RegistrySpec;
     /** Commit the build is for. Required (see `resolveGit` for CI and `git` fallbacks). */

@@ -3,6 +3,7 @@ import { Issue } from "../errors";
 import { BuilderFleet, BuilderFleetArgs } from "../builders";
 import { fleetCrossFieldIssues } from "../builders/validate";
 import { Platform } from "../images/platforms";
+import { BuilderPool, PoolBuilder } from "../images/types";
 import { exampleFamily } from "../../example/family";
 import { ConfigValues, NAMESPACE, readConfigValues, StackConfig, throwConfigIssues } from "./config";
 
@@ -41,13 +42,14 @@ export interface BuildersOptions {
 }
 
 /**
- * The buildx builder per platform for this stack. With `imagefleet:fleet`
- * set (dev, staging), a BuilderFleet provides builders for its platforms and
- * registers them on this machine; `imagefleet:builders` names the rest (the
- * local stack's buildkitd hosts, or builders that already exist). prod sets no
- * fleet: it promotes what staging built and never builds.
+ * The buildx builders per platform for this stack: a name or a pool. With
+ * `imagefleet:fleet` set (dev, staging), a BuilderFleet provides a pool for
+ * each of its platforms (one builder per host) and registers them on this
+ * machine; `imagefleet:builders` names the rest (the local stack's buildkitd
+ * hosts, or builders that already exist). prod sets no fleet: it promotes what
+ * staging built and never builds.
  */
-export function buildersFor(config: StackConfig, options: BuildersOptions = {}): Partial<Record<Platform, pulumi.Input<string>>> {
+export function buildersFor(config: StackConfig, options: BuildersOptions = {}): Partial<Record<Platform, BuilderPool>> {
     return stackFleet(config, options).builders;
 }
 
@@ -72,7 +74,7 @@ export function fleetSettingsOf(config: StackConfig, read: ConfigValues, options
 }
 
 /** Like `buildersFor`, plus the fleet itself (its endpoints, instance ids and certificates) to export as stack outputs. */
-export function stackFleet(config: StackConfig, options: BuildersOptions = {}): { builders: Partial<Record<Platform, pulumi.Input<string>>>; fleet?: BuilderFleet } {
+export function stackFleet(config: StackConfig, options: BuildersOptions = {}): { builders: Partial<Record<Platform, BuilderPool>>; fleet?: BuilderFleet } {
     const { fleet, repositoryArns, issues } = fleetSettingsOf(config, readConfigValues(), options);
     throwConfigIssues(issues, config.stack);
     if (fleet === undefined) {
@@ -80,5 +82,19 @@ export function stackFleet(config: StackConfig, options: BuildersOptions = {}): 
     }
     const name = `imagefleet-${config.stack}`;
     const builderFleet = new BuilderFleet(name, { ...fleet, repositoryArns, builderNamePrefix: name });
-    return { builders: { ...config.builders, ...builderFleet.builders }, fleet: builderFleet };
+    const builders: Partial<Record<Platform, BuilderPool>> = { ...config.builders };
+    for (const [platform, pool] of Object.entries(builderFleet.builders) as [Platform, readonly PoolBuilder[]][]) {
+        builders[platform] = config.builders[platform] === undefined ? pool : narrowPool(pool, config.builders[platform]!);
+    }
+    return { builders, fleet: builderFleet };
+}
+
+/**
+ * `imagefleet:builders` given for a fleet's platform: the pool it lists, in
+ * place of the fleet's. A name of a fleet host waits for that host's
+ * registration; other names are builders this machine already has. This is
+ * how a dead host is taken out of the pool: list the others.
+ */
+function narrowPool(fleetPool: readonly PoolBuilder[], listed: string | string[]): (string | PoolBuilder)[] {
+    return (Array.isArray(listed) ? listed : [listed]).map((n) => fleetPool.find((b) => b.name.toLowerCase() === n.toLowerCase()) ?? n);
 }

@@ -23,7 +23,8 @@ export interface StackConfig {
         readonly password?: pulumi.Output<string>;
     };
     readonly platforms: Platform[];
-    readonly builders: Partial<Record<Platform, string>>;
+    /** Per platform, a builder name or a pool of them. */
+    readonly builders: Partial<Record<Platform, string | string[]>>;
     readonly git: ResolvedGit;
     readonly fallbackBranches: string[];
     readonly cacheWrite: boolean;
@@ -124,11 +125,12 @@ function platformsOfFleet(fleet: unknown): string[] {
 }
 
 /** The well-formed entries of `imagefleet:builders`, so one bad entry does not hide the others. */
-function goodBuilders(raw: string | undefined): Partial<Record<Platform, string>> {
+function goodBuilders(raw: string | undefined): Partial<Record<Platform, string | string[]>> {
+    const named = (v: unknown) => (typeof v === "string" && v !== "") || (Array.isArray(v) && v.length > 0 && v.every((n) => typeof n === "string" && n !== ""));
     try {
         const parsed: unknown = raw === undefined ? {} : JSON.parse(raw);
         return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
-            ? Object.fromEntries(Object.entries(parsed).filter(([k, v]) => isPlatform(k) && typeof v === "string" && v !== ""))
+            ? Object.fromEntries(Object.entries(parsed).filter(([k, v]) => isPlatform(k) && named(v)))
             : {};
     } catch {
         return {};
@@ -159,7 +161,7 @@ export function checkStackConfig(env: NodeJS.ProcessEnv = process.env): CheckedC
             issues.push({ path: ["platforms", i], message: `${show(p)} is listed twice` });
         }
     });
-    const builders = (v.builders as Partial<Record<Platform, string>> | undefined) ?? goodBuilders(rawValue(cfg, "builders"));
+    const builders = (v.builders as Partial<Record<Platform, string | string[]>> | undefined) ?? goodBuilders(rawValue(cfg, "builders"));
     const images = v.images as ImageSpec[] | undefined;
     const artifactSource = (v.artifactSource as "image" | "local" | undefined) ?? "image";
     const localArtifactDir = v.localArtifactDir as string | undefined;

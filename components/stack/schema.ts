@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { hint, matching } from "../schema";
-import { branchName, buildArgs, imageSpec, platform, platformList, registryAddress, release, sha } from "../images/schema";
+import { branchName, buildArgs, imageSpec, plainBuilderPool, platform, platformList, registryAddress, release, sha } from "../images/schema";
 import { NAME_RE } from "../images/schema";
 import { fleetConfig } from "../builders/schema";
 import { ecrRegistryArgs, kmsKeyArn } from "../registry/schema";
@@ -80,11 +80,12 @@ export const CONFIG_KEYS = {
         description: "Target platforms; each is built natively on its own builder.",
     },
     builders: {
-        schema: hint(z.partialRecord(platform, hint(z.string().min(1), "a buildx builder name")), 'a map of platform to buildx builder name, e.g. {"linux/amd64": "ci-amd64"}'),
+        schema: hint(z.partialRecord(platform, plainBuilderPool),
+            'a map of platform to a buildx builder name or a pool of them, e.g. {"linux/amd64": ["ci-amd64-a", "ci-amd64-b"]}'),
         decode: "json",
         default: "none (required for every platform without a fleet)",
-        description: "buildx builder name per platform. Platforms of imagefleet:fleet need none.",
-        example: '{"linux/amd64": "imagefleet-local-amd64", "linux/arm64": "imagefleet-local-arm64"}',
+        description: "buildx builders per platform: a name, or a pool (a list of names) over which the platform's builds are spread by hashing each image and variant onto one builder. Platforms of imagefleet:fleet need none; a list given for one replaces the fleet's pool (e.g. to take a dead host out).",
+        example: '{"linux/amd64": ["imagefleet-local-amd64", "imagefleet-local-amd64-1"], "linux/arm64": "imagefleet-local-arm64"}',
     },
     gitBranch: {
         schema: branchName,

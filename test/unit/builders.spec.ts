@@ -4,7 +4,7 @@ import { BuilderFleet, BuilderFleetArgs, instanceArchitecture } from "../../comp
 import { hostBuildkitdToml, mountUnitName, userDataFile } from "../../components/builders/userData";
 import { DEFAULTS } from "../../components/builders/types";
 import { ImageFamily } from "../../components/images";
-import { familyArgs } from "./helpers";
+import { familyArgs, FIXTURE, fixtureImages } from "./helpers";
 import { ValidationError } from "../../components/errors";
 import { DEFAULT_CALLS } from "../../scripts/harness/calls";
 import { evaluate, isSecret, Recorded, unwrapSecrets } from "../../scripts/harness/mocks";
@@ -246,20 +246,33 @@ describe("BuilderFleet", () => {
         assert.equal(inputs(ofType(resources, T.ca)[0]).isCaCertificate, true);
     });
 
-    it("registers one buildx remote builder per platform, and an ImageFamily given fleet.builders builds arm64 on it", async () => {
-        const { resources } = await declareFleet(fleetArgs({ builderNamePrefix: "ci" }), (fleet) => {
-            new ImageFamily("fam", familyArgs({ builders: fleet.builders }));
+    it("registers one buildx remote builder per host, each its own host's only node, and an ImageFamily given fleet.builders spreads each platform over its pool", async () => {
+        const wide = [...fixtureImages.slice(0, 2), ...Array.from({ length: 8 }, (_, i) => ({
+            name: `svc-${i}`, kind: "runtime" as const, context: FIXTURE, dockerfile: "runtime.Dockerfile", from: ["artifact"],
+        }))];
+        const { resources, fleet } = await declareFleet(fleetArgs({ builderNamePrefix: "ci" }), (f) => {
+            new ImageFamily("fam", familyArgs({ images: wide, builders: f.builders }));
         });
-        const regs = Object.fromEntries(ofType(resources, T.registration).map((r) => [inputs(r).platform, inputs(r)]));
-        assert.equal(regs["linux/arm64"].builderName, "ci-arm64");
-        assert.equal(regs["linux/arm64"].nodes.length, 2);
-        assert.equal(regs["linux/amd64"].builderName, "ci-amd64");
-        assert.equal(regs["linux/amd64"].nodes.length, 1);
+        const regs = ofType(resources, T.registration);
+        // The first host of a platform keeps the pre-pool registration and builder name.
+        assert.deepEqual(regs.map((r) => [r.name, inputs(r).builderName, inputs(r).platform]).sort(), [
+            ["fleet-amd64-buildx", "ci-amd64", "linux/amd64"],
+            ["fleet-arm64-1-buildx", "ci-arm64-1", "linux/arm64"],
+            ["fleet-arm64-buildx", "ci-arm64", "linux/arm64"],
+        ]);
+        const endpoints = await new Promise<string[]>((resolve) => fleet.endpoints["linux/arm64"]!.apply(resolve));
+        const arm = regs.filter((r) => inputs(r).platform === "linux/arm64").sort((a, b) => a.name.localeCompare(b.name));
+        assert.deepEqual(arm.map((r) => inputs(r).nodes.map((n: any) => n.endpoint)), [[endpoints[1]], [endpoints[0]]], "one node each: its own host");
+        assert.deepEqual(arm.map((r) => r.options.dependsOn), [["fleet-arm64-1"], ["fleet-arm64-0"]], "each waits for its own instance");
+        assert.deepEqual(fleet.builders["linux/arm64"]!.map((b) => b.name), ["ci-arm64", "ci-arm64-1"]);
         const images = ofType(resources, "docker-build:index:Image").map(inputs);
-        assert.equal(images.length, 6);
-        for (const i of images) {
-            assert.equal(i.builder.name, i.platforms[0] === "linux/arm64" ? "ci-arm64" : "ci-amd64");
-        }
+        assert.equal(images.length, 10 * 2);
+        const on = (platform: string) => images.filter((i) => i.platforms[0] === platform).map((i) => i.builder.name as string);
+        assert.deepEqual([...new Set(on("linux/arm64"))].sort(), ["ci-arm64", "ci-arm64-1"], "both arm64 hosts build");
+        assert.deepEqual([...new Set(on("linux/amd64"))], ["ci-amd64"]);
+        // Each host's builds wait for its own check, which waits for its registration.
+        const checks = ofType(resources, "pulumi-nodejs:dynamic/builders:BuilderCheck").map((r) => [r.name, inputs(r).builder]).sort();
+        assert.deepEqual(checks, [["fam-builder-amd64", "ci-amd64"], ["fam-builder-arm64-ci-arm64", "ci-arm64"], ["fam-builder-arm64-ci-arm64-1", "ci-arm64-1"]]);
     });
 
     it("renders user data that installs the BuildKit version and runs buildkitd with TLS, GC and the idle stop", async () => {

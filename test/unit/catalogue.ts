@@ -186,8 +186,17 @@ export const CATALOGUE: readonly CatalogueCase[] = [
         class: "one bad builders entry",
         input: '`imagefleet:builders: {"linux/amd64": "b-amd64", "linux/arm64": 3}`',
         run: () => config("local", 'imagefleet:builders={"linux/amd64": "b-amd64", "linux/arm64": 3}'),
-        expect: ['imagefleet:builders["linux/arm64"]: must be a buildx builder name, got 3'],
+        expect: ['imagefleet:builders["linux/arm64"]: must be a buildx builder name, or a pool of them, e.g. "ci-amd64" or ["ci-amd64-a", "ci-amd64-b"], got 3'],
         absent: ['platform "linux/amd64"'],
+    },
+    {
+        class: "a builder pool",
+        input: '`imagefleet:builders: {"linux/amd64": ["ci-a", "CI-A"], "linux/arm64": []}`',
+        run: () => config("local", 'imagefleet:builders={"linux/amd64": ["ci-a", "CI-A"], "linux/arm64": []}'),
+        expect: [
+            'imagefleet:builders["linux/amd64"][1]: "CI-A" is already in the pool (entry 0); each builder once',
+            'imagefleet:builders["linux/arm64"]: an empty pool has no builder; list at least one name',
+        ],
     },
     {
         class: "VPC, subnet and KMS ids",

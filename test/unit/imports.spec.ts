@@ -146,7 +146,7 @@ describe("optional peers: what importing each entry loads", function () {
 describe("the module indexes load their heavy files on first use", () => {
     // Value exports of each module index before the optional peers became lazy: none may be lost.
     const EXPORTS: Record<string, string[]> = {
-        builders: ["BuilderFleet", "BuildxRegistration", "DEFAULTS", "FLEET_PLATFORMS", "IDLE_STOP_SCRIPT", "caProfile", "clientProfile", "fleetProblems", "hostBuildkitdToml", "instanceArchitecture", "renderBuildkitdToml", "renderUserData", "serverProfile"],
+        builders: ["BuilderFleet", "BuildxRegistration", "KubernetesBuilder", "DEFAULTS", "FLEET_PLATFORMS", "IDLE_STOP_SCRIPT", "caProfile", "clientProfile", "fleetProblems", "hostBuildkitdToml", "instanceArchitecture", "renderBuildkitdToml", "renderUserData", "serverProfile"],
         registry: ["EcrRegistry", "GHCR_ADDRESS", "KEEP_COUNT", "PROTECTED_ENVIRONMENTS", "cacheRepositoryRules", "ghcrRegistry", "imageRepositoryRules", "policyDocument", "protectionFor", "validateEcrRegistry"],
         delivery: ["ECR_READ_ACTIONS", "ECR_WRITE_ACTIONS", "GITHUB_OIDC_HOST", "GITHUB_OIDC_URL", "GithubDelivery", "Promotion", "REFS_OUTPUT", "STS_AUDIENCE", "StackImageRefs", "environmentSubject", "githubTrustPolicy", "parseRef", "previewPolicy", "promotedImages", "promotedKey", "pullRequestSubject", "s3Backend", "validateDelivery", "validatePromotion"],
     };

@@ -187,7 +187,7 @@ describe("builder pre-flight (checkBuilders)", function () {
 
     describe("BuilderCheck, the check its platform's builds wait for", () => {
         const inputs = (builder: string, fingerprint = "f1"): BuilderCheckInputs =>
-            ({ subject: 'ImageFamily "example"', stack: "local", platform: "linux/arm64", builder, fingerprint });
+            ({ subject: 'ImageFamily "example"', stack: "local", platform: "linux/arm64", builder, pool: [], builds: ["example-runtime-arm64"], fingerprint });
         const withFakes = async <T>(fakes: Record<string, Fake>, fn: () => Promise<T>): Promise<T> => {
             fs.writeFileSync(path.join(dir, "builders.json"), JSON.stringify(fakes));
             process.env.FAKE_BUILDERS = path.join(dir, "builders.json");
@@ -220,6 +220,21 @@ describe("builder pre-flight (checkBuilders)", function () {
             assert.match(err.message, /^ImageFamily "example" \(stack "local"\): 1 of 1 builder failed the pre-flight check, so none of its builds ran:/);
             assert.match(err.message, new RegExp(`- linux/arm64: builder "b" at ${closed.replace(/\./g, "\\.")} \\(driver remote\\): connection refused`));
             assert.match(err.message, /buildkitd\.sh start/);
+        });
+
+        it("fails a pool builder's check naming the builder, its builds, the pool's others and how to take it out", async () => {
+            const member: BuilderCheckInputs = {
+                ...inputs("imagefleet-local-arm64-1", "f2"),
+                pool: ["imagefleet-local-arm64", "imagefleet-local-arm64-1"],
+                builds: ["example-svc-01-arm64", "example-svc-04-arm64"],
+            };
+            const err = await withFakes({ "imagefleet-local-arm64-1": { endpoint: closed, bootstrap: "deadline" } },
+                () => builderCheckProvider.create!(member).then(() => undefined, (e: Error) => e));
+            assert.ok(err, "the check passed a dead builder");
+            assert.match(err.message, /^ImageFamily "example" \(stack "local"\): builder "imagefleet-local-arm64-1" of the linux\/arm64 pool failed the pre-flight check, so its 2 builds did not run: example-svc-01-arm64, example-svc-04-arm64$/m);
+            assert.match(err.message, new RegExp(`- linux/arm64: builder "imagefleet-local-arm64-1" at ${closed.replace(/\./g, "\\.")} \\(driver remote\\): connection refused`));
+            assert.match(err.message, /The pool's other builder \("imagefleet-local-arm64"\) builds the rest of linux\/arm64/);
+            assert.match(err.message, /take it out of the pool: drop it from builders\["linux\/arm64"\] \(stack config: imagefleet:builders\["linux\/arm64"\], listing the pool without it\)/);
         });
 
         it("serializes as functions and node's own modules, never a module of ours", async () => {

@@ -100,6 +100,22 @@ describe("pull requests that review", function () {
             assert.deepEqual(row(after.review, "runtime"), { image: "runtime", platforms: ["linux/amd64", "linux/arm64"], status: "rebuild", reasons: ["not built before (linux/arm64)"] });
         });
 
+        it("a builder added to a pool: the builds it takes rebuild there, said so; the others stay unchanged", async () => {
+            const one = { "linux/amd64": "a-1", "linux/arm64": "r" };
+            const before = await declare(at("a".repeat(40), { builders: one }));
+            const after = await declare(at("a".repeat(40), { previousRecord: before.record, builders: { ...one, "linux/amd64": ["a-1", "a-2", "a-3"] } }));
+            const moved = after.family.images.filter((i) => i.builders["linux/amd64"] !== "a-1").map((i) => i.image);
+            assert.ok(moved.length > 0, "nothing moved to a new builder: the test proves nothing");
+            for (const r of after.review) {
+                if (moved.includes(r.image)) {
+                    const to = String(after.family.image(r.image).builders["linux/amd64"]);
+                    assert.deepEqual([r.status, r.reasons], ["rebuild", [`moves from builder a-1 to ${to} (the pool changed; its inputs did not) (linux/amd64)`]], r.image);
+                } else {
+                    assert.deepEqual([r.status, r.reasons], ["unchanged", []], r.image);
+                }
+            }
+        });
+
         it("on a monorepo: a config file one runtime reads", async () => {
             const root = path.join(tmp, "monorepo");
             writeMonorepo(root);

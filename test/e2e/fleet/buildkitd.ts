@@ -47,7 +47,11 @@ export class Buildkitd {
     readonly toml: string;
     private proc?: ChildProcess;
 
-    constructor(readonly dir: string, readonly host: HostConfig, readonly pems: FleetPems, registryCAs: Record<string, string[]>) {
+    /**
+     * `cpus`: a CPU list for `taskset -c` (e.g. `"1"`): the daemon, and every
+     * build step it starts (they inherit its affinity), run on those CPUs only.
+     */
+    constructor(readonly dir: string, readonly host: HostConfig, readonly pems: FleetPems, registryCAs: Record<string, string[]>, readonly cpus?: string) {
         this.addr = `tcp://127.0.0.1:${host.port}`;
         this.tlsDir = path.join(dir, "tls");
         // Host paths and address are the only overrides; the rest is the fleet's rendering.
@@ -75,7 +79,8 @@ export class Buildkitd {
         const config = path.join(this.dir, "buildkitd.toml");
         fs.writeFileSync(config, this.toml);
         const log = fs.openSync(path.join(this.dir, "buildkitd.log"), "a");
-        this.proc = spawn(BUILDKITD, ["--config", config], {
+        const [cmd, args] = this.cpus === undefined ? [BUILDKITD, ["--config", config]] : ["taskset", ["-c", this.cpus, BUILDKITD, "--config", config]];
+        this.proc = spawn(cmd, args, {
             stdio: ["ignore", log, log],
             env: { ...process.env, PATH: `${TOOLS_BIN}:${process.env.PATH}:/usr/sbin:/sbin` },
         });
@@ -89,6 +94,11 @@ export class Buildkitd {
             await new Promise((r) => setTimeout(r, 500));
         }
         throw new Error(`buildkitd did not answer on ${this.addr} within 60 s:\n${this.log()}`);
+    }
+
+    /** The daemon's pid (taskset execs it: the same process). */
+    get pid(): number | undefined {
+        return this.proc?.pid;
     }
 
     log(): string {

@@ -1,0 +1,162 @@
+// npm run bench:pool — what a second builder host is worth. A wide family (a
+// dev-env and N images that each compile the example's program, amd64) is
+// built cold by `pulumi up` (the real engine through scripts/up-local.sh, the
+// docker-build provider, the TLS registry) on a pool of one buildkitd host,
+// then on a pool of two. Each host is a fleet host on 127.0.0.1 (the fleet's
+// own buildkitd.toml and certificates, registered by the fleet's own buildx
+// registration code) pinned to a CPU core of its own with taskset, so the
+// ratio says what a second host of the same size buys, on any machine.
+// "Cold": every run has its own registry namespace and cache refs, and both
+// hosts' caches are pruned before it. Runs alternate (one, two, two, one, …)
+// so that a machine getting busier or quieter does not favour one side.
+// Prints Markdown; BENCHMARKS.md keeps the latest.
+//   npm run bench:pool [-- --images 16] [--functions 1500] [--runs 2] [--cpus 0,1]
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { buildxProvider, RegistrationState } from "../components/builders/registration";
+import { BuilderFleetArgs } from "../components/builders";
+import { hostConfigOf } from "../components/builders/userData";
+import { Buildkitd, buildctl, freePort } from "../test/e2e/fleet/buildkitd";
+import { fleetPems } from "../test/e2e/fleet/certs";
+import { Project } from "../test/e2e/project";
+
+const REGISTRY = "registry.localhost:5000";
+const REGISTRY_CA = process.env.IMAGEFLEET_REGISTRY_CA ?? path.join(process.env.IMAGEFLEET_STATE_DIR ?? "/var/lib/imagefleet-e2e", "registry", "tls", "ca.pem");
+const BUILDERS = ["imagefleet-bench-amd64", "imagefleet-bench-amd64-1"];
+
+interface Options { images: number; functions: number; runs: number; cpus: string[] }
+
+function options(argv: string[]): Options {
+    const value = (flag: string, fallback: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : fallback);
+    const o = { images: Number(value("--images", "16")), functions: Number(value("--functions", "1500")), runs: Number(value("--runs", "2")), cpus: value("--cpus", "0,1").split(",") };
+    if (!(o.images >= 8) || !(o.functions > 0) || !(o.runs >= 1) || o.cpus.length !== 2) {
+        throw new Error("usage: npm run bench:pool [-- --images N (>= 8)] [--functions N] [--runs N] [--cpus A,B (two CPUs, one per host)]");
+    }
+    return o;
+}
+
+const serviceName = (i: number) => `svc-${String(i).padStart(2, "0")}`;
+
+/** A dev-env, then `n` images that each compile the example (their own APP_VERSION, so no two share a cache entry). */
+function family(n: number, functions: number) {
+    return [
+        { name: "dev-env", kind: "dev-env" as const, context: "example", dockerfile: "dev-env.Dockerfile" },
+        ...Array.from({ length: n }, (_, i) => ({
+            name: serviceName(i), kind: "artifact" as const, context: "example", dockerfile: "artifact.Dockerfile", from: ["dev-env"],
+            buildArgs: { APP_VERSION: serviceName(i), FUNCTIONS: String(functions) },
+        })),
+    ];
+}
+
+interface Host { readonly daemon: Buildkitd; readonly builder: string; readonly state: RegistrationState }
+
+async function startHosts(dir: string, cpus: readonly string[]): Promise<Host[]> {
+    const hosts: Host[] = [];
+    for (const [i, builder] of BUILDERS.entries()) {
+        const port = await freePort();
+        const config = hostConfigOf({ port, cacheVolumeGiB: 40 } as BuilderFleetArgs, "linux/amd64");
+        const hostDir = path.join(dir, builder);
+        const daemon = new Buildkitd(hostDir, config, fleetPems(path.join(hostDir, "pki"), "imagefleet-bench", `imagefleet-bench-amd64-${i}`, "127.0.0.1"),
+            { [REGISTRY]: [REGISTRY_CA] }, cpus[i]);
+        await daemon.start();
+        const allowed = /Cpus_allowed_list:\s*(\S+)/.exec(fs.readFileSync(`/proc/${daemon.pid}/status`, "utf8"))?.[1];
+        if (allowed !== cpus[i]) {
+            throw new Error(`${builder}: buildkitd runs on CPUs ${allowed}, not ${cpus[i]}`);
+        }
+        const state: RegistrationState = {
+            builderName: builder, platform: "linux/amd64", nodes: [{ endpoint: daemon.addr, serverName: daemon.pems.serverName }],
+            caPem: daemon.pems.ca.cert, certPem: daemon.pems.client.cert, keyPem: daemon.pems.client.key,
+            certDir: path.join(hostDir, "client-certs"), waitSeconds: 60,
+        };
+        await buildxProvider.create!(state);
+        hosts.push({ daemon, builder, state });
+    }
+    return hosts;
+}
+
+/** Builds of this namespace a host's BuildKit pushed, from its build history. */
+function builtOn(host: Host, namespace: string): string[] {
+    const r = buildctl(host.daemon.addr, host.daemon.fleetClient, "debug", "histories", "--format", "json");
+    return r.out.split("\n").filter((l) => l.startsWith("{")).flatMap((l) => (JSON.parse(l).record?.Exporters ?? []) as { Attrs?: { name?: string } }[])
+        .map((e) => new RegExp(`/${namespace}/([^/:]+):build-`).exec(e.Attrs?.name ?? "")?.[1]).filter((x): x is string => x !== undefined);
+}
+
+interface Run { readonly pool: number; readonly seconds: number; readonly perHost: number[]; readonly loadBefore: number; readonly loadAfter: number }
+
+function coldRun(hosts: Host[], size: number, o: Options, id: string, n: number): Run {
+    const name = `bench-pool-${id}-${n}-of-${size}`;
+    for (const h of hosts) {
+        const pruned = buildctl(h.daemon.addr, h.daemon.fleetClient, "prune", "--all");
+        if (pruned.code !== 0) {
+            throw new Error(`prune ${h.builder}: ${pruned.out}`);
+        }
+    }
+    const project = new Project({ branch: name, namespace: name });
+    try {
+        project.editStackConfig((config) => {
+            config["imagefleet:images"] = family(o.images, o.functions);
+            config["imagefleet:platforms"] = ["linux/amd64"];
+            config["imagefleet:builders"] = { "linux/amd64": BUILDERS.slice(0, size) };
+            config["imagefleet:fallbackBranches"] = [`${name}-main`];
+            delete config["imagefleet:supplychain"];
+        }, "the bench family");
+        const loadBefore = os.loadavg()[0];
+        process.stderr.write(`[bench:pool] run ${n}: pool of ${size}, load ${loadBefore.toFixed(1)}\n`);
+        const r = project.run("up");
+        if (r.code !== 0) {
+            throw new Error(`pulumi up failed (${r.code})\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+        }
+        const built = hosts.map((h) => builtOn(h, name).length);
+        if (built.reduce((a, b) => a + b) !== o.images + 1) {
+            throw new Error(`the hosts' histories hold ${built.join(" + ")} builds of ${name}, not ${o.images + 1}`);
+        }
+        return { pool: size, seconds: r.seconds, perHost: built, loadBefore, loadAfter: os.loadavg()[0] };
+    } finally {
+        project.remove();
+    }
+}
+
+const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function main(): Promise<void> {
+    const o = options(process.argv.slice(2));
+    const id = Date.now().toString(36);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-bench-pool-"));
+    const hosts = await startHosts(dir, o.cpus);
+    const runs: Run[] = [];
+    try {
+        for (let rep = 0; rep < o.runs; rep++) {
+            for (const size of rep % 2 === 0 ? [1, 2] : [2, 1]) {
+                runs.push(coldRun(hosts, size, o, id, runs.length + 1));
+            }
+        }
+    } finally {
+        for (const h of hosts) {
+            await buildxProvider.delete!(h.builder, h.state);
+            await h.daemon.stop();
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const one = median(runs.filter((r) => r.pool === 1).map((r) => r.seconds));
+    const two = median(runs.filter((r) => r.pool === 2).map((r) => r.seconds));
+    const ratio = two / one;
+    const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+    console.log(`Run on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${os.cpus().length} cores (${cpu}); `
+        + `${o.images} compile images (FUNCTIONS=${o.functions}) plus their dev-env, linux/amd64; hosts pinned to CPUs ${o.cpus.join(" and ")}.\n`);
+    console.log("| run | pool | `pulumi up`, cold (s) | builds per host | load average (1 min) before → after |");
+    console.log("|---|---|---|---|---|");
+    runs.forEach((r, i) => console.log(`| ${i + 1} | ${r.pool === 1 ? "one host" : "two hosts"} | ${r.seconds.toFixed(1)} | ${r.perHost.slice(0, r.pool).join(" / ")} | ${r.loadBefore.toFixed(1)} → ${r.loadAfter.toFixed(1)} |`));
+    console.log("");
+    console.log(`- ${ratio <= 0.65 ? "PASS" : "FAIL"}: wall ratio, two hosts against one (medians ${two.toFixed(1)} s / ${one.toFixed(1)} s) = ${ratio.toFixed(2)} (target ≤ 0.65)`);
+    const split = runs.find((r) => r.pool === 2)!.perHost;
+    console.log(`- builds per host with two: ${split.join(" / ")} of ${o.images + 1} (the dev-env and ${o.images} compile images), as rendezvous hashing places them`);
+}
+
+main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+});
