@@ -1,6 +1,8 @@
 /**
  * Dynamic providers (serialized into state by Pulumi) that shell out to the
- * real cosign and syft. Each resource is keyed on the digest it covers: a new
+ * real cosign and syft. One resource per digest: a per-platform manifest's
+ * SBOM and provenance, or an index's signature, provenance and SBOMs, all
+ * made in one create. Each resource is keyed on the digest it covers: a new
  * digest replaces it (attest again), anything else (a new commit that
  * republished the same digest, a provider code change) is no change, so the
  * statement recorded when the digest was first built is the one that stays.
@@ -24,7 +26,7 @@ const { COSIGN_SIGN_FLAGS, COSIGN_VERIFY_FLAGS, runTool, tail, withSubjectLock }
 type DynamicProvider = pulumi.dynamic.ResourceProvider;
 
 /** Inputs that identify what a statement covers; any other change is not a change. */
-const IDENTITY = ["kind", "repository", "digest", "keyId"];
+const IDENTITY = ["repository", "digest", "keyId"];
 
 type Props = Record<string, unknown>;
 
@@ -35,6 +37,21 @@ function keyedDiff(olds: Props, news: Props): pulumi.dynamic.DiffResult {
 
 function fail(what: string, r: { stderr: string; stdout: string }): never {
     throw new Error(`${what} failed:\n${tail({ ...r, code: 1, files: {} }, 12)}`);
+}
+
+/**
+ * Runs one step of an attestation resource's create, naming the subject and
+ * the step if it fails. A create is retried as a whole on the next `pulumi
+ * up`, so every step is one that may be repeated: cosign sign and attest
+ * add another bundle, and verification accepts several that agree.
+ */
+async function step<T>(ref: string, name: string, steps: readonly string[], run: () => Promise<T>): Promise<T> {
+    try {
+        return await run();
+    } catch (e) {
+        const done = steps.slice(0, steps.indexOf(name));
+        throw new Error(`${ref}: step "${name}" failed${done.length > 0 ? ` (done before it: ${done.join(", ")}; the next pulumi up repeats every step)` : ""}: ${(e as Error).message}`, { cause: e });
+    }
 }
 
 /** A cosign key pair for the local stack; private key and password are secret outputs. */
@@ -55,17 +72,16 @@ export const keyPairProvider: DynamicProvider = {
     },
 };
 
-/** Inputs of a per-platform SBOM or provenance attestation. */
+/** Inputs of a per-platform manifest's attestations (SBOM and provenance). */
 export interface PlatformAttestationInputs {
-    kind: "sbom" | "provenance";
     repository: string;
     digest: string;
     platform: string;
     keyId: string;
     signing: SigningMaterial;
     registry?: RegistryAuth;
-    /** provenance only */
-    build?: Omit<ImageBuildInfo, "digest" | "builderEndpoint" | "buildkitVersion" | "invokedOn" | "createdOn" | "dependencies"> & {
+    /** What the provenance states about the build. */
+    build: Omit<ImageBuildInfo, "digest" | "builderEndpoint" | "buildkitVersion" | "invokedOn" | "createdOn" | "dependencies"> & {
         dockerfileText: string;
         familyContexts: Record<string, string>;
     };
@@ -109,39 +125,45 @@ export async function dependenciesOf(build: NonNullable<PlatformAttestationInput
     return [...family, ...bases];
 }
 
-/** SBOM (syft, SPDX JSON) or SLSA v1 provenance of one per-platform manifest, attested with cosign. */
+/** The steps of a per-platform manifest's create, in order. */
+const PLATFORM_STEPS = ["sbom", "provenance"];
+
+/**
+ * Everything attested on one per-platform manifest, in one create: its SPDX
+ * SBOM (syft, then `cosign attest --type spdxjson`) and its SLSA v1
+ * provenance (`cosign attest --type slsaprovenance1`).
+ */
 export const platformAttestationProvider: DynamicProvider = {
     async create(inputs: PlatformAttestationInputs) {
         const os = require("os") as typeof import("os");
+        const crypto = require("crypto") as typeof import("crypto");
         const ref = `${inputs.repository}@${inputs.digest}`;
-        if (inputs.kind === "sbom") {
+        const sbom = await step(ref, "sbom", PLATFORM_STEPS, async () => {
             const r = await runTool("syft", ["scan", `registry:${ref}`, "--platform", inputs.platform, "-q", "-o", "spdx-json={dir}/sbom.spdx.json"],
                 { registry: inputs.registry, read: ["sbom.spdx.json"] });
-            const sbom = r.files["sbom.spdx.json"];
-            if (r.code !== 0 || !sbom) {
+            const text = r.files["sbom.spdx.json"];
+            if (r.code !== 0 || !text) {
                 fail(`syft scan ${ref}`, r);
             }
-            await attest(inputs, "spdxjson", sbom);
-            const doc = JSON.parse(sbom) as { packages?: { name?: string }[] };
-            const packages = (doc.packages ?? []).map((p) => String(p.name));
-            const sha = (require("crypto") as typeof import("crypto")).createHash("sha256").update(sbom).digest("hex");
-            return {
-                id: `${inputs.digest}-sbom`,
-                outs: { kind: inputs.kind, repository: inputs.repository, digest: inputs.digest, platform: inputs.platform, keyId: inputs.keyId,
-                    predicateType: SPDX_PREDICATE, packageCount: packages.length, sbomSha256: sha },
+            await attest(inputs, "spdxjson", text);
+            const doc = JSON.parse(text) as { packages?: { name?: string }[] };
+            return { packageCount: (doc.packages ?? []).length, sbomSha256: crypto.createHash("sha256").update(text).digest("hex") };
+        });
+        const predicate = await step(ref, "provenance", PLATFORM_STEPS, async () => {
+            const build = inputs.build;
+            const { endpoint, version, hostname } = await builderEndpoint(build.builder);
+            const info: ImageBuildInfo = {
+                ...build, digest: inputs.digest, builderEndpoint: endpoint, buildkitVersion: version, builderHostname: hostname,
+                dependencies: await dependenciesOf(build, inputs.platform, inputs.registry), invokedOn: os.hostname(), createdOn: new Date().toISOString(),
             };
-        }
-        const build = inputs.build!;
-        const { endpoint, version, hostname } = await builderEndpoint(build.builder);
-        const info: ImageBuildInfo = {
-            ...build, digest: inputs.digest, builderEndpoint: endpoint, buildkitVersion: version, builderHostname: hostname,
-            dependencies: await dependenciesOf(build, inputs.platform, inputs.registry), invokedOn: os.hostname(), createdOn: new Date().toISOString(),
-        };
-        const predicate = imageProvenance(info);
-        await attest(inputs, "slsaprovenance1", JSON.stringify(predicate));
+            const p = imageProvenance(info);
+            await attest(inputs, "slsaprovenance1", JSON.stringify(p));
+            return p;
+        });
         return {
-            id: `${inputs.digest}-provenance`,
-            outs: { kind: inputs.kind, repository: inputs.repository, digest: inputs.digest, platform: inputs.platform, keyId: inputs.keyId, predicate },
+            id: `${inputs.digest}-attestations`,
+            outs: { repository: inputs.repository, digest: inputs.digest, platform: inputs.platform, keyId: inputs.keyId,
+                predicate, ...sbom },
         };
     },
     async diff(_id: string, olds: Props, news: Props) {
@@ -149,14 +171,13 @@ export const platformAttestationProvider: DynamicProvider = {
     },
 };
 
-/** Inputs of an index's signature, provenance or SBOM set. */
+/** Inputs of an index's signature, provenance and SBOMs. */
 export interface IndexAttestationInputs {
-    kind: "signature" | "provenance" | "sbom";
     repository: string;
     digest: string;
     keyId: string;
     signing: SigningMaterial;
-    /** Public key or KMS ref, to read back the platforms' verified SBOMs. */
+    /** Public key, to read back the platforms' verified SBOMs; a KMS key verifies by `signing.keyRef`. */
     publicKey?: string;
     registry?: RegistryAuth;
     image: string;
@@ -166,33 +187,40 @@ export interface IndexAttestationInputs {
     members: Record<string, { digest: string; builder: string }>;
 }
 
-/** A cosign signature on an index digest, the index's provenance, or its SBOMs (one per platform, verified then re-attested). */
+/** The steps of an index's create, in order. */
+const INDEX_STEPS = ["signature", "provenance", "sbom"];
+
+/**
+ * Everything on one index, in one create: a cosign signature, a SLSA v1
+ * provenance naming its platforms, and each platform's SBOM, read back
+ * verified from that platform's attestation and attested again on the index.
+ */
 export const indexAttestationProvider: DynamicProvider = {
     async create(inputs: IndexAttestationInputs) {
         const os = require("os") as typeof import("os");
         const ref = `${inputs.repository}@${inputs.digest}`;
-        const outs: Record<string, unknown> = { kind: inputs.kind, repository: inputs.repository, digest: inputs.digest, keyId: inputs.keyId };
         const platforms = Object.keys(inputs.members).sort();
-        if (inputs.kind === "signature") {
+        await step(ref, "signature", INDEX_STEPS, async () => {
             const r = await withSubjectLock(ref, () => runTool("cosign", ["sign", ...COSIGN_SIGN_FLAGS, "{key}", ref], { signing: inputs.signing, registry: inputs.registry }));
             if (r.code !== 0) {
                 fail(`cosign sign ${ref}`, r);
             }
-        } else if (inputs.kind === "provenance") {
+        });
+        const predicate = await step(ref, "provenance", INDEX_STEPS, async () => {
             const info: IndexBuildInfo = {
                 image: inputs.image, variant: inputs.variant, repository: inputs.repository, digest: inputs.digest, source: inputs.source,
                 members: platforms.map((platform) => ({ platform, digest: inputs.members[platform].digest })),
                 builders: Object.fromEntries(platforms.map((p) => [p, inputs.members[p].builder])),
                 invokedOn: os.hostname(), createdOn: new Date().toISOString(),
             };
-            const predicate = indexProvenance(info);
-            await attest(inputs, "slsaprovenance1", JSON.stringify(predicate));
-            outs.predicate = predicate;
-        } else {
-            // The index carries each platform's SBOM, taken from that platform's attestation after verifying its signature.
+            const p = indexProvenance(info);
+            await attest(inputs, "slsaprovenance1", JSON.stringify(p));
+            return p;
+        });
+        await step(ref, "sbom", INDEX_STEPS, async () => {
+            const verifying = inputs.signing.keyRef ? { keyRef: inputs.signing.keyRef } : { publicKey: inputs.publicKey };
             for (const platform of platforms) {
                 const member = `${inputs.repository}@${inputs.members[platform].digest}`;
-                const verifying = inputs.signing.keyRef ? { keyRef: inputs.signing.keyRef } : { publicKey: inputs.publicKey };
                 const r = await runTool("cosign", ["verify-attestation", ...COSIGN_VERIFY_FLAGS, "{key}", "--type", "spdxjson", member], { verifying, registry: inputs.registry });
                 const sbom = r.code === 0 ? statementsOf(r.stdout).find((s) => s.predicateType === SPDX_PREDICATE) : undefined;
                 if (!sbom) {
@@ -200,9 +228,11 @@ export const indexAttestationProvider: DynamicProvider = {
                 }
                 await attest(inputs, "spdxjson", JSON.stringify(sbom.predicate));
             }
-            outs.platforms = platforms;
-        }
-        return { id: `${inputs.digest}-${inputs.kind}`, outs };
+        });
+        return {
+            id: `${inputs.digest}-index`,
+            outs: { repository: inputs.repository, digest: inputs.digest, keyId: inputs.keyId, predicate, platforms },
+        };
     },
     async diff(_id: string, olds: Props, news: Props) {
         return keyedDiff(olds, news);

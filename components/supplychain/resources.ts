@@ -48,33 +48,35 @@ const secretInputs = <T extends { signing: unknown; registry?: unknown }>(args: 
 
 /** Arguments of `PlatformAttestation`. */
 export interface PlatformAttestationArgs extends In<AttestationCommon> {
-    /** `sbom` (syft, SPDX JSON) or `provenance` (SLSA v1). Required. */
-    readonly kind: "sbom" | "provenance";
     /** The manifest's platform, e.g. `linux/arm64`. Required. */
     readonly platform: string;
-    /** What the provenance states about the build. Default: none (needed for `provenance`). */
-    readonly build?: pulumi.Input<Record<string, unknown>>;
+    /** What the provenance states about the build. Required. */
+    readonly build: pulumi.Input<Record<string, unknown>>;
 }
 
-/** An SBOM (syft, SPDX JSON) or SLSA v1 provenance attested on one per-platform manifest. */
+/**
+ * Everything attested on one per-platform manifest, made in one create: an
+ * SPDX SBOM (syft) and a SLSA v1 provenance, both with cosign. Keyed on the
+ * digest (and the key): a new digest replaces it, so it attests again.
+ */
 export class PlatformAttestation extends pulumi.dynamic.Resource {
     /** The digest attested. */
     declare public readonly digest: pulumi.Output<string>;
-    /** The provenance predicate as attested (provenance only). */
+    /** The provenance predicate as attested. */
     declare public readonly predicate: pulumi.Output<Record<string, unknown> | undefined>;
-    /** Number of packages in the SBOM (sbom only). */
+    /** Number of packages in the SBOM. */
     declare public readonly packageCount: pulumi.Output<number | undefined>;
+    /** sha256 of the SBOM document as attested. */
+    declare public readonly sbomSha256: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: PlatformAttestationArgs, opts?: pulumi.CustomResourceOptions) {
-        super(platformAttestationProvider, name, { predicate: undefined, packageCount: undefined, ...secretInputs(args) },
+        super(platformAttestationProvider, name, { predicate: undefined, packageCount: undefined, sbomSha256: undefined, ...secretInputs(args) },
             opts, "supplychain", "PlatformAttestation");
     }
 }
 
 /** Arguments of `IndexAttestation`. */
 export interface IndexAttestationArgs extends In<AttestationCommon> {
-    /** `signature`, `provenance` (SLSA v1 naming the platforms) or `sbom` (each platform's SBOM). Required. */
-    readonly kind: "signature" | "provenance" | "sbom";
     /** Image name. Required. */
     readonly image: string;
     /** Variant name, `""` for the default variant. Required. */
@@ -83,7 +85,7 @@ export interface IndexAttestationArgs extends In<AttestationCommon> {
     readonly source: pulumi.Input<SourceInfo>;
     /** Per platform: the per-platform digest and its builder's name. Required. */
     readonly members: pulumi.Input<Record<string, pulumi.Input<IndexMemberInput>>>;
-    /** The public key, to read back the platforms' SBOMs (`sbom` with a key pair). Default: none (a KMS key verifies by `keyRef`). */
+    /** The public key, to read back the platforms' SBOMs (with a key pair). Default: none (a KMS key verifies by `keyRef`). */
     readonly publicKey?: pulumi.Input<string>;
 }
 
@@ -95,11 +97,16 @@ export interface IndexMemberInput {
     readonly builder: pulumi.Input<string>;
 }
 
-/** A cosign signature on an index digest, the index's provenance, or its platforms' SBOMs. */
+/**
+ * Everything on one index, made in one create, in this order: a cosign
+ * signature, a SLSA v1 provenance naming its platforms, and each platform's
+ * SBOM read back verified from its `PlatformAttestation` (so it must depend
+ * on those). Keyed on the index digest (and the key).
+ */
 export class IndexAttestation extends pulumi.dynamic.Resource {
     /** The index digest covered. */
     declare public readonly digest: pulumi.Output<string>;
-    /** The index provenance as attested (`provenance` only). */
+    /** The index provenance as attested. */
     declare public readonly predicate: pulumi.Output<Record<string, unknown> | undefined>;
 
     constructor(name: string, args: IndexAttestationArgs, opts?: pulumi.CustomResourceOptions) {

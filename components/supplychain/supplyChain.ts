@@ -61,8 +61,9 @@ export interface SupplyChainArgs {
     readonly baseDir?: string;
     /**
      * Prefix of the records' names, normally the family's name, so an image's
-     * records sit beside its builds (`<prefix>-<image>-<arch>-sbom`,
-     * `<prefix>-<image>-signature`). Default: this component's name.
+     * records are named like its builds: `<prefix>-<image>-<arch>` per
+     * per-platform digest, `<prefix>-<image>` per index (of another type, so
+     * no clash). Default: this component's name.
      */
     readonly namePrefix?: string;
 }
@@ -131,8 +132,10 @@ function buildFacts(build: dockerbuild.Image, baseDir: string, image: PublishedI
  * per-platform manifest an SPDX SBOM (syft) and a SLSA v1 provenance, per
  * index a cosign signature, a provenance naming its platforms, and the
  * platforms' SBOMs, all attested with cosign and stored in the registry next
- * to the image. Each record is keyed on the digest it covers: it is made once
- * per digest and never again while that digest is published, whatever the
+ * to the image. One resource per digest makes all of that digest's records
+ * (a `PlatformAttestation` per per-platform manifest, an `IndexAttestation`
+ * per index). Each is keyed on the digest it covers: it is made once per
+ * digest and never again while that digest is published, whatever the
  * commit.
  */
 export class SupplyChain extends pulumi.ComponentResource {
@@ -161,33 +164,32 @@ export class SupplyChain extends pulumi.ComponentResource {
                 continue;
             }
             const key = imageKey(image.image, image.variant);
-            const sboms: PlatformAttestation[] = [];
+            const platformAttestations: PlatformAttestation[] = [];
             const members: Record<string, pulumi.Output<{ digest: string; builder: string }>> = {};
             provenance[key] = {};
             for (const [platform, build] of Object.entries(image.builds) as [Platform, dockerbuild.Image][]) {
                 const arch = archOf(platform);
-                const base = { ...common, repository: image.repository, digest: build.digest, platform };
-                sboms.push(new PlatformAttestation(`${prefix}-${key}-${arch}-sbom`, { ...base, kind: "sbom" }, childOpts));
                 const facts = buildFacts(build, baseDir, image, platform);
-                const prov = new PlatformAttestation(`${prefix}-${key}-${arch}-provenance`, {
-                    ...base,
-                    kind: "provenance",
+                // One resource per per-platform digest: its SBOM and its provenance.
+                // The alias keeps a stack's record from before they were one resource
+                // (`-provenance`), so upgrading attests no unchanged digest again.
+                const attestation = new PlatformAttestation(`${prefix}-${key}-${arch}`, {
+                    ...common, repository: image.repository, digest: build.digest, platform,
                     build: pulumi.all([facts, pulumi.output(image.repository)]).apply(([f, repository]) => ({
                         ...f, image: image.image, variant: image.variant, platform, repository, source: args.source,
                     })),
-                }, childOpts);
-                provenance[key][platform] = prov.predicate;
+                }, { ...childOpts, aliases: [{ name: `${prefix}-${key}-${arch}-provenance` }] });
+                platformAttestations.push(attestation);
+                provenance[key][platform] = attestation.predicate;
                 members[platform] = pulumi.all([build.digest, facts.builder]).apply(([digest, builder]) => ({ digest, builder }));
             }
             const indexDigest = image.index.ref.apply((ref) => ref.slice(ref.lastIndexOf("@") + 1));
-            const indexBase = {
+            // One resource per index digest: signature, provenance and the platforms' SBOMs,
+            // which it reads back from the platform attestations, so it waits for them.
+            new IndexAttestation(`${prefix}-${key}`, {
                 ...common, repository: image.repository, digest: indexDigest, image: image.image, variant: image.variant,
-                source: args.source, members,
-            };
-            new IndexAttestation(`${prefix}-${key}-signature`, { ...indexBase, kind: "signature" }, childOpts);
-            new IndexAttestation(`${prefix}-${key}-provenance`, { ...indexBase, kind: "provenance" }, childOpts);
-            new IndexAttestation(`${prefix}-${key}-sbom`, { ...indexBase, kind: "sbom", publicKey: args.key.verifying.apply((v) => v.publicKey ?? "") },
-                { ...childOpts, dependsOn: sboms });
+                source: args.source, members, publicKey: args.key.verifying.apply((v) => v.publicKey ?? ""),
+            }, { ...childOpts, dependsOn: platformAttestations, aliases: [{ name: `${prefix}-${key}-signature` }] });
             signed[key] = indexDigest;
         }
         this.signed = pulumi.output(signed);
