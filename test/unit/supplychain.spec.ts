@@ -12,7 +12,7 @@ import { dockerfileText } from "../../components/supplychain/supplyChain";
 import { verificationProvider } from "../../components/supplychain/verifyProvider";
 import { isSecret, Recorded } from "../../scripts/harness/mocks";
 import { ROOT } from "../../scripts/harness/stackFile";
-import { assertMentions, byName, plain, runStack, SHA, stackConfigError } from "./helpers";
+import { assertMentions, builds, byName, indexes, plain, runStack, SHA, stackConfigError } from "./helpers";
 
 const D = (c: string) => `sha256:${c.repeat(64)}`;
 const source = { repository: "https://github.com/example-org/imagefleet", commit: SHA, branch: "main" };
@@ -155,18 +155,131 @@ describe("supply chain: several provenances of one digest, and what an index hol
 });
 
 describe("supply chain: resources are keyed on the digest they cover", () => {
-    const olds = { kind: "provenance", repository: "r/runtime", digest: D("a"), keyId: "k1", predicate: { commit: "old" } };
+    const olds = { repository: "r/runtime", digest: D("a"), keyId: "k1", predicate: { commit: "old" } };
 
     it("a later commit that republishes the same digest changes nothing, so nothing is signed again", async () => {
         for (const provider of [platformAttestationProvider, indexAttestationProvider]) {
-            const news = { kind: "provenance", repository: "r/runtime", digest: D("a"), keyId: "k1", build: { source: { ...source, commit: "f".repeat(40) } } };
+            const news = { repository: "r/runtime", digest: D("a"), keyId: "k1", build: { source: { ...source, commit: "f".repeat(40) } } };
             assert.deepEqual(await provider.diff!("id", olds, news), { changes: false, replaces: [], deleteBeforeReplace: false });
         }
+    });
+
+    it("a record from before one resource per digest (its `kind` in the state) is no change either", async () => {
+        const before = { ...olds, kind: "provenance" };
+        assert.deepEqual(await platformAttestationProvider.diff!("id", before, { ...olds, build: {} }), { changes: false, replaces: [], deleteBeforeReplace: false });
+        assert.deepEqual(await indexAttestationProvider.diff!("id", { ...before, kind: "signature" }, olds), { changes: false, replaces: [], deleteBeforeReplace: false });
     });
 
     it("a new digest or a new key replaces the attestation", async () => {
         assert.deepEqual((await platformAttestationProvider.diff!("id", olds, { ...olds, digest: D("b") })).replaces, ["digest"]);
         assert.deepEqual((await indexAttestationProvider.diff!("id", olds, { ...olds, keyId: "k2" })).replaces, ["keyId"]);
+    });
+});
+
+describe("supply chain: one create per digest, step by step", () => {
+    const TOOLS = ["COSIGN", "SYFT", "DOCKER"] as const;
+    const saved = Object.fromEntries(TOOLS.map((t) => [t, process.env[`IMAGEFLEET_${t}`]]));
+    let tmp = "";
+    const log = () => fs.readFileSync(path.join(tmp, "log"), "utf8").trim().split("\n");
+    const signing = { privateKey: "PRIVATE", password: "pw" };
+    const repository = "registry.localhost:5000/imagefleet/runtime";
+    const sbom = JSON.stringify({ spdxVersion: "SPDX-2.3", packages: [{ name: "busybox" }, { name: "musl" }] });
+
+    /** Stand-ins for cosign, syft and docker that log `<tool> <subcommand> [--type T] <subject>`; cosign fails `FAIL` (e.g. `sign`, `spdxjson`). */
+    function fakeTools(fail = ""): void {
+        const logLine = `for last; do :; done; echo "$TOOL $1 $(echo "$*" | grep -o -- '--type [a-z0-9]*') $last" >> ${path.join(tmp, "log")}`;
+        const scripts: Record<(typeof TOOLS)[number], string> = {
+            COSIGN: [
+                logLine,
+                `case "$*" in *${fail || "no-failure"}*) echo "cosign: refused" >&2; exit 1;; esac`,
+                `[ "$1" = verify-attestation ] && echo '${envelope(D("1"), "https://spdx.dev/Document", JSON.parse(sbom))}'`,
+                "exit 0",
+            ].join("\n"),
+            SYFT: [`echo "$TOOL $1 $2" >> ${path.join(tmp, "log")}`, `out=$(echo "$*" | grep -o 'spdx-json=[^ ]*' | cut -d= -f2); printf '%s' '${sbom}' > "$out"`].join("\n"),
+            DOCKER: "exit 0",
+        };
+        for (const t of TOOLS) {
+            const file = path.join(tmp, t.toLowerCase());
+            fs.writeFileSync(file, `#!/bin/sh\nTOOL=${t.toLowerCase()}\n${scripts[t]}\n`, { mode: 0o755 });
+            process.env[`IMAGEFLEET_${t}`] = file;
+        }
+    }
+
+    beforeEach(() => {
+        tmp = fs.mkdtempSync(path.join(fs.realpathSync(require("os").tmpdir()), "imagefleet-attest-"));
+        fs.writeFileSync(path.join(tmp, "log"), "");
+    });
+    afterEach(() => {
+        fs.rmSync(tmp, { recursive: true, force: true });
+        for (const t of TOOLS) {
+            if (saved[t] === undefined) {
+                delete process.env[`IMAGEFLEET_${t}`];
+            } else {
+                process.env[`IMAGEFLEET_${t}`] = saved[t];
+            }
+        }
+    });
+
+    const platformInputs = {
+        repository, digest: D("1"), platform: "linux/arm64", keyId: "k1", signing,
+        build: {
+            image: "runtime", variant: "", platform: "linux/arm64", repository, source, context: "example", dockerfile: "example/runtime.Dockerfile",
+            buildArgs: {}, builder: "imagefleet-local-arm64", dockerfileText: "FROM scratch\n", familyContexts: {},
+        },
+    };
+    const indexInputs = {
+        repository, digest: D("f"), keyId: "k1", signing, publicKey: "PUBLIC", image: "runtime", variant: "", source,
+        members: { "linux/arm64": { digest: D("1"), builder: "b-arm64" }, "linux/amd64": { digest: D("2"), builder: "b-amd64" } },
+    };
+
+    it("a per-platform digest: syft, then the SBOM and the provenance attested, one resource keyed on the digest", async () => {
+        fakeTools();
+        const r = await platformAttestationProvider.create(platformInputs);
+        assert.deepEqual(log(), [
+            `syft scan registry:${repository}@${D("1")}`,
+            `cosign attest --type spdxjson ${repository}@${D("1")}`,
+            `cosign attest --type slsaprovenance1 ${repository}@${D("1")}`,
+        ]);
+        assert.equal(r.id, `${D("1")}-attestations`);
+        assert.equal(r.outs.packageCount, 2);
+        assert.match(r.outs.sbomSha256, /^[0-9a-f]{64}$/);
+        assert.equal((r.outs.predicate as any).buildDefinition.externalParameters.source.commit, SHA);
+        assert.equal(r.outs.kind, undefined);
+        assert.ok(!JSON.stringify(r.outs).includes("PRIVATE"), "key material in the outputs");
+    });
+
+    it("an index digest: signature, provenance, then each platform's verified SBOM, in that order, one resource keyed on the digest", async () => {
+        fakeTools();
+        const r = await indexAttestationProvider.create(indexInputs);
+        const ref = `${repository}@${D("f")}`;
+        assert.deepEqual(log(), [
+            `cosign sign  ${ref}`,
+            `cosign attest --type slsaprovenance1 ${ref}`,
+            `cosign verify-attestation --type spdxjson ${repository}@${D("2")}`,
+            `cosign attest --type spdxjson ${ref}`,
+            `cosign verify-attestation --type spdxjson ${repository}@${D("1")}`,
+            `cosign attest --type spdxjson ${ref}`,
+        ]);
+        assert.equal(r.id, `${D("f")}-index`);
+        assert.deepEqual(r.outs.platforms, ["linux/amd64", "linux/arm64"]);
+        assert.deepEqual(indexMembers(r.outs.predicate), [{ platform: "linux/amd64", digest: D("2") }, { platform: "linux/arm64", digest: D("1") }]);
+    });
+
+    it("a step that fails names the image ref and the step, and what the next up repeats", async () => {
+        fakeTools("slsaprovenance1");
+        await assert.rejects(indexAttestationProvider.create(indexInputs), (e: Error) => {
+            assertMentions(e.message, [`${repository}@${D("f")}: step "provenance" failed`, "done before it: signature", "the next pulumi up repeats every step",
+                `cosign attest --type slsaprovenance1 ${repository}@${D("f")} failed`, "cosign: refused"]);
+            return true;
+        });
+        fakeTools("sign");
+        await assert.rejects(indexAttestationProvider.create(indexInputs), /: step "signature" failed: cosign sign .* failed/);
+        fakeTools("spdxjson");
+        await assert.rejects(platformAttestationProvider.create(platformInputs), (e: Error) => {
+            assertMentions(e.message, [`${repository}@${D("1")}: step "sbom" failed`, `cosign attest --type spdxjson ${repository}@${D("1")} failed`]);
+            assert.ok(!/done before it/.test(e.message));
+            return true;
+        });
     });
 });
 
@@ -177,12 +290,23 @@ describe("supply chain on the local stack (mocks)", () => {
     });
     const dynamic = (type: string) => resources.filter((r) => r.type === `pulumi-nodejs:dynamic/supplychain:${type}`);
 
-    it("declares an SBOM and a provenance per per-platform image, and a signature, provenance and SBOM per index, under the family", () => {
+    const attestation = (type: string, name: string) => {
+        const found = dynamic(type).find((r) => r.name === name);
+        assert.ok(found, `no ${type} ${name}`);
+        return found;
+    };
+
+    it("declares one attestation per per-platform digest (SBOM and provenance) and one per index (signature, provenance, SBOMs), under the family", () => {
         const platform = dynamic("PlatformAttestation");
-        assert.equal(platform.length, 3 * 2 * 2);
+        assert.deepEqual(platform.map((r) => r.name).sort(), ["artifact", "dev-env", "runtime"]
+            .flatMap((i) => ["amd64", "arm64"].map((a) => `example-${i}-${a}`)).sort());
         const index = dynamic("IndexAttestation");
-        assert.deepEqual(index.map((r) => r.name).sort(), ["artifact", "dev-env", "runtime"]
-            .flatMap((i) => ["provenance", "sbom", "signature"].map((k) => `example-${i}-${k}`)).sort());
+        assert.deepEqual(index.map((r) => r.name).sort(), ["example-artifact", "example-dev-env", "example-runtime"]);
+        for (const r of [...platform, ...index]) {
+            assert.equal(plain(r).kind, undefined, `${r.name}: a kind input`);
+        }
+        // Per image: 2 platform records + 1 index record (was 2 × 2 + 3).
+        assert.equal(platform.length + index.length, 3 * (2 + 1));
         assert.equal(byName(resources, "example-supplychain").parent, "example");
         assert.equal(byName(resources, "example-supplychain").type, "imagefleet:supplychain:SupplyChain");
         for (const r of [...platform, ...index]) {
@@ -192,8 +316,8 @@ describe("supply chain on the local stack (mocks)", () => {
     });
 
     it("each provenance is made from the build's own inputs: commit, Dockerfile, target, build args, contexts pinned by digest, builder", () => {
-        const prov = plain(byName(resources, "example-runtime-arm64-provenance"));
-        const build = byName(resources, "example-runtime-arm64");
+        const prov = plain(attestation("PlatformAttestation", "example-runtime-arm64"));
+        const build = builds(resources).find((r) => r.name === "example-runtime-arm64")!;
         assert.equal(prov.digest, build.state.digest);
         assert.equal(prov.repository, "registry.localhost:5000/imagefleet/runtime");
         assert.deepEqual(prov.build.source, { repository: "https://github.com/example-org/imagefleet", commit: SHA, branch: "main" });
@@ -204,9 +328,15 @@ describe("supply chain on the local stack (mocks)", () => {
         assert.equal(prov.build.buildArgs.BASE_IMAGE, "registry.localhost:5000/base/debian:bookworm");
         const artifact = byName(resources, "example-artifact-arm64");
         assert.deepEqual(prov.build.familyContexts, { artifact: `docker-image://registry.localhost:5000/imagefleet/artifact@${artifact.state.digest}` });
-        const sig = plain(byName(resources, "example-runtime-signature"));
-        assert.equal(sig.digest, byName(resources, "example-runtime").state.ref.split("@")[1]);
-        assert.deepEqual(Object.keys(sig.members).sort(), ["linux/amd64", "linux/arm64"]);
+        const index = plain(attestation("IndexAttestation", "example-runtime"));
+        assert.equal(index.digest, indexes(resources).find((r) => r.name === "example-runtime")!.state.ref.split("@")[1]);
+        assert.deepEqual(Object.keys(index.members).sort(), ["linux/amd64", "linux/arm64"]);
+        assert.match(index.publicKey, /PUBLIC|BEGIN/, "the index reads the platforms' SBOMs back with the public key");
+    });
+
+    it("the index record waits for its platforms' records (it reads their SBOMs back)", () => {
+        const index = attestation("IndexAttestation", "example-runtime");
+        assert.deepEqual([...(index.options.dependsOn ?? [])].sort(), ["example-runtime-amd64", "example-runtime-arm64"]);
     });
 
     it("reads the Dockerfile from its location when the provider reports an empty inline text (docker-build 0.0.22 does)", () => {
