@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import {
     baseImages, builderMatches, checkImageProvenance, imageProvenance, ImageBuildInfo, indexMembers, indexProvenance, manifestsOf,
@@ -206,7 +207,7 @@ describe("supply chain: one create per digest, step by step", () => {
     }
 
     beforeEach(() => {
-        tmp = fs.mkdtempSync(path.join(fs.realpathSync(require("os").tmpdir()), "imagefleet-attest-"));
+        tmp = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), "imagefleet-attest-"));
         fs.writeFileSync(path.join(tmp, "log"), "");
     });
     afterEach(() => {
