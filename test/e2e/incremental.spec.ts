@@ -95,7 +95,7 @@ describe("builds across commits (real engine, local stack)", function () {
         const up = ok(project.run("up"));
         assert.deepEqual(changedImages(up.resources), ["example-runtime-amd64", "example-runtime-arm64"]);
         assert.deepEqual(compiles(up.resources), []);
-        const runtime = up.resources.find((r) => r.name === "example-runtime-arm64")!;
+        const runtime = up.resources.find((r) => r.type === "docker-build:index:Image" && r.name === "example-runtime-arm64")!;
         assert.ok(runtime.steps.some((s) => / RUN .*imagefleet-change/.test(s.name) && s.ran), "the runtime's changed step did not run");
         const digests = digestsOf(project.outputs().platformRefs);
         assert.deepEqual(digests["dev-env"], first.digests["dev-env"]);
