@@ -12,7 +12,7 @@
 //   wide      32 images (dev-env, artifact, 30 runtimes), amd64 only, warm
 // Every sequence has its own registry namespace, so each cold build really
 // starts empty. Prints Markdown; BENCHMARKS.md keeps the latest.
-//   npm run bench:commits [-- --only pulumi|bake] [--families example,monorepo,wide] [--no-wiped]
+//   npm run bench:commits [-- --only pulumi|bake] [--families example,monorepo,wide] [--no-wiped | --wiped monorepo,…]
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -259,12 +259,13 @@ function main(): void {
     const args = process.argv.slice(2);
     const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
     const families = args.includes("--families") ? args[args.indexOf("--families") + 1].split(",") : FAMILIES.map((f) => f.name);
-    const wipedToo = !args.includes("--no-wiped");
+    // --wiped F,G: wiped tracks for those families only; --no-wiped: none.
+    const wipedFor = args.includes("--wiped") ? args[args.indexOf("--wiped") + 1].split(",") : args.includes("--no-wiped") ? [] : FAMILIES.map((f) => f.name);
     const id = Date.now().toString(36);
     ensureBakeBuilder();
     const tracks: Track[] = [];
     for (const family of FAMILIES.filter((f) => families.includes(f.name))) {
-        for (const wiped of wipedToo && family.wiped ? [false, true] : [false]) {
+        for (const wiped of wipedFor.includes(family.name) && family.wiped ? [false, true] : [false]) {
             for (const tool of ["pulumi", "bake"] as const) {
                 if (!only || only === tool) {
                     tracks.push(runTrack(family, tool, wiped, id));
