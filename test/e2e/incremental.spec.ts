@@ -6,7 +6,7 @@ import { strict as assert } from "assert";
 import * as crypto from "crypto";
 import * as path from "path";
 import { changedImages, Project, ResourceStep, wipeBuilders } from "./project";
-import { fromCache, manifest, must, requireEngine, sh, smallerCompile } from "./support";
+import { fromCache, manifest, must, registryTags, requireEngine, sh, smallerCompile } from "./support";
 
 const IMAGES = ["dev-env", "artifact", "runtime"];
 
@@ -54,6 +54,8 @@ describe("builds across commits (real engine, local stack)", function () {
 
     it("commit B, changing nothing: no Image changes in preview or up, the same digests, and <sha12 of B> runs on amd64 and arm64", async () => {
         const sha = project.commit("a commit that changes nothing the family builds from");
+        const repos = IMAGES.map((image) => `${namespace}/${image}`);
+        const held = await registryTags(repos);
         const preview = ok(project.run("preview"));
         assert.deepEqual(changedImages(preview.resources), [], "the preview updates Images");
         const up = ok(project.run("up"));
@@ -75,6 +77,11 @@ describe("builds across commits (real engine, local stack)", function () {
             assert.match(run.stdout, new RegExp(`^imagefleet-example .* arch=${platform === "linux/amd64" ? "x86_64" : "aarch64"} `), `${platform}: ${run.stdout}`);
         }
         ok(project.pulumi("up", "--yes", "--expect-no-changes"));
+        // Nothing already published is lost or moved: every tag held before still names its digest.
+        const after = await registryTags(repos);
+        const lost = [...held].filter(([tag, digest]) => after.get(tag) !== digest).map(([tag, digest]) => `${tag}: ${digest} -> ${after.get(tag) ?? "gone"}`);
+        assert.deepEqual(lost, [], "tags the registry held before the no-change commit");
+        assert.ok(held.size >= 3 * IMAGES.length, `too few tags to judge: ${[...held.keys()].join(", ")}`);
     });
 
     it("a fresh clone at another path, under umask 0002 with new mtimes: pulumi preview shows no Image change", () => {
