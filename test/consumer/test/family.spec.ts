@@ -79,9 +79,11 @@ describe("a program that imports imagefleet", () => {
     it("registers one buildx builder per platform, named after the fleet, and exports them", async () => {
         const registrations = ofType("pulumi-nodejs:dynamic/builders:BuildxRegistration").map((r) => [r.inputs.platform, r.inputs.builderName]).sort();
         assert.deepEqual(registrations, [["linux/amd64", "fleet-amd64"], ["linux/arm64", "fleet-arm64"]]);
-        const builders = run.outputs.builders as Record<string, pulumi.Output<string>>;
-        assert.equal(await valueOf(builders["linux/amd64"]), "fleet-amd64");
-        assert.equal(await valueOf(builders["linux/arm64"]), "fleet-arm64");
+        // A pool per platform (one host each here): each host's builder name, and `ready` once it is registered.
+        const builders = run.outputs.builders as Record<string, pulumi.Input<{ name: string; ready: pulumi.Input<string> }[]>>;
+        for (const arch of ["amd64", "arm64"]) {
+            assert.deepEqual(await valueOf(builders[`linux/${arch}`]), [{ name: `fleet-${arch}`, ready: `fleet-${arch}` }]);
+        }
     });
 
     it("pins both runtimes to the artifact built for the same platform, by digest", () => {
