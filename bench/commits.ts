@@ -13,6 +13,7 @@
 // Every sequence has its own registry namespace, so each cold build really
 // starts empty. Prints Markdown; BENCHMARKS.md keeps the latest.
 //   npm run bench:commits [-- --only pulumi|bake] [--families example,monorepo,wide] [--no-wiped | --wiped monorepo,…]
+//                         [--skip example:artifact,example:dev-env]   (leave those steps out)
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -161,13 +162,13 @@ interface Track {
     readonly results: Map<string, Measure>;
 }
 
-function runTrack(family: Family, tool: Track["tool"], wiped: boolean, id: string): Track {
+function runTrack(family: Family, tool: Track["tool"], wiped: boolean, id: string, skip: readonly string[]): Track {
     const name = `bench-${id}-${family.name}-${tool}-${wiped ? "wiped" : "warm"}`;
     const project = new Project({ branch: name, namespace: name });
     const track: Track = { family, tool, wiped, results: new Map() };
     try {
         family.setup?.(project);
-        for (const c of family.commits) {
+        for (const c of family.commits.filter((x) => !skip.includes(`${family.name}:${x.key}`))) {
             if (c.again && tool === "bake") {
                 track.results.set(c.key, bakeUp(project));
                 continue;
@@ -192,7 +193,7 @@ function table(tracks: readonly Track[]): string {
     for (const family of FAMILIES.filter((f) => tracks.some((t) => t.family === f))) {
         out.push(`### ${family.name}: ${family.what}`, "", "| commit | tool | builders | seconds | of cold | RUN steps ran / reported | compile ran | Images updated |", "|---|---|---|---|---|---|---|---|");
         for (const c of family.commits) {
-            for (const t of tracks.filter((x) => x.family === family)) {
+            for (const t of tracks.filter((x) => x.family === family && x.results.has(c.key))) {
                 const m = t.results.get(c.key)!;
                 const cold = t.results.get("cold")!.seconds;
                 const images = m.images ? (m.images.length === 0 ? "0" : m.images.length > 6 ? `${m.images.length}` : `${m.images.length}: ${m.images.map((n) => n.replace(/^example-/, "")).join(", ")}`) : "n/a (always all)";
@@ -222,8 +223,10 @@ function verdicts(tracks: readonly Track[]): string[] {
             const limit = t.wiped ? 20 : 15;
             say(!rt.images!.some((n) => /dev-env|artifact/.test(n)) && !rt.compiled && (100 * rt.seconds) / m("cold").seconds <= limit,
                 `${b}, runtime-only change: updated ${rt.images!.join(", ")}; compile ${rt.compiled ? "ran" : "did not run"}; ${pct(rt.seconds, m("cold").seconds)} of cold (≤ ${limit} %)`);
-            const art = m("artifact");
-            say(!art.images!.some((n) => /dev-env/.test(n)), `${b}, artifact source change: updated ${art.images!.join(", ")} (dev-env not updated)`);
+            if (t.results.has("artifact")) {
+                const art = m("artifact");
+                say(!art.images!.some((n) => /dev-env/.test(n)), `${b}, artifact source change: updated ${art.images!.join(", ")} (dev-env not updated)`);
+            }
         }
         if (t.family.name === "monorepo") {
             const docs = m("docs");
@@ -231,9 +234,9 @@ function verdicts(tracks: readonly Track[]): string[] {
                 `${b}, docs-only commit: ${docs.images!.length} Images updated, ${docs.seconds.toFixed(1)} s = ${(docs.seconds / floor).toFixed(2)}× the floor (≤ 1.5×)`);
             const fe = m("fe-conf");
             say(fe.images!.join(",") === "example-fe-amd64,example-fe-arm64", `${b}, fe config change: updated ${fe.images!.join(", ")} (exactly fe's 2)`);
-            const art = m("artifact");
-            say(art.images!.includes("example-artifact-amd64") && art.images!.includes("example-artifact-arm64") && !art.images!.some((n) => /dev-env/.test(n)),
-                `${b}, artifact source change: updated ${art.images!.join(", ")}`);
+            const art = t.results.get("artifact");
+            say(art !== undefined && art.images!.includes("example-artifact-amd64") && art.images!.includes("example-artifact-arm64") && !art.images!.some((n) => /dev-env/.test(n)),
+                `${b}, artifact source change: updated ${art?.images!.join(", ") ?? "(not run)"}`);
         }
         if (t.family.name === "wide") {
             const nothing = m("nothing");
@@ -261,6 +264,7 @@ function main(): void {
     const families = args.includes("--families") ? args[args.indexOf("--families") + 1].split(",") : FAMILIES.map((f) => f.name);
     // --wiped F,G: wiped tracks for those families only; --no-wiped: none.
     const wipedFor = args.includes("--wiped") ? args[args.indexOf("--wiped") + 1].split(",") : args.includes("--no-wiped") ? [] : FAMILIES.map((f) => f.name);
+    const skip = args.includes("--skip") ? args[args.indexOf("--skip") + 1].split(",") : [];
     const id = Date.now().toString(36);
     ensureBakeBuilder();
     const tracks: Track[] = [];
@@ -268,7 +272,7 @@ function main(): void {
         for (const wiped of wipedFor.includes(family.name) && family.wiped ? [false, true] : [false]) {
             for (const tool of ["pulumi", "bake"] as const) {
                 if (!only || only === tool) {
-                    tracks.push(runTrack(family, tool, wiped, id));
+                    tracks.push(runTrack(family, tool, wiped, id, skip));
                 }
             }
         }

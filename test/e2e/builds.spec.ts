@@ -113,16 +113,18 @@ describe("real builds (Docker engine BuildKit, local registry, QEMU)", function 
         assert.ok((await tags("imagefleet/runtime-cache")).includes(`${fresh}-arm64`), "the new branch's cache ref was not written");
     });
 
-    it("a Dockerfile syntax error fails with BuildKit's message and the image name, and pushes nothing", async () => {
+    it("a Dockerfile syntax error is refused before anything builds, with BuildKit's message and the image name, and pushes nothing", async () => {
         const broken = runSha();
         const dir = copyExample();
         const file = path.join(dir, "runtime.Dockerfile");
         fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("RUN /usr/local/bin/hello", "RUNN /usr/local/bin/hello"));
         const images = JSON.stringify(exampleFamily({ context: dir }));
-        const r = await bake([`imagefleet:gitSha=${broken}`, `imagefleet:gitBranch=${branch}`, `imagefleet:images=${images}`], "example-runtime");
-        assert.notEqual(r.code, 0);
-        assert.match(r.stderr, /unknown instruction: RUNN/i);
-        assert.match(r.stderr, /example-runtime-(amd64|arm64)/);
+        // BuildKit's own frontend parses every Dockerfile when the program runs (exact inputs), so the
+        // program refuses the family, naming the image, before a bake file or any build exists.
+        const refused = await bake([`imagefleet:gitSha=${broken}`, `imagefleet:gitBranch=${branch}`, `imagefleet:images=${images}`], "example-runtime")
+            .then((r) => assert.fail(`the broken Dockerfile was baked (exit ${r.code})`), (err: unknown) => (err instanceof Error ? err.message : String(err)));
+        assert.match(refused, /unknown instruction: RUNN/i);
+        assert.match(refused, /images\[2\]\.dockerfile: image "runtime": BuildKit's Dockerfile frontend refused .*runtime\.Dockerfile: dockerfile parse error on line \d+/);
         for (const image of ["dev-env", "artifact", "runtime"]) {
             const pushed = (await tags(`imagefleet/${image}`)).filter((t) => t.startsWith(broken.slice(0, 12)));
             assert.deepEqual(pushed, [], `imagefleet/${image} got ${pushed.join(", ")}`);
