@@ -148,6 +148,12 @@ export class Stack {
                     out.set(tag.replace(/^[^/]+\//, ""), r.outputs.digest);
                 }
             }
+            // The commit's tags (<sha12>, the environment's) live in the family's TagSet: `repo:tag` -> `repo@sha256:…`.
+            if (r.type === "pulumi-nodejs:dynamic/images:TagSet") {
+                for (const [tag, source] of Object.entries((r.outputs?.tags ?? {}) as Record<string, string>)) {
+                    out.set(tag.replace(/^[^/]+\//, ""), source.slice(source.lastIndexOf("@") + 1));
+                }
+            }
         }
         return out;
     }
