@@ -47,10 +47,9 @@ describe("the real Pulumi engine on the local stack (pulumi preview, up, destroy
 
     it("pulumi preview lists the family's resources", () => {
         const r = ok(pulumi("preview"));
-        for (const image of IMAGES) {
-            for (const name of [`example-${image}-amd64`, `example-${image}-arm64`, `example-${image}`, `example-${image}-env`]) {
-                assert.match(r.stdout, new RegExp(`\\b${name}\\b.*create`), `${name} is not in the preview`);
-            }
+        // Per image its builds and its index; the commit's and the environment's tags of every image are the family's TagSet.
+        for (const name of [...IMAGES.flatMap((image) => [`example-${image}-amd64`, `example-${image}-arm64`, `example-${image}`]), "example-tags"]) {
+            assert.match(r.stdout, new RegExp(`\\b${name}\\b.*create`), `${name} is not in the preview`);
         }
     });
 
@@ -75,9 +74,10 @@ describe("the real Pulumi engine on the local stack (pulumi preview, up, destroy
 
     it("a second pulumi up reports no changes", () => {
         const r = ok(pulumi("up", "--yes", "--expect-no-changes"));
-        // 14 for the family; 12 for the supply chain (key and key pair, component, one record per
-        // per-platform digest (6) and one per index (3); it was 24 with a record per statement).
-        assert.match(r.stdout, /28 unchanged/);
+        // The stack and the family component; 12 for the family's resources (6 Images, 3 Indexes, the TagSet,
+        // 2 builder checks); 12 for the supply chain (key component and key pair, component, one record per
+        // per-platform digest (6) and one per index (3)).
+        assert.match(r.stdout, /26 unchanged/);
     });
 
     it("a one-line change to the runtime Dockerfile updates only the runtime image's resources", () => {
@@ -88,10 +88,12 @@ describe("the real Pulumi engine on the local stack (pulumi preview, up, destroy
             .filter((s) => s.op !== "same" && !s.urn.includes("pulumi:pulumi:Stack"))
             .map((s) => s.urn.split("::").pop()!);
         assert.ok(changed.length > 0, "the preview shows no change");
-        // Besides the runtime's own resources: the builder check of each platform that now has a build to run.
+        // Besides the runtime's own resources: the builder check of each platform that now has a build to run,
+        // and the family's TagSet, whose runtime tags move to the new index.
         const checks = changed.filter((n) => n.startsWith("example-builder-"));
         assert.deepEqual(checks.sort(), ["example-builder-amd64", "example-builder-arm64"], changed.join(", "));
-        assert.deepEqual(changed.filter((n) => !n.startsWith("example-runtime") && !checks.includes(n)), [], `non-runtime resources change: ${changed.join(", ")}`);
+        assert.ok(changed.includes("example-tags"), changed.join(", "));
+        assert.deepEqual(changed.filter((n) => !n.startsWith("example-runtime") && !checks.includes(n) && n !== "example-tags"), [], `non-runtime resources change: ${changed.join(", ")}`);
         assert.ok(changed.includes("example-runtime-amd64") && changed.includes("example-runtime-arm64"), changed.join(", "));
         const diff = ok(pulumi("preview", "--diff")).stdout;
         assert.match(diff, /example-runtime-amd64/);

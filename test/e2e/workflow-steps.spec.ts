@@ -177,7 +177,8 @@ describe("the workflows' own steps, run on a fresh clone", function () {
     const clone = path.join(work, "clone");
     const backend = path.join(work, "state");
     const outputs = path.join(work, "step-outputs");
-    const sha = runSha();
+    // The commit GitHub names (GITHUB_SHA); a test that commits moves it on, as a new push or PR head does.
+    let sha = runSha();
     const branch = `e2e-workflows-${sha.slice(0, 8)}`;
     const passed = new Set<string>();
     const ran: string[] = [];
@@ -295,6 +296,7 @@ describe("the workflows' own steps, run on a fresh clone", function () {
         const file = path.join(clone, "example", "runtime.Dockerfile");
         fs.appendFileSync(file, "# a runtime-only change\nENV IMAGEFLEET_REVIEWED=1\n");
         must("git", ["-c", "user.name=e2e", "-c", "user.email=e2e@imagefleet.test", "commit", "-qam", "runtime only"], { cwd: clone });
+        sha = must("git", ["rev-parse", "HEAD"], { cwd: clone }).stdout.trim();
         runJob(job);
         const comment = fs.readFileSync(path.join(clone, "comment-dev.md"), "utf8");
         ran.push(`review comment (${comment.length} characters):\n${comment.split("\n").slice(0, 12).map((l) => `        ${l}`).join("\n")}`);
