@@ -1,5 +1,6 @@
 // npm run bench:commits — what `pulumi up` costs commit after commit, the way
-// CI runs it: the real engine through scripts/up-local.sh, the docker-build
+// CI runs it: the real engine through scripts/up-local.sh (`up --skip-preview`,
+// as the deploy workflow's pulumi/actions runs it), the docker-build
 // provider, the local mTLS buildkitd hosts (amd64 native, arm64 under QEMU)
 // and the TLS registry, in a git checkout that gets a new commit per step.
 // Side by side in the same run: `docker buildx bake` of the same graph
@@ -119,8 +120,13 @@ function check<T extends { code: number; stdout: string; stderr: string }>(r: T,
     return r;
 }
 
+/**
+ * `pulumi up` as the deploy workflow runs it: pulumi/actions' `command: up` is
+ * the Automation API's `stack.up()`, which passes `--yes --skip-preview`
+ * (@pulumi/pulumi automation/stack.js); the preview is the pull request's.
+ */
 function pulumiUp(p: Project, ...flags: string[]): Measure {
-    const r = check(p.run("up", ...flags), "pulumi up");
+    const r = check(p.run("up", "--skip-preview", ...flags), "pulumi up");
     const steps = r.resources.flatMap((x: ResourceStep) => x.steps);
     const changed = r.resources.filter((x) => x.op !== "same" && x.op !== "read" && !x.type.startsWith("pulumi:pulumi:")).map((x) => `${x.op} ${x.name}`).sort();
     return { seconds: r.seconds, ...measureSteps(steps), images: changedImages(r.resources), changed };

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { RegistryAuth } from "../supplychain/tools";
 import * as tools from "../supplychain/tools";
+import * as manifestCopy from "./manifestCopy";
 
 /**
  * A commit's tags for a whole family, published at registry speed. A commit
@@ -17,6 +18,7 @@ import * as tools from "../supplychain/tools";
 
 // The provider captures these, never the module (see supplychain/providers.ts).
 const { runTool, tail } = tools;
+const { manifestCopier } = manifestCopy;
 
 /** Inputs of a TagSet. */
 export interface TagSetArgs {
@@ -39,7 +41,7 @@ function moved(olds: Partial<Props> | undefined, news: Props): string[] {
     return Object.keys(news.tags).filter((t) => olds?.tags?.[t] !== news.tags[t]).sort();
 }
 
-/** Copies each moved tag's index, one imagetools call per source (it takes several -t), `concurrency` at a time. */
+/** Copies each moved tag's index, one copy per source (it takes several tags), `concurrency` at a time. */
 async function publish(props: Props, tags: readonly string[]): Promise<void> {
     const bySource = new Map<string, string[]>();
     for (const t of tags) {
@@ -47,18 +49,27 @@ async function publish(props: Props, tags: readonly string[]): Promise<void> {
     }
     const jobs = [...bySource];
     const failures: string[] = [];
+    const concurrency = Math.max(1, props.concurrency ?? 8);
+    const copier = manifestCopier(props.registry, concurrency);
     const worker = async () => {
         for (let job = jobs.shift(); job !== undefined; job = jobs.shift()) {
             const [source, targets] = job;
+            const direct = await copier.copy(source, targets);
+            if (direct.ok || !direct.fallback) {
+                if (!direct.ok) {
+                    failures.push(`${targets.join(", ")} -> ${source}: ${direct.why}`);
+                }
+                continue;
+            }
             const r = await runTool("docker", ["buildx", "imagetools", "create", ...targets.flatMap((t) => ["-t", t]), source], { registry: props.registry, timeoutMs: 10 * 60 * 1000 });
             if (r.code !== 0) {
                 failures.push(`${targets.join(", ")} -> ${source}: ${tail(r)}`);
             }
         }
     };
-    await Promise.all(Array.from({ length: Math.max(1, props.concurrency ?? 8) }, worker));
+    await Promise.all(Array.from({ length: concurrency }, worker)).finally(() => copier.close());
     if (failures.length > 0) {
-        throw new Error(`could not publish ${failures.length} of ${bySource.size} tag copies (docker buildx imagetools create):\n${failures.join("\n")}`);
+        throw new Error(`could not publish ${failures.length} of ${bySource.size} tag copies:\n${failures.join("\n")}`);
     }
 }
 
