@@ -61,7 +61,7 @@ export default defineConfig(
         // Dynamic providers are serialized with their closures: Pulumi captures the
         // functions' source, so the provider must `require` modules inside them
         // instead of importing at the top (see the comment in the file).
-        files: ["components/builders/registration.ts", "components/builders/kubernetesBuilder.ts", "components/supplychain/tools.ts", "components/supplychain/providers.ts"],
+        files: ["components/builders/registration.ts", "components/builders/kubernetesBuilder.ts", "components/supplychain/tools.ts", "components/supplychain/providers.ts", "components/images/manifestCopy.ts"],
         rules: { "@typescript-eslint/no-require-imports": "off" },
     },
     {
