@@ -16,13 +16,7 @@
  * retried another way.
  */
 import type * as http from "http";
-
-/** Credentials for one registry host. */
-export interface CopyAuth {
-    readonly address: string;
-    readonly username?: string;
-    readonly password?: string;
-}
+import type { RegistryAuth } from "../supplychain/tools";
 
 export type CopyResult = { readonly ok: true } | { readonly ok: false; readonly fallback: boolean; readonly why: string };
 
@@ -74,7 +68,7 @@ function trustFor(host: string): string[] | undefined {
 }
 
 /** Basic credentials for a host: the given ones, else the docker config's `auths` entry. */
-function credentialsFor(host: string, auth?: CopyAuth): string | undefined {
+function credentialsFor(host: string, auth?: RegistryAuth): string | undefined {
     if (auth?.password && auth.address === host) {
         return Buffer.from(`${auth.username ?? ""}:${auth.password}`).toString("base64");
     }
@@ -91,7 +85,7 @@ function credentialsFor(host: string, auth?: CopyAuth): string | undefined {
 }
 
 /** One repository's session over a host's agent: the authorization the registry asked for. */
-function session(host: string, repo: string, auth: CopyAuth | undefined, agent: import("https").Agent) {
+function session(host: string, repo: string, auth: RegistryAuth | undefined, agent: import("https").Agent) {
     const https = require("https") as typeof import("https");
     let authorization: string | undefined;
 
@@ -150,7 +144,7 @@ function session(host: string, repo: string, auth: CopyAuth | undefined, agent: 
  * (its trust store is built once: a TLS context of Node's ~140 roots costs
  * tens of milliseconds of CPU). Close it when the batch is done.
  */
-export function manifestCopier(auth?: CopyAuth, sockets = 8) {
+export function manifestCopier(auth?: RegistryAuth, sockets = 8) {
     const https = require("https") as typeof import("https");
     const agents = new Map<string, import("https").Agent>();
     const agentFor = (host: string) => {
@@ -169,7 +163,7 @@ export function manifestCopier(auth?: CopyAuth, sockets = 8) {
  * Points every target tag at `source`'s manifest, in its repository.
  * `fallback: true` means another client may still succeed.
  */
-async function copyManifest(source: string, targets: readonly string[], auth: CopyAuth | undefined, agentFor: (host: string) => import("https").Agent): Promise<CopyResult> {
+async function copyManifest(source: string, targets: readonly string[], auth: RegistryAuth | undefined, agentFor: (host: string) => import("https").Agent): Promise<CopyResult> {
     const crypto = require("crypto") as typeof import("crypto");
     const from = parseRef(source);
     const to = targets.map(parseRef);
