@@ -1,7 +1,8 @@
 // npm run bench:pool — what a second builder host is worth. A wide family (a
 // dev-env and N images that each compile the example's program, amd64) is
-// built cold by `pulumi up` (the real engine through scripts/up-local.sh, the
-// docker-build provider, the TLS registry) on a pool of one buildkitd host,
+// built cold by `pulumi up --skip-preview` (what the deploy workflow runs: the
+// real engine through scripts/up-local.sh, the docker-build provider, the TLS
+// registry) on a pool of one buildkitd host,
 // then on a pool of two. Each host is a fleet host on 127.0.0.1 (the fleet's
 // own buildkitd.toml and certificates, registered by the fleet's own buildx
 // registration code) pinned to a CPU core of its own with taskset, so the
@@ -99,7 +100,7 @@ function upFamily(name: string, images: ReturnType<typeof family>, pool: readonl
             config["imagefleet:fallbackBranches"] = [`${name}-main`];
             delete config["imagefleet:supplychain"];
         }, "the bench family");
-        const r = project.run("up");
+        const r = project.run("up", "--skip-preview");
         if (r.code !== 0) {
             throw new Error(`pulumi up failed (${r.code})\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
         }
@@ -136,7 +137,7 @@ function coldRun(hosts: Host[], size: number, o: Options, id: string, n: number)
         }, "the bench family");
         const loadBefore = os.loadavg()[0];
         process.stderr.write(`[bench:pool] run ${n}: pool of ${size}, load ${loadBefore.toFixed(1)}\n`);
-        const r = project.run("up");
+        const r = project.run("up", "--skip-preview");
         if (r.code !== 0) {
             throw new Error(`pulumi up failed (${r.code})\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
         }
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
     const cpu = os.cpus()[0]?.model ?? "unknown CPU";
     console.log(`Run on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${os.cpus().length} cores (${cpu}); `
         + `${o.images} compile images (FUNCTIONS=${o.functions}, every compile cold) plus their dev-env (cached on both hosts beforehand), linux/amd64; hosts pinned to CPUs ${o.cpus.join(" and ")}.\n`);
-    console.log("| run | pool | `pulumi up`, cold (s) | builds per host | load average (1 min) before → after |");
+    console.log("| run | pool | `pulumi up --skip-preview`, cold (s) | builds per host | load average (1 min) before → after |");
     console.log("|---|---|---|---|---|");
     runs.forEach((r, i) => console.log(`| ${i + 1} | ${r.pool === 1 ? "one host" : "two hosts"} | ${r.seconds.toFixed(1)} | ${r.perHost.slice(0, r.pool).join(" / ")} | ${r.loadBefore.toFixed(1)} → ${r.loadAfter.toFixed(1)} |`));
     console.log("");
