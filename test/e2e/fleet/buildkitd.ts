@@ -48,10 +48,14 @@ export class Buildkitd {
     private proc?: ChildProcess;
 
     /**
-     * `cpus`: a CPU list for `taskset -c` (e.g. `"1"`): the daemon, and every
-     * build step it starts (they inherit its affinity), run on those CPUs only.
+     * `pin.cpus`: a CPU list for `taskset -c` (e.g. `"1"`): the daemon, and
+     * every build step it starts (they inherit its affinity), run on those CPUs
+     * only. `pin.nice`: their scheduling niceness, also inherited, so that
+     * processes outside the host (the engine, the registry) come first on the
+     * CPUs they share with it, as they would on machines of their own.
      */
-    constructor(readonly dir: string, readonly host: HostConfig, readonly pems: FleetPems, registryCAs: Record<string, string[]>, readonly cpus?: string) {
+    constructor(readonly dir: string, readonly host: HostConfig, readonly pems: FleetPems, registryCAs: Record<string, string[]>,
+        readonly pin?: { readonly cpus: string; readonly nice?: number }) {
         this.addr = `tcp://127.0.0.1:${host.port}`;
         this.tlsDir = path.join(dir, "tls");
         // Host paths and address are the only overrides; the rest is the fleet's rendering.
@@ -79,7 +83,9 @@ export class Buildkitd {
         const config = path.join(this.dir, "buildkitd.toml");
         fs.writeFileSync(config, this.toml);
         const log = fs.openSync(path.join(this.dir, "buildkitd.log"), "a");
-        const [cmd, args] = this.cpus === undefined ? [BUILDKITD, ["--config", config]] : ["taskset", ["-c", this.cpus, BUILDKITD, "--config", config]];
+        const daemon = [BUILDKITD, "--config", config];
+        const pinned = this.pin === undefined ? daemon : ["taskset", "-c", this.pin.cpus, ...(this.pin.nice === undefined ? [] : ["nice", "-n", String(this.pin.nice)]), ...daemon];
+        const [cmd, ...args] = pinned;
         this.proc = spawn(cmd, args, {
             stdio: ["ignore", log, log],
             env: { ...process.env, PATH: `${TOOLS_BIN}:${process.env.PATH}:/usr/sbin:/sbin` },
@@ -96,7 +102,7 @@ export class Buildkitd {
         throw new Error(`buildkitd did not answer on ${this.addr} within 60 s:\n${this.log()}`);
     }
 
-    /** The daemon's pid (taskset execs it: the same process). */
+    /** The daemon's pid (taskset and nice exec it: the same process). */
     get pid(): number | undefined {
         return this.proc?.pid;
     }
