@@ -28,7 +28,7 @@ import * as path from "path";
 import { buildxProvider, RegistrationState } from "../components/builders/registration";
 import { BuilderFleetArgs } from "../components/builders";
 import { hostConfigOf } from "../components/builders/userData";
-import { Buildkitd, buildctl, freePort } from "../test/e2e/fleet/buildkitd";
+import { Buildkitd, buildctl, freePort, historyRecords } from "../test/e2e/fleet/buildkitd";
 import { fleetPems } from "../test/e2e/fleet/certs";
 import { Project } from "../test/e2e/project";
 
@@ -90,18 +90,12 @@ async function startHosts(dir: string, o: Options): Promise<Host[]> {
 
 interface Built { readonly name: string; readonly created: number; readonly completed: number }
 
-/** A protobuf Timestamp as buildctl prints it ({ seconds, nanos }), in milliseconds; NaN when absent. */
-const millis = (t?: { seconds?: number | string; nanos?: number }) => (t?.seconds === undefined ? NaN : Number(t.seconds) * 1000 + (t.nanos ?? 0) / 1e6);
-
 /** Builds of this namespace a host's BuildKit pushed, from its build history, with when each ran. */
 function builtOn(host: Host, namespace: string): Built[] {
     const r = buildctl(host.daemon.addr, host.daemon.fleetClient, "debug", "histories", "--format", "json");
-    return r.out.split("\n").filter((l) => l.startsWith("{")).flatMap((l) => {
-        const record = JSON.parse(l).record ?? {};
-        const names = ((record.Exporters ?? []) as { Attrs?: { name?: string } }[])
-            .map((e) => new RegExp(`/${namespace}/([^/:]+):build-`).exec(e.Attrs?.name ?? "")?.[1]).filter((x): x is string => x !== undefined);
-        return names.map((name) => ({ name, created: millis(record.CreatedAt), completed: millis(record.CompletedAt) }));
-    });
+    return historyRecords(r.out).flatMap((record) => record.exports
+        .map((name) => new RegExp(`/${namespace}/([^/:]+):build-`).exec(name)?.[1]).filter((x): x is string => x !== undefined)
+        .map((name) => ({ name, created: record.created, completed: record.completed })));
 }
 
 /** Where a run's time went: before the first build, each host's span from its first build to its last, after the last build. */

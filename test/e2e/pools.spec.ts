@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { poolImages, POOL_IMAGES } from "../fixtures/pools/pools";
+import { historyRecords } from "./fleet/buildkitd";
 import { changedImages, Project, UpResult } from "./project";
 import { must, requireEngine, sh } from "./support";
 
@@ -41,13 +42,11 @@ function builtOn(host: string, namespace: string): Set<string> {
     const r = must(BUILDCTL, ["--addr", `tcp://127.0.0.1:${PORTS[host]}`, "--tlsservername", "localhost", "--tlscacert", path.join(CERTS, "ca.pem"),
         "--tlscert", path.join(CERTS, "client.pem"), "--tlskey", path.join(CERTS, "client-key.pem"), "--timeout", "30", "debug", "histories", "--format", "json"]);
     const out = new Set<string>();
-    for (const line of r.stdout.split("\n").filter((l) => l.trim().startsWith("{"))) {
-        for (const e of JSON.parse(line).record?.Exporters ?? []) {
-            // registry.localhost:5000/<namespace>/<image>:build-<12 hex>-<arch>
-            const m = new RegExp(`/${namespace}/([^/:]+):build-[0-9a-f]{12}-(amd64|arm64)$`).exec(e.Attrs?.name ?? "");
-            if (m) {
-                out.add(`${m[1]}-${m[2]}`);
-            }
+    for (const name of historyRecords(r.stdout).flatMap((record) => record.exports)) {
+        // registry.localhost:5000/<namespace>/<image>:build-<12 hex>-<arch>
+        const m = new RegExp(`/${namespace}/([^/:]+):build-[0-9a-f]{12}-(amd64|arm64)$`).exec(name);
+        if (m) {
+            out.add(`${m[1]}-${m[2]}`);
         }
     }
     return out;

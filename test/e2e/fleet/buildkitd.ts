@@ -41,6 +41,24 @@ export function buildctl(addr: string, tls: ClientTls, ...args: string[]): { cod
     return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
+/** One build in a BuildKit history: the names it exported, and when it ran (ms since the epoch; NaN when not recorded). */
+export interface HistoryRecord { readonly exports: string[]; readonly created: number; readonly completed: number }
+
+/** A protobuf Timestamp as buildctl prints it ({ seconds, nanos }), in milliseconds. */
+const millis = (t?: { seconds?: number | string; nanos?: number }) => (t?.seconds === undefined ? NaN : Number(t.seconds) * 1000 + (t.nanos ?? 0) / 1e6);
+
+/** What `buildctl debug histories --format json` printed, one record per build. */
+export function historyRecords(stdout: string): HistoryRecord[] {
+    return stdout.split("\n").filter((l) => l.trim().startsWith("{")).map((l) => {
+        const record = JSON.parse(l).record ?? {};
+        return {
+            exports: ((record.Exporters ?? []) as { Attrs?: { name?: string } }[]).map((e) => e.Attrs?.name ?? ""),
+            created: millis(record.CreatedAt),
+            completed: millis(record.CompletedAt),
+        };
+    });
+}
+
 export class Buildkitd {
     readonly addr: string;
     readonly tlsDir: string;
