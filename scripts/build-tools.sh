@@ -6,6 +6,7 @@
 #   scripts/build-tools.sh            build what is stale, install, verify
 #   scripts/build-tools.sh --smoke    also run `pulumi up` on an empty nodejs program
 #   scripts/build-tools.sh --supplychain   only cosign and syft
+#   scripts/build-tools.sh --main-job      what scripts/up-local.sh needs (no e2e registry)
 #   eval "$(scripts/build-tools.sh --print-env)"   or: . "$IMAGEFLEET_TOOLS_DIR/env.sh"
 #
 # Outputs in ${IMAGEFLEET_TOOLS_DIR:-~/.cache/imagefleet/tools}/bin:
@@ -27,6 +28,9 @@ MODS="$ROOT/scripts/tools"
 TOOLS_DIR="${IMAGEFLEET_TOOLS_DIR:-$HOME/.cache/imagefleet/tools}"
 BIN="$TOOLS_DIR/bin"
 STAMPS="$TOOLS_DIR/stamps"
+LOGS="$TOOLS_DIR/logs"
+# The groups this run (re)built, one a line (groups may run in the background).
+BUILT_LIST="$TOOLS_DIR/logs/built"
 # The provider is used only as an installed plugin: on PATH the engine would
 # prefer it over the plugin cache and warn on every run.
 LIBEXEC="$TOOLS_DIR/libexec"
@@ -95,13 +99,47 @@ build_group() {
   # One `go build` for several mains shares the compile of common packages.
   (cd "$dir" && step "$name: compile" go build "${BUILD_FLAGS[@]}" -ldflags "-s -w $ldflags" -o "$out/" "$@")
   echo "$want" >"$STAMPS/$name"
-  BUILT="$BUILT $name"
+  echo "$name" >>"$BUILT_LIST"
+}
+
+# --- Two groups at a time ------------------------------------------------------
+# One `go build` keeps both cores busy while it compiles, but not while it
+# downloads modules or links (one core, 10-30 s per binary), so two groups
+# side by side finish sooner than one after another on 2 cores; each group's
+# output goes to its own log, printed when it ends.
+JOBS=${IMAGEFLEET_TOOLS_JOBS:-2}
+QUEUED=()
+
+# queue NAME CMD...: run CMD in the background once fewer than JOBS run.
+queue() {
+  local name=$1
+  shift
+  while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
+  rm -f "$LOGS/$name.rc"
+  (
+    set +e
+    ("$@")
+    echo $? >"$LOGS/$name.rc"
+  ) >"$LOGS/$name.log" 2>&1 &
+  QUEUED+=("$name")
+}
+
+# drain: wait for every queued group; print each log; fail if one failed.
+drain() {
+  wait
+  local name failed=()
+  for name in "${QUEUED[@]}"; do
+    sed "s/^/[$name] /" "$LOGS/$name.log" >&2
+    [[ $(cat "$LOGS/$name.rc" 2>/dev/null) == 0 ]] || failed+=("$name")
+  done
+  QUEUED=()
+  ((${#failed[@]} == 0)) || { log "failed: ${failed[*]} (logs in $LOGS)"; exit 1; }
 }
 
 # No `grep -q` after a pipe here: it exits at the first match, `pulumi plugin ls`
 # then dies of SIGPIPE, and pipefail turns a found plugin into a failure.
 install_plugin() {
-  if [[ $BUILT != *provider* ]] &&
+  if ! grep -qx provider "$BUILT_LIST" &&
     pulumi plugin ls 2>/dev/null | grep -E "^docker-build +resource +$PROVIDER_VERSION " >/dev/null; then
     log "plugin resource docker-build $PROVIDER_VERSION: already installed"
     return
@@ -181,11 +219,11 @@ build_supplychain_tools() {
   cosign_v=$(mod_version "$MODS/cosign" github.com/sigstore/cosign/v3)
   syft_v=$(mod_version "$MODS/syft" github.com/anchore/syft)
   log "cosign $cosign_v, syft $syft_v -> $BIN"
-  build_group cosign "$MODS/cosign" "$BIN" \
+  queue cosign build_group cosign "$MODS/cosign" "$BIN" \
     "-X sigs.k8s.io/release-utils/version.gitVersion=$cosign_v" \
     "cosign" \
     github.com/sigstore/cosign/v3/cmd/cosign
-  build_group syft "$MODS/syft" "$BIN" \
+  queue syft build_group syft "$MODS/syft" "$BIN" \
     "-X main.version=$syft_v" \
     "syft" \
     github.com/anchore/syft/cmd/syft
@@ -228,7 +266,7 @@ build_e2e_registry() {
   local ggcr_v
   ggcr_v=$(mod_version "$MODS/oci-registry" github.com/google/go-containerregistry)
   log "oci-registry (go-containerregistry $ggcr_v) -> $BIN"
-  build_group oci-registry "$MODS/oci-registry" "$BIN" \
+  queue oci-registry build_group oci-registry "$MODS/oci-registry" "$BIN" \
     "-X main.version=$ggcr_v" \
     "oci-registry" \
     imagefleet.local/tools/oci-registry
@@ -237,55 +275,58 @@ build_e2e_registry() {
 
 main() {
   if [[ ${1:-} == --print-env ]]; then print_env; return; fi
+  mkdir -p "$BIN" "$LIBEXEC" "$STAMPS" "$LOGS"
+  export PATH="$BIN:$PATH"
+  : >"$BUILT_LIST"
   # Only cosign and syft, leaving the other groups as they are.
   if [[ ${1:-} == --supplychain ]]; then
-    mkdir -p "$BIN" "$STAMPS"
-    export PATH="$BIN:$PATH"
-    BUILT=
     build_supplychain_tools
+    drain
     verify_supplychain_tools
     return
   fi
+  # --main-job: what `scripts/up-local.sh` needs (the e2e tier's own registry is left out).
+  local main_job=
+  [[ ${1:-} == --main-job ]] && main_job=1
   local total=$SECONDS
   command -v go >/dev/null || { log "go is required"; exit 1; }
-  mkdir -p "$BIN" "$LIBEXEC" "$STAMPS"
-  export PATH="$BIN:$PATH"
-  BUILT=
   local pulumi_v langhost_v buildkit_v
   pulumi_v=$(mod_version "$MODS/pulumi" github.com/pulumi/pulumi/pkg/v3)
   langhost_v=$(mod_version "$MODS/langhost" github.com/pulumi/pulumi/sdk/v3)
   buildkit_v=$(mod_version "$MODS/buildkit" github.com/moby/buildkit)
-  log "Pulumi CLI $pulumi_v, nodejs language host $langhost_v, docker-build provider v$PROVIDER_VERSION, BuildKit $buildkit_v -> $BIN"
+  log "Pulumi CLI $pulumi_v, nodejs language host $langhost_v, docker-build provider v$PROVIDER_VERSION, BuildKit $buildkit_v -> $BIN ($JOBS groups at a time)"
 
-  # The language host first: it compiles in under a minute, the CLI in ~7.
-  build_group langhost "$MODS/langhost" "$BIN" \
-    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$langhost_v" \
-    "pulumi-language-nodejs" \
-    github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
-  build_group pulumi "$MODS/pulumi" "$BIN" \
+  # Longest first (measured on 2 cores: CLI ~320 s, cosign ~180, provider ~160,
+  # syft ~155, BuildKit ~110, language host ~50, frontend ~50), so the two
+  # queues end close together.
+  queue pulumi build_group pulumi "$MODS/pulumi" "$BIN" \
     "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$pulumi_v" \
     "pulumi" \
     github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-  build_group provider "$MODS/provider" "$LIBEXEC" \
+  build_supplychain_tools
+  queue provider build_group provider "$MODS/provider" "$LIBEXEC" \
     "-X github.com/pulumi/pulumi-docker-build/provider.Version=$PROVIDER_VERSION" \
     "pulumi-resource-docker-build" \
     github.com/pulumi/pulumi-docker-build/provider/cmd/pulumi-resource-docker-build
   # buildkit-probe (ours, for the e2e tier's differential tests) asks a live
   # buildkitd what its Dockerfile frontend decides.
-  build_group buildkit "$MODS/buildkit" "$BIN" \
+  queue buildkit build_group buildkit "$MODS/buildkit" "$BIN" \
     "-X github.com/moby/buildkit/version.Version=$buildkit_v" \
     "buildkitd buildctl buildkit-probe" \
     github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl ./buildkit-probe
+  queue langhost build_group langhost "$MODS/langhost" "$BIN" \
+    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$langhost_v" \
+    "pulumi-language-nodejs" \
+    github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
   # The same BuildKit's Dockerfile frontend as WebAssembly, which ImageFamily runs.
-  step "frontend" bash "$ROOT/scripts/build-frontend.sh"
-
-  build_supplychain_tools
-  build_e2e_registry
+  queue frontend step "frontend" bash "$ROOT/scripts/build-frontend.sh"
+  [[ -n $main_job ]] || build_e2e_registry
+  drain
 
   install_plugin
   verify
   verify_supplychain_tools
-  echo "  oci-registry                 go-containerregistry $(oci-registry -version)"
+  [[ -n $main_job ]] || echo "  oci-registry                 go-containerregistry $(oci-registry -version)"
   print_env >"$TOOLS_DIR/env.sh"
   [[ ${1:-} == --smoke ]] && smoke
   log "total $((SECONDS - total)) s. To use the tools:"

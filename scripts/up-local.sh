@@ -16,12 +16,29 @@ TOOLS_DIR="${IMAGEFLEET_TOOLS_DIR:-$HOME/.cache/imagefleet/tools}"
 log() { echo "[up-local] $*" >&2; }
 
 if [[ "${IMAGEFLEET_SKIP_PROVISION:-}" != 1 ]]; then
-  command -v pulumi >/dev/null || [[ -x "$TOOLS_DIR/bin/pulumi" ]] || bash "$ROOT/scripts/build-tools.sh"
-  [[ -x "$TOOLS_DIR/bin/buildkitd" ]] || bash "$ROOT/scripts/build-tools.sh"
-  # The local stack signs with cosign and makes SBOMs with syft (imagefleet:supplychain).
-  [[ -x "$TOOLS_DIR/bin/cosign" && -x "$TOOLS_DIR/bin/syft" && -x "$TOOLS_DIR/bin/pulumi-resource-pulumi-nodejs" ]] ||
-    bash "$ROOT/scripts/build-tools.sh" --supplychain
-  bash "$ROOT/test/e2e/setup.sh"
+  # Only what the main job runs: the engine, its language host, the
+  # docker-build provider, BuildKit, the frontend, and cosign and syft (the
+  # local stack signs and makes SBOMs). The e2e tier's extras (its second
+  # registry, the boot test's host image) come with `npm run test:e2e`.
+  need_tools=
+  for f in bin/pulumi bin/pulumi-language-nodejs bin/buildkitd bin/buildctl bin/cosign bin/syft \
+    bin/pulumi-resource-pulumi-nodejs libexec/pulumi-resource-docker-build share/imagefleet-frontend.wasm env.sh; do
+    [[ -s "$TOOLS_DIR/$f" ]] || need_tools=1
+  done
+  # The Go builds are CPU-bound and the engine's setup waits on apt and
+  # debootstrap, so they overlap (as in test/e2e/run.sh).
+  tools_pid=
+  if [[ -n $need_tools ]]; then
+    log "building the tools from Go modules (log: /tmp/imagefleet-build-tools.log)"
+    bash "$ROOT/scripts/build-tools.sh" --main-job >/tmp/imagefleet-build-tools.log 2>&1 &
+    tools_pid=$!
+  fi
+  bash "$ROOT/test/e2e/setup.sh" --main-job
+  if [[ -n $tools_pid ]] && ! wait "$tools_pid"; then
+    tail -50 /tmp/imagefleet-build-tools.log >&2
+    log "building the tools failed (log: /tmp/imagefleet-build-tools.log)"
+    exit 1
+  fi
   bash "$ROOT/test/e2e/buildkitd.sh" start
 fi
 if [[ -f "$TOOLS_DIR/env.sh" ]]; then

@@ -1,12 +1,17 @@
 // Builds across commits, the way CI runs them: the real engine (`pulumi up`
 // through scripts/up-local.sh), the docker-build provider, the local mTLS
 // buildkitd hosts and the TLS registry, in a git checkout that gets a new
-// commit for every step.
+// commit for every step. It is also the main job's own test (once
+// pulumi.spec.ts, merged here so the family's first `up`, with its supply
+// chain, runs once): preview, up, the outputs against the registry, a second
+// up with no changes, a one-line runtime change, and destroy keeping the images.
 import { strict as assert } from "assert";
 import * as crypto from "crypto";
 import * as path from "path";
+import { buildctl, historyRecords } from "./fleet/buildkitd";
 import { changedImages, Project, ResourceStep, wipeBuilders } from "./project";
-import { fromCache, manifest, must, registryTags, requireEngine, sh, smallerCompile } from "./support";
+import { BUILDER_PORTS } from "./project";
+import { fromCache, indexPlatforms, manifest, must, registryTags, requireEngine, sh, smallerCompile } from "./support";
 
 const IMAGES = ["dev-env", "artifact", "runtime"];
 
@@ -42,13 +47,27 @@ describe("builds across commits (real engine, local stack)", function () {
     });
     after(() => project?.remove());
 
-    it("commit A: pulumi up builds the family and publishes <sha12> indexes", async () => {
+    it("pulumi preview of the new stack lists the family's resources", () => {
+        const r = ok(project.pulumi("preview"));
+        // Per image its builds and its index; the commit's and the environment's tags of every image are the family's TagSet.
+        for (const name of [...IMAGES.flatMap((image) => [`example-${image}-amd64`, `example-${image}-arm64`, `example-${image}`]), "example-tags"]) {
+            assert.match(r.stdout, new RegExp(`\\b${name}\\b.*create`), `${name} is not in the preview`);
+        }
+    });
+
+    it("commit A: pulumi up builds both platforms on their builders and publishes <sha12> indexes whose digests are the outputs", async () => {
         ok(project.run("up"));
         const out = project.outputs();
         first = { sha: project.sha, refs: out.refs, digests: digestsOf(out.platformRefs) };
         for (const image of IMAGES) {
+            assert.match(out.refs[image], new RegExp(`^registry\\.localhost:5000/${namespace}/${image}:${first.sha.slice(0, 12)}@sha256:[0-9a-f]{64}$`));
             const m = await manifest(`${namespace}/${image}`, first.sha.slice(0, 12));
             assert.equal(m.digest, out.refs[image].split("@")[1], `${image}:${first.sha.slice(0, 12)} is not the stack output`);
+            assert.deepEqual(indexPlatforms(m.body), ["linux/amd64", "linux/arm64"]);
+        }
+        // Each platform was built by its own buildkitd: each host's history holds this namespace's builds of its arch.
+        for (const arch of Object.keys(BUILDER_PORTS)) {
+            assert.deepEqual([...new Set(builtOn(arch, namespace))].sort(), [...IMAGES].sort(), `the ${arch} host's build history`);
         }
     });
 
@@ -76,7 +95,10 @@ describe("builds across commits (real engine, local stack)", function () {
             assert.equal(run.code, 0, `${platform}: ${run.stderr}`);
             assert.match(run.stdout, new RegExp(`^imagefleet-example .* arch=${platform === "linux/amd64" ? "x86_64" : "aarch64"} `), `${platform}: ${run.stdout}`);
         }
-        ok(project.pulumi("up", "--yes", "--expect-no-changes"));
+        // The stack and the family component; 12 for the family's resources (6 Images, 3 Indexes, the TagSet,
+        // 2 builder checks); 12 for the supply chain (key component and key pair, component, one record per
+        // per-platform digest (6) and one per index (3)).
+        assert.match(ok(project.pulumi("up", "--yes", "--expect-no-changes")).stdout, /26 unchanged/);
         // Nothing already published is lost or moved: every tag held before still names its digest.
         const after = await registryTags(repos);
         const lost = [...held].filter(([tag, digest]) => after.get(tag) !== digest).map(([tag, digest]) => `${tag}: ${digest} -> ${after.get(tag) ?? "gone"}`);
@@ -96,9 +118,22 @@ describe("builds across commits (real engine, local stack)", function () {
         }
     });
 
-    it("builder caches wiped, a commit changing only the runtime: only the runtime rebuilds, no compile step runs", () => {
+    it("builder caches wiped, a commit changing only the runtime: its preview and up touch only the runtime's resources, no compile step runs", () => {
         wipeBuilders();
         project.change("example/runtime.Dockerfile", (t) => t.replace("RUN /usr/local/bin/hello", `RUN /usr/local/bin/hello && echo ${id} > /etc/imagefleet-change`));
+        const preview = JSON.parse(ok(project.pulumi("preview", "--json")).stdout);
+        const changed = (preview.steps as { op: string; urn: string }[])
+            .filter((s) => s.op !== "same" && !s.urn.includes("pulumi:pulumi:Stack"))
+            .map((s) => s.urn.split("::").pop()!);
+        // Besides the runtime's own resources: the builder check of each platform that now has a build to run,
+        // and the family's TagSet, whose tags move to the new commit.
+        const checks = changed.filter((n) => n.startsWith("example-builder-"));
+        assert.deepEqual(checks.sort(), ["example-builder-amd64", "example-builder-arm64"], changed.join(", "));
+        assert.ok(changed.includes("example-tags"), changed.join(", "));
+        assert.deepEqual(changed.filter((n) => !n.startsWith("example-runtime") && !checks.includes(n) && n !== "example-tags"), [],
+            `non-runtime resources change: ${changed.join(", ")}`);
+        assert.ok(changed.includes("example-runtime-amd64") && changed.includes("example-runtime-arm64"), changed.join(", "));
+        assert.match(ok(project.pulumi("preview", "--diff")).stdout, /example-runtime-amd64[\s\S]*(contextHash|dockerfile)/);
         const up = ok(project.run("up"));
         assert.deepEqual(changedImages(up.resources), ["example-runtime-amd64", "example-runtime-arm64"]);
         assert.deepEqual(compiles(up.resources), []);
@@ -121,4 +156,24 @@ describe("builds across commits (real engine, local stack)", function () {
             twin.remove();
         }
     });
+
+    it("pulumi destroy completes and leaves the pushed images in the registry (retain policy)", async () => {
+        const out = project.outputs();
+        ok(project.pulumi("destroy", "--yes"));
+        for (const image of IMAGES) {
+            const [, tag] = /:([0-9a-f]{12})@/.exec(out.refs[image])!;
+            assert.equal((await manifest(`${namespace}/${image}`, tag)).status, 200, `${image}:${tag} was deleted`);
+        }
+    });
 });
+
+/** The images of `namespace` that a local builder host's BuildKit history says it pushed. */
+function builtOn(arch: string, namespace: string): string[] {
+    const certs = `${process.env.IMAGEFLEET_STATE_DIR ?? "/var/lib/imagefleet-e2e"}/buildkit/certs`;
+    const r = buildctl(`tcp://127.0.0.1:${BUILDER_PORTS[arch]}`, { serverName: "localhost", caFile: `${certs}/ca.pem`, certFile: `${certs}/client.pem`, keyFile: `${certs}/client-key.pem` },
+        "debug", "histories", "--format", "json");
+    assert.equal(r.code, 0, r.out);
+    // registry.localhost:5000/<namespace>/<image>:build-<12 hex>-<arch>
+    return historyRecords(r.out).flatMap((record) => record.exports)
+        .map((name) => new RegExp(`/${namespace}/([^/:]+):build-[0-9a-f]{12}-${arch}$`).exec(name)?.[1]).filter((n): n is string => !!n);
+}

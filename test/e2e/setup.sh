@@ -378,7 +378,8 @@ step "registry" start_registry
 step "buildx platforms" check_buildx
 step "base image debian" base_debian
 step "base image busybox" base_busybox
-step "boot test host image" boot_host_image
+# --main-job (scripts/up-local.sh): what the local stack needs, not the boot test's host.
+[[ ${1:-} == --main-job ]] || step "boot test host image" boot_host_image
 step "env file" write_env
 print_step_times
 log "setup done in $(($(date +%s) - T0))s; source $IMAGEFLEET_STATE_DIR/env.sh"
