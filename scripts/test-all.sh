@@ -30,15 +30,38 @@ trap table EXIT
 
 phase "npm ci" "" npm ci --no-audit --no-fund
 phase "build (tsc, strict)" "" npm run build
-if npm run | grep -q '^  lint$'; then
-  phase "lint" "" npm run lint
-fi
 # ImageFamily runs BuildKit's Dockerfile frontend (WebAssembly, built from Go);
 # the npm package ships it, a checkout builds it (~1 min cold).
 phase "build:frontend" "" npm run build:frontend
-IMAGEFLEET_TIER=unit phase "unit tier" unit npm test
+# Lint and the consumer tier run beside the unit tier: each is mostly one node
+# process, and none reads what another writes (the consumer tier packs dist/
+# and wasm/, which no unit test reads). Their output follows the unit tier's.
+LOGS=$(mktemp -d)
+bg_pids=() bg_names=()
+background() { # NAME TIER CMD...
+  local name=$1
+  phase "$@" >"$LOGS/$name.log" 2>&1 &
+  bg_pids+=("$!") bg_names+=("$name")
+}
+if npm run | grep -q '^  lint$'; then
+  background lint "" npm run lint
+fi
 if npm run | grep -q '^  test:consumer$'; then
-  phase "consumer tier" consumer npm run test:consumer
+  background "consumer tier" consumer npm run test:consumer
+fi
+IMAGEFLEET_TIER=unit phase "unit tier" unit npm test || unit_rc=$?
+failed=()
+for i in "${!bg_pids[@]}"; do
+  rc=0
+  wait "${bg_pids[$i]}" || rc=$?
+  say "${bg_names[$i]} (ran beside the unit tier): exit $rc"
+  cat "$LOGS/${bg_names[$i]}.log"
+  ((rc == 0)) || failed+=("${bg_names[$i]}")
+done
+((${unit_rc:-0} == 0)) || failed+=("unit tier")
+if ((${#failed[@]} > 0)); then
+  say "failed: ${failed[*]}"
+  exit 1
 fi
 phase "e2e tier" e2e npm run test:e2e
 

@@ -16,21 +16,34 @@
 #                                            (default 1240) up
 #   test/e2e/buildkitd.sh pool stop          stops and unregisters those hosts only
 #
+# IMAGEFLEET_HOST_SET=side: the same commands on a second set of hosts with
+# ports, state and builder names of their own (1236/1237, pool hosts from
+# 1250, imagefleet-side-<host>), sharing the certificates: the e2e specs that
+# kill hosts run on it beside the specs that use the first set
+# (test/e2e/lanes.sh). test/e2e/hosts.ts holds the same numbers.
+#
 # Needs buildkitd/buildctl from scripts/build-tools.sh (or on PATH), openssl,
 # runc, QEMU binfmt for arm64, and docker-buildx (no Docker engine needed).
 set -euo pipefail
 
-STATE="${IMAGEFLEET_STATE_DIR:-/var/lib/imagefleet-e2e}/buildkit"
+BASE="${IMAGEFLEET_STATE_DIR:-/var/lib/imagefleet-e2e}/buildkit"
 TOOLS_BIN="${IMAGEFLEET_TOOLS_DIR:-$HOME/.cache/imagefleet/tools}/bin"
-CERTS="$STATE/certs"
+CERTS="$BASE/certs"
 ARCHES=(amd64 arm64)
-declare -A PORT=([amd64]=1234 [arm64]=1235)
+HOST_SET=${IMAGEFLEET_HOST_SET:-local}
+case $HOST_SET in
+  local) STATE=$BASE; declare -A PORT=([amd64]=1234 [arm64]=1235); DEFAULT_POOL_PORT=1240 ;;
+  side) STATE=$BASE-side; declare -A PORT=([amd64]=1236 [arm64]=1237); DEFAULT_POOL_PORT=1250 ;;
+  *) echo "[buildkitd.sh] IMAGEFLEET_HOST_SET must be local or side (got '$HOST_SET')" >&2; exit 2 ;;
+esac
 export PATH="$TOOLS_BIN:$PATH"
 
-log() { echo "[buildkitd.sh] $*" >&2; }
+LOG_TAG=buildkitd.sh
+[[ $HOST_SET == local ]] || LOG_TAG="buildkitd.sh $HOST_SET"
+log() { echo "[$LOG_TAG] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-POOL_PORT=${IMAGEFLEET_POOL_PORT:-1240}
+POOL_PORT=${IMAGEFLEET_POOL_PORT:-$DEFAULT_POOL_PORT}
 
 # A host is an arch (the first host of its platform) or <arch>-<i>, i >= 1.
 arch_of() { echo "${1%%-*}"; }
@@ -42,7 +55,7 @@ port_of() { # host: the first hosts keep 1234/1235; pool hosts count up from POO
   [[ $a == arm64 ]] && off=1
   if ((i == 0)); then echo "${PORT[$a]}"; else echo $((POOL_PORT + 2 * (i - 1) + off)); fi
 }
-builder_name() { echo "imagefleet-local-$1"; }
+builder_name() { echo "imagefleet-$HOST_SET-$1"; }
 addr() { echo "tcp://127.0.0.1:$(port_of "$1")"; }
 tls_args() {
   echo --tlsservername localhost --tlscacert "$CERTS/ca.pem" \

@@ -21,6 +21,7 @@ import { fleetPems } from "./fleet/certs";
 import { BuilderFleetArgs } from "../../components/builders";
 import { hostConfigOf } from "../../components/builders/userData";
 import { manifest, must, mustDetached, processTree, registryTags, requireEngine, ROOT, sh, sleep, tags } from "./support";
+import { builderName, hostPort } from "./hosts";
 import { assertConverged, CACHE_REPOS, CERTS, IMAGES, keep, ok, REGISTRY_DATA, REGISTRY_PID, registryUp, REPOS, restoreServices, RUN_ID, SLEEP, Stack, text } from "./faults/stack";
 
 describe("faults during pulumi up (real engine, buildkitd hosts and registry)", function () {
@@ -96,8 +97,9 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
         // diagnostics (the last; progress lines repeat them, the preview's come first).
         const diagnostics = up.stdout.slice(up.stdout.lastIndexOf("\nDiagnostics:"));
         assert.equal(diagnostics.match(/ImageFamily "example" \(stack "local"\): 1 of 1 builder failed the pre-flight check, so none of its builds ran/g)?.length, 2, diagnostics);
-        assert.match(text(up), /linux\/amd64: builder "imagefleet-local-amd64" at tcp:\/\/127\.0\.0\.1:1234 \(driver remote\): connection refused/);
-        assert.match(text(up), /linux\/arm64: builder "imagefleet-local-arm64" at tcp:\/\/127\.0\.0\.1:1235 \(driver remote\): connection refused/);
+        for (const arch of ["amd64", "arm64"]) {
+            assert.match(text(up), new RegExp(`linux/${arch}: builder "${builderName(arch)}" at tcp://127\\.0\\.0\\.1:${hostPort(arch)} \\(driver remote\\): connection refused`));
+        }
         assert.match(text(up), /buildkitd\.sh start/);
         assert.doesNotMatch(text(up), /error serializing property/, "the SDK's property path buries the message");
         assert.equal(resources(), state, "the failed up changed the state of a resource");
@@ -116,7 +118,7 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
         // The next up stops in its pre-flight and says which builder to bring back.
         const early = keep("builder-still-down", s.pulumi("up", "--yes"));
         assert.notEqual(early.code, 0);
-        assert.match(text(early), /1 of 2 builders failed the pre-flight check[\s\S]*linux\/arm64: builder "imagefleet-local-arm64" at tcp:\/\/127\.0\.0\.1:1235 \(driver remote\): connection refused/);
+        assert.match(text(early), new RegExp(`1 of 2 builders failed the pre-flight check[\\s\\S]*linux/arm64: builder "${builderName("arm64")}" at tcp://127\\.0\\.0\\.1:${hostPort("arm64")} \\(driver remote\\): connection refused`));
         assert.equal(s.pendingOperations().length, 0, JSON.stringify(s.pendingOperations()));
         mustDetached("bash", ["test/e2e/buildkitd.sh", "start"]);
         await assertConverged(s, before);
@@ -202,7 +204,7 @@ describe("faults during pulumi up (real engine, buildkitd hosts and registry)", 
         assert.notEqual(direct.code, 0);
         assert.match(direct.out, UNKNOWN_CA);
 
-        const builders = { "linux/amd64": "imagefleet-local-amd64", "linux/arm64": IMPOSTOR_BUILDER };
+        const builders = { "linux/amd64": builderName("amd64"), "linux/arm64": IMPOSTOR_BUILDER };
         const s = new Stack({ builders }, base);
         const before = await registryTags(REPOS);
         const preflight = keep("other-ca-preflight", s.pulumi("up", "--yes"));

@@ -10,16 +10,15 @@ import * as os from "os";
 import * as path from "path";
 import { poolImages, POOL_IMAGES } from "../fixtures/pools/pools";
 import { historyRecords } from "./fleet/buildkitd";
+import { builderName, CERTS, hostPort } from "./hosts";
 import { changedImages, Project, UpResult } from "./project";
 import { must, requireEngine, sh } from "./support";
 
-const CERTS = path.join(process.env.IMAGEFLEET_STATE_DIR ?? "/var/lib/imagefleet-e2e", "buildkit", "certs");
 const BUILDCTL = path.join(process.env.IMAGEFLEET_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "imagefleet", "tools"), "bin", "buildctl");
 const ARCHES = ["amd64", "arm64"] as const;
 const PLATFORM = { amd64: "linux/amd64", arm64: "linux/arm64" } as const;
-/** The hosts of `buildkitd.sh`: the first of each platform on 1234/1235, pool hosts from 1240 up, two per index. */
-const PORTS: Record<string, number> = { "amd64": 1234, "arm64": 1235, "amd64-1": 1240, "arm64-1": 1241, "amd64-2": 1242, "arm64-2": 1243 };
-const builderOf = (host: string) => `imagefleet-local-${host}`;
+/** The hosts of `buildkitd.sh` (this lane's set, test/e2e/hosts.ts): the first of each platform, then pool hosts, two ports per index. */
+const builderOf = builderName;
 const pool = (arch: string, n: number) => Array.from({ length: n }, (_, i) => builderOf(i === 0 ? arch : `${arch}-${i}`));
 
 type Placement = Record<string, Record<string, string[]>>;
@@ -39,7 +38,7 @@ function placed(p: Placement): Map<string, string> {
 
 /** Builds (`<image>-<arch>`) of this namespace that a host's BuildKit pushed, from its build history. */
 function builtOn(host: string, namespace: string): Set<string> {
-    const r = must(BUILDCTL, ["--addr", `tcp://127.0.0.1:${PORTS[host]}`, "--tlsservername", "localhost", "--tlscacert", path.join(CERTS, "ca.pem"),
+    const r = must(BUILDCTL, ["--addr", `tcp://127.0.0.1:${hostPort(host)}`, "--tlsservername", "localhost", "--tlscacert", path.join(CERTS, "ca.pem"),
         "--tlscert", path.join(CERTS, "client.pem"), "--tlskey", path.join(CERTS, "client-key.pem"), "--timeout", "30", "debug", "histories", "--format", "json"]);
     const out = new Set<string>();
     for (const name of historyRecords(r.stdout).flatMap((record) => record.exports)) {
@@ -131,7 +130,7 @@ describe("builder pools on real hosts (two mTLS buildkitd per platform)", functi
         const up = keep("host-killed", project.run("up", "--continue-on-error"));
         assert.notEqual(up.code, 0, "up succeeded with a dead host");
         assert.match(text(up), new RegExp(`builder "${dead}" of the linux/amd64 pool failed the pre-flight check, so its ${theirs.length} builds? did not run`));
-        assert.match(text(up), new RegExp(`linux/amd64: builder "${dead}" at tcp://127\\.0\\.0\\.1:${PORTS["amd64-1"]} \\(driver remote\\): connection refused`));
+        assert.match(text(up), new RegExp(`linux/amd64: builder "${dead}" at tcp://127\\.0\\.0\\.1:${hostPort("amd64-1")} \\(driver remote\\): connection refused`));
         assert.match(text(up), /take it out of the pool: drop it from builders\["linux\/amd64"\] \(stack config: imagefleet:builders\["linux\/amd64"\], listing the pool without it\)/);
         assert.deepEqual(keys(changedImages(up.resources)), others, "the healthy hosts' builds ran, the dead host's did not");
 

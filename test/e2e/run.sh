@@ -15,6 +15,7 @@ cleanup() {
   if [[ "${IMAGEFLEET_KEEP:-}" != 1 ]]; then
     say "teardown (IMAGEFLEET_KEEP=1 skips it)"
     bash test/e2e/buildkitd.sh stop || true
+    IMAGEFLEET_HOST_SET=side bash test/e2e/buildkitd.sh stop || true
     bash test/e2e/teardown.sh || true
   fi
 }
@@ -37,8 +38,9 @@ tail -15 "$LOG_DIR/build-tools.log" >&2
 . "$TOOLS_DIR/env.sh"
 # shellcheck disable=SC1091
 . "${IMAGEFLEET_STATE_DIR:-/var/lib/imagefleet-e2e}/env.sh"
-say "starting the local buildkitd hosts (mTLS) and registering them with buildx"
+say "starting the local buildkitd hosts (mTLS) and registering them with buildx: the local stack's set, and the side lane's"
 bash test/e2e/buildkitd.sh start
+IMAGEFLEET_HOST_SET=side bash test/e2e/buildkitd.sh start
 say "starting the registry with the OCI 1.1 referrers API (oci-registry, built with the tools)"
 bash test/e2e/oci-registry.sh start
 
@@ -58,14 +60,14 @@ if [[ $# -gt 0 ]]; then
   IMAGEFLEET_TIER=e2e "${MOCHA[@]}" "$@" || rc=$?
 else
   # Three lanes (test/e2e/lanes.sh says which spec runs where and why): the
-  # side lane's specs bring their own builders and run beside the shared
-  # hosts' lane; the solo lane breaks the shared hosts and registry on
-  # purpose, so it runs last, alone.
+  # main and side lanes side by side, each on builders of its own; the solo
+  # lane, which stops the registry both push to, last and alone.
   # shellcheck source=lanes.sh
   . test/e2e/lanes.sh
   lanes_assign
-  say "side lane in the background (log: $LOG_DIR/e2e-side.log): ${SIDE_LANE[*]}"
-  IMAGEFLEET_TIER=e2e IMAGEFLEET_LANE=side "${MOCHA[@]}" "${SIDE_LANE[@]}" >"$LOG_DIR/e2e-side.log" 2>&1 &
+  say "side lane in the background (hosts 1236/1237; log: $LOG_DIR/e2e-side.log): ${SIDE_LANE[*]}"
+  IMAGEFLEET_TIER=e2e IMAGEFLEET_LANE=side IMAGEFLEET_HOST_SET=side \
+    "${MOCHA[@]}" --grep "$SIDE_INVERT_GREP" --invert "${SIDE_LANE[@]}" >"$LOG_DIR/e2e-side.log" 2>&1 &
   side_pid=$!
   say "main lane: ${MAIN_LANE[*]}"
   main_rc=0 side_rc=0 solo_rc=0
@@ -74,8 +76,9 @@ else
   wait "$side_pid" || side_rc=$?
   say "side lane done (exit $side_rc); its output:"
   cat "$LOG_DIR/e2e-side.log"
-  say "solo lane: ${SOLO_LANE[*]}"
-  IMAGEFLEET_TIER=e2e IMAGEFLEET_LANE=solo "${MOCHA[@]}" "${SOLO_LANE[@]}" || solo_rc=$?
+  say "solo lane: ${SOLO_LANE[*]} (only: $SOLO_GREP)"
+  IMAGEFLEET_TIER=e2e IMAGEFLEET_LANE=solo IMAGEFLEET_HOST_SET=side \
+    "${MOCHA[@]}" --grep "$SOLO_GREP" "${SOLO_LANE[@]}" || solo_rc=$?
   rc=$((main_rc || side_rc || solo_rc))
 fi
 say "e2e tier done (exit $rc)"

@@ -7,10 +7,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
+import { localBuilders } from "../hosts";
 import { copyProject, incomplete, manifest, mustDetached, registryTags, ROOT, Run, runSha, sh, sleep, start } from "../support";
 
 export const IMAGES = ["dev-env", "artifact", "runtime"];
-export const REPOS = IMAGES.map((i) => `imagefleet/${i}`);
+// A namespace of this file's own: its cache-ref test deletes the cache tags it wrote, and specs
+// in the other lane write theirs at the same time (test/e2e/lanes.sh).
+export const NAMESPACE = "e2e-faults";
+export const REPOS = IMAGES.map((i) => `${NAMESPACE}/${i}`);
 export const CACHE_REPOS = REPOS.map((r) => `${r}-cache`);
 export const STATE = process.env.IMAGEFLEET_STATE_DIR ?? "/var/lib/imagefleet-e2e";
 export const CERTS = path.join(STATE, "buildkit", "certs");
@@ -104,9 +108,9 @@ export class Stack {
         // The faults are the builders' and the registry's; signing and SBOMs
         // (test/e2e/supplychain.spec.ts) would only add cosign and syft runs to every up.
         delete doc.config["imagefleet:supplychain"];
-        if (options.builders) {
-            doc.config["imagefleet:builders"] = options.builders;
-        }
+        doc.config["imagefleet:registry"] = { ...doc.config["imagefleet:registry"], namespace: NAMESPACE };
+        // This lane's hosts (test/e2e/hosts.ts), unless the test names others.
+        doc.config["imagefleet:builders"] = options.builders ?? localBuilders();
         fs.writeFileSync(file, YAML.stringify(doc));
     }
 
