@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { must, parseProgress, ROOT, Run, sh, Step } from "./support";
+import { linkNodeModules, must, parseProgress, ROOT, Run, sh, Step } from "./support";
 
 export interface ProjectOptions {
     /** Branch recorded in the commits and used for cache refs. Required. */
@@ -51,21 +51,6 @@ export function wipeBuilders(): void {
 }
 
 const gitEnv = { GIT_AUTHOR_NAME: "e2e", GIT_AUTHOR_EMAIL: "e2e@imagefleet.test", GIT_COMMITTER_NAME: "e2e", GIT_COMMITTER_EMAIL: "e2e@imagefleet.test" };
-
-/**
- * node_modules as a directory of links into the repository's, so installs are
- * shared but `node_modules/.cache` (staged build contexts) is the checkout's
- * own, as it is in a fresh clone after `npm ci`.
- */
-function linkNodeModules(dir: string): void {
-    const target = path.join(dir, "node_modules");
-    fs.mkdirSync(target);
-    for (const entry of fs.readdirSync(path.join(ROOT, "node_modules"))) {
-        if (entry !== ".cache") {
-            fs.symlinkSync(path.join(ROOT, "node_modules", entry), path.join(target, entry));
-        }
-    }
-}
 
 function walkDirs(root: string): string[] {
     return fs.readdirSync(root, { withFileTypes: true, recursive: true })

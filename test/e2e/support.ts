@@ -167,7 +167,7 @@ export function copyProject(prefix = "imagefleet-project-"): string {
     return copyProjectTo(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
 }
 
-/** Copies the project (tracked and untracked files, node_modules linked, the example's smaller compile) into `dir`, for a test to edit. */
+/** Copies the project (tracked and untracked files, node_modules linked but for its cache, the example's smaller compile) into `dir`, for a test to edit. */
 export function copyProjectTo(dir: string): string {
     const files = must("git", ["ls-files", "-co", "--exclude-standard"]).stdout.split("\n").filter((f) => f && !f.startsWith("node_modules/"));
     for (const f of files) {
@@ -182,9 +182,25 @@ export function copyProjectTo(dir: string): string {
             }
         }
     }
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+    linkNodeModules(dir);
     smallerCompile(dir);
     return dir;
+}
+
+/**
+ * node_modules as a directory of links into the repository's, so installs are
+ * shared but `node_modules/.cache` (where ImageFamily stages build contexts) is
+ * the copy's own, as in a fresh clone after `npm ci`: copies that share it
+ * stage one image's context over another's when two lanes run at once.
+ */
+export function linkNodeModules(dir: string): void {
+    const target = path.join(dir, "node_modules");
+    fs.mkdirSync(target);
+    for (const entry of fs.readdirSync(path.join(ROOT, "node_modules"))) {
+        if (entry !== ".cache") {
+            fs.symlinkSync(path.join(ROOT, "node_modules", entry), path.join(target, entry));
+        }
+    }
 }
 
 /** Sets the copy's example to compile E2E_FUNCTIONS functions: the tests that use it judge steps, not compile time. */
