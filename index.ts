@@ -3,7 +3,7 @@ import { Promotion, promotedImages, StackImageRefs } from "./components/delivery
 import { ImageFamily } from "./components/images";
 import { buildersFor, loadRegistrySettings, loadStackConfig, plannedRepositoryArns, registryFor } from "./components/stack";
 import { deliveryFor, loadDeliverySettings } from "./components/stack/delivery";
-import { loadSupplyChainSettings, promotionVerifyFor, signingKeyFor } from "./components/stack/supplychain";
+import { attestorsFor, loadSupplyChainSettings, promotionVerifyFor, signingKeyFor } from "./components/stack/supplychain";
 import { SupplyChain } from "./components/supplychain";
 import { exampleFamily } from "./example/family";
 
@@ -62,6 +62,7 @@ function buildFamily(familyBuilders: NonNullable<typeof builders>): Published {
         images: family.images.map((i) => ({ ...i, spec: images.find((s) => s.name === i.image) })),
         source: { repository: supplySettings.config!.sourceRepository!, commit: config.git.sha, branch: config.git.branch },
         key: signingKey,
+        attestors: attestorsFor(supplySettings),
         registry: registry.spec,
         namePrefix: "example",
     }, { parent: family });
@@ -70,7 +71,7 @@ function buildFamily(familyBuilders: NonNullable<typeof builders>): Published {
         record: family.record,
         platformRefs: family.platformRefs,
         placement: family.placement,
-        supplychain: chain && pulumi.output({ verifyKey: chain.verifyKey, signed: chain.signed, provenance: chain.provenance }),
+        supplychain: chain && pulumi.output({ verifyKey: chain.verifyKey, signed: chain.signed, provenance: chain.provenance, attestedBy: chain.attestedBy }),
     };
 }
 
@@ -106,7 +107,12 @@ export const platformRefs = published.platformRefs ?? pulumi.output({});
 export const placement = published.placement ?? pulumi.output({});
 /** The source ref each image was promoted from; empty on a building stack. */
 export const promotedFrom = published.promotedFrom ?? pulumi.output({});
-/** The key that verifies this stack's signatures, the signed index digests and each platform's provenance; empty when not signing. */
+/**
+ * The key that verifies this stack's signatures, the signed index digests and
+ * each platform's provenance, and per build on an attesting builder the
+ * host's key and what its provenance must state (`attestedBy`); empty when
+ * not signing.
+ */
 export const supplychain = published.supplychain ?? pulumi.output({});
 /** What was built or promoted, for humans reading `pulumi stack output`. */
 export const build = pulumi.output({

@@ -11,7 +11,8 @@
 #
 # Outputs in ${IMAGEFLEET_TOOLS_DIR:-~/.cache/imagefleet/tools}/bin:
 #   pulumi (scripts/tools/pulumi), pulumi-language-nodejs (upstream's, from
-#   sdk/v3 v3.68.0: scripts/tools/langhost), buildkitd, buildctl, buildkit-probe;
+#   sdk/v3 v3.68.0: scripts/tools/langhost), buildkitd, buildctl, buildkit-probe,
+#   imagefleet-attestor (scripts/tools/attestor);
 # share/imagefleet-frontend.wasm (scripts/build-frontend.sh)
 # and libexec/pulumi-resource-docker-build, installed as plugin docker-build 0.0.22;
 # cosign and syft for the supply chain (see build_supplychain_tools),
@@ -314,6 +315,9 @@ main() {
     "-X github.com/moby/buildkit/version.Version=$buildkit_v" \
     "buildkitd buildctl buildkit-probe" \
     github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl ./buildkit-probe
+  # The attestor (ours) runs beside every buildkitd: it reads BuildKit's build
+  # history and signs with cosign and syft (scripts/tools/attestor).
+  queue attestor build_group attestor "$MODS/attestor" "$BIN" "" "imagefleet-attestor" .
   queue langhost build_group langhost "$MODS/langhost" "$BIN" \
     "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$langhost_v" \
     "pulumi-language-nodejs" \

@@ -3,7 +3,17 @@ export const HOST_PATHS = {
     config: "/etc/buildkit/buildkitd.toml",
     tlsDir: "/etc/buildkit/tls",
     root: "/var/lib/buildkit",
+    /** The attestor's own way in: a root-only unix socket, never a TCP port. */
+    attestorSocket: "/run/buildkit/attestor.sock",
 } as const;
+
+/**
+ * The network build containers get: a bridge of their own (BuildKit's
+ * `bridge` mode, with the CNI plugins its release tarball ships as
+ * `buildkit-cni-*`), which host/isolate-builds.sh fences off from the host
+ * and the metadata service.
+ */
+export const BUILD_NETWORK = { bridgeName: "buildkit0", subnet: "10.10.0.0/16" } as const;
 
 export interface BuildkitdTomlOptions {
     /** Address buildkitd listens on. The hosts use `0.0.0.0`; the security group decides who reaches it. */
@@ -28,6 +38,10 @@ export interface BuildkitdTomlOptions {
     readonly registryCAs?: Readonly<Record<string, readonly string[]>>;
     /** Tracing socket; only set when several buildkitd share a machine (the e2e tier). Default: buildkitd's own. */
     readonly otelSocketPath?: string;
+    /** The build containers' bridge. Default: `BUILD_NETWORK`. */
+    readonly buildNetwork?: { readonly bridgeName: string; readonly subnet: string };
+    /** The attestor's unix socket (root only). Default: `HOST_PATHS.attestorSocket`. */
+    readonly attestorSocket?: string;
 }
 
 const q = (s: string) => JSON.stringify(s);
@@ -43,7 +57,8 @@ export function renderBuildkitdToml(o: BuildkitdTomlOptions): string {
         `root = ${q(o.root)}`,
         "",
         "[grpc]",
-        `  address = [${q(`tcp://${o.listenAddress}:${o.port}`)}]`,
+        // The unix socket is root's alone (uid/gid 0): the attestor reads the build history through it.
+        `  address = [${q(`tcp://${o.listenAddress}:${o.port}`)}, ${q(`unix://${o.attestorSocket ?? HOST_PATHS.attestorSocket}`)}]`,
         "  [grpc.tls]",
         `    cert = ${q(`${o.tlsDir}/cert.pem`)}`,
         `    key = ${q(`${o.tlsDir}/key.pem`)}`,
@@ -53,6 +68,10 @@ export function renderBuildkitdToml(o: BuildkitdTomlOptions): string {
         "[worker.oci]",
         "  enabled = true",
         `  platforms = [${q(o.platform)}]`,
+        // RUN steps get a bridge of their own, not the host's network (isolate-builds.sh fences it).
+        '  networkMode = "bridge"',
+        `  bridgeName = ${q((o.buildNetwork ?? BUILD_NETWORK).bridgeName)}`,
+        `  bridgeSubnet = ${q((o.buildNetwork ?? BUILD_NETWORK).subnet)}`,
         "  gc = true",
         // Worker-wide limits apply when a policy below leaves them unset.
         `  maxUsedSpace = ${q(`${o.gc.maxUsedGiB}GB`)}`,

@@ -1,5 +1,7 @@
+import * as fs from "fs";
+import * as path from "path";
 import * as YAML from "yaml";
-import { BuildkitdTomlOptions, HOST_PATHS, renderBuildkitdToml } from "./buildkitdToml";
+import { BUILD_NETWORK, BuildkitdTomlOptions, HOST_PATHS, renderBuildkitdToml } from "./buildkitdToml";
 import { IDLE_STOP_PATH, IDLE_STOP_SCRIPT, idleStopUnits } from "./idleStop";
 import { BuilderFleetArgs, DEFAULTS, FleetPlatform } from "./types";
 import { SHORT_ARCH } from "./validate";
@@ -41,7 +43,20 @@ export interface UserDataInputs extends HostConfig {
     readonly keyParameter: string;
 }
 
-export type HostOverrides = Partial<Pick<BuildkitdTomlOptions, "listenAddress" | "tlsDir" | "root" | "registryCAs" | "otelSocketPath">>;
+export type HostOverrides = Partial<Pick<BuildkitdTomlOptions,
+    "listenAddress" | "tlsDir" | "root" | "registryCAs" | "otelSocketPath" | "buildNetwork" | "attestorSocket">>;
+
+/** Where the host's firewall script is installed. */
+export const ISOLATE_BUILDS_PATH = "/usr/local/bin/imagefleet-isolate-builds";
+
+/**
+ * host/isolate-builds.sh, the one script the fleet's hosts and the e2e tier's
+ * local hosts both run. components/builders (ts-node) and dist/builders (the
+ * package) are both two levels below the package root.
+ */
+export function isolateBuildsScript(): string {
+    return fs.readFileSync(path.resolve(__dirname, "..", "..", "host", "isolate-builds.sh"), "utf8");
+}
 
 /** The host's `buildkitd.toml`: the one rendering both the user data and the e2e test use (the test overrides paths and address). */
 export function hostBuildkitdToml(host: HostConfig, overrides: HostOverrides = {}): string {
@@ -54,6 +69,8 @@ export function hostBuildkitdToml(host: HostConfig, overrides: HostOverrides = {
         gc: host.gc,
         registryCAs: overrides.registryCAs,
         otelSocketPath: overrides.otelSocketPath,
+        buildNetwork: overrides.buildNetwork,
+        attestorSocket: overrides.attestorSocket,
     });
 }
 
@@ -84,9 +101,14 @@ for _ in $(seq 60); do [[ -e ${CACHE_DEVICE} ]] && break; sleep 2; done
 dev=$(readlink -f ${CACHE_DEVICE})
 blkid "$dev" >/dev/null || mkfs.xfs -q "$dev"
 curl -fsSL --retry 5 '${url}' | tar -xz -C /usr/local
+# The build bridge's fence (imagefleet-isolate-builds) needs iptables; Amazon Linux 2023 packages it as iptables-nft.
+command -v iptables >/dev/null || dnf install -y -q iptables-nft
 # A mirror (buildkitReleaseUrl) may serve another release than the fleet asks for.
 version=$(/usr/local/bin/buildkitd --version)
 [[ " $version " == *" ${v} "* ]] || { echo "the tarball installed $version, not ${v}" >&2; exit 1; }
+# Every provenance BuildKit records names the version the host runs (internalParameters.buildkitVersion).
+mkdir -p /etc/buildkit/provenance.d
+printf '{"buildkitVersion": "%s"}\n' "${v}" >/etc/buildkit/provenance.d/buildkit.json
 systemctl daemon-reload
 # buildkitd is Type=notify: this waits until it serves, so a host that cannot start it fails its first boot visibly.
 systemctl enable --now buildkitd.service ${host.idleStopMinutes > 0 ? "imagefleet-idle-stop.timer" : ""}
@@ -131,6 +153,8 @@ AssertPathIsMountPoint=${HOST_PATHS.root}
 # buildkitd tells systemd when it serves.
 Type=notify
 ExecStartPre=/usr/local/bin/imagefleet-fetch-key
+# iptables rules do not survive a reboot: fence the build bridge every start.
+ExecStartPre=${ISOLATE_BUILDS_PATH} ${BUILD_NETWORK.subnet}
 ExecStart=/usr/local/bin/buildkitd --config ${HOST_PATHS.config}
 Restart=always
 RestartSec=5
@@ -155,6 +179,7 @@ export function renderUserData(u: UserDataInputs): string {
             file(`${HOST_PATHS.tlsDir}/ca.pem`, u.caPem),
             file(`${HOST_PATHS.tlsDir}/cert.pem`, u.certPem),
             file("/usr/local/bin/imagefleet-fetch-key", FETCH_KEY(u.keyParameter), "0755"),
+            file(ISOLATE_BUILDS_PATH, isolateBuildsScript(), "0755"),
             file("/usr/local/bin/imagefleet-setup", SETUP(u), "0755"),
             file(`/etc/systemd/system/${mountUnitName(HOST_PATHS.root)}`, CACHE_MOUNT_UNIT),
             file("/etc/systemd/system/buildkitd.service", BUILDKITD_UNIT),

@@ -1,3 +1,4 @@
+import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { Issue } from "../errors";
 import { PromotionVerify } from "../delivery";
@@ -36,6 +37,14 @@ export function supplyChainSettingsOf(config: StackConfig, read: ConfigValues, p
     if (sc.signerArns !== undefined && sc.signing !== "kms") {
         issues.push({ path: at("signerArns"), message: "only with \"signing\": \"kms\"" });
     }
+    if (sc.attestors !== undefined && sc.signing === undefined) {
+        issues.push({ path: at("attestors"), message: "only on a building stack that signs (\"signing\" set): the builders' attestations replace its per-build records" });
+    }
+    for (const [builder, key] of Object.entries(sc.attestors ?? {})) {
+        if (key.startsWith("/") && !fs.existsSync(key)) {
+            issues.push({ path: at("attestors", builder), message: `${key} does not exist (test/e2e/buildkitd.sh attestors start writes each host's key there)` });
+        }
+    }
     if (sc.verify !== undefined && promoteFrom === undefined) {
         issues.push({ path: at("verify"), message: "only a promoting stack (imagefleet:promoteFrom set) verifies sources" });
     }
@@ -60,6 +69,16 @@ export function signingKeyFor(settings: SupplyChainSettings, deployRoleArns: pul
     }
     const signers = pulumi.all([deployRoleArns ?? [], sc.signerArns ?? []]).apply(([deploy, extra]) => [...deploy, ...extra]);
     return new SigningKey("imagefleet-signing", { kind: "kms", signerArns: signers });
+}
+
+/** The builders that attest their own builds (`imagefleet:supplychain.attestors`), with the keys that verify them. */
+export function attestorsFor(settings: SupplyChainSettings): Record<string, VerifyingMaterial> | undefined {
+    const attestors = settings.config?.attestors;
+    if (attestors === undefined) {
+        return undefined;
+    }
+    return Object.fromEntries(Object.entries(attestors).map(([builder, key]): [string, VerifyingMaterial] => [builder,
+        key.startsWith("awskms://") ? { keyRef: key } : { publicKey: key.startsWith("/") ? fs.readFileSync(key, "utf8") : key }]));
 }
 
 /** What a promoting stack verifies its sources against, from `imagefleet:supplychain.verify`. */

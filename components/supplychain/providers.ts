@@ -184,7 +184,7 @@ export interface IndexAttestationInputs {
     variant: string;
     source: SourceInfo;
     /** Per platform: the per-platform manifest's digest and builder name. */
-    members: Record<string, { digest: string; builder: string }>;
+    members: Record<string, { digest: string; builder: string; attested?: boolean }>;
 }
 
 /** The steps of an index's create, in order. */
@@ -219,7 +219,8 @@ export const indexAttestationProvider: DynamicProvider = {
         });
         await step(ref, "sbom", INDEX_STEPS, async () => {
             const verifying = inputs.signing.keyRef ? { keyRef: inputs.signing.keyRef } : { publicKey: inputs.publicKey };
-            for (const platform of platforms) {
+            // A member its host attests has its SBOM there, signed by the host, after this run.
+            for (const platform of platforms.filter((p) => !inputs.members[p].attested)) {
                 const member = `${inputs.repository}@${inputs.members[platform].digest}`;
                 const r = await runTool("cosign", ["verify-attestation", ...COSIGN_VERIFY_FLAGS, "{key}", "--type", "spdxjson", member], { verifying, registry: inputs.registry });
                 const sbom = r.code === 0 ? statementsOf(r.stdout).find((s) => s.predicateType === SPDX_PREDICATE) : undefined;

@@ -95,6 +95,8 @@ export interface IndexMemberInput {
     readonly digest: pulumi.Input<string>;
     /** The buildx builder that built it. Required. */
     readonly builder: pulumi.Input<string>;
+    /** Its host attests it (SBOM and provenance); the index does not carry its SBOM. Default: false. */
+    readonly attested?: pulumi.Input<boolean>;
 }
 
 /**

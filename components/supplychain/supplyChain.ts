@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -9,7 +10,7 @@ import { SHA } from "../images/policy";
 import { publicBuildArgs, SourceInfo } from "./provenance";
 import { IndexAttestation, PlatformAttestation } from "./resources";
 import { SigningKey } from "./signingKey";
-import { RegistryAuth } from "./tools";
+import { RegistryAuth, VerifyingMaterial } from "./tools";
 
 /** One published image as `ImageFamily.images` lists it (a `FamilyImage` fits). */
 export interface PublishedImage {
@@ -33,12 +34,32 @@ export interface PublishedImage {
         /** Dockerfile relative to the context. Default: `Dockerfile`. */
         readonly dockerfile?: string;
     };
+    /** Per platform, the buildx builder that builds it (`FamilyImage.builders`); a builder in `SupplyChainArgs.attestors` attests it itself. Default: none. */
+    readonly builders?: Readonly<Partial<Record<Platform, pulumi.Input<string>>>>;
     /** Per platform, the staged context (`FamilyImage.staged`): the files the build read; the provenance lists its digest. Default: none. */
     readonly staged?: Readonly<Partial<Record<Platform, {
         /** sha256 over the staged files and Dockerfile. Required. */
         readonly digest: string;
     }>>>;
 }
+
+/** A build its host attests: what a verifier expects of the host's provenance. */
+export interface AttestedBuild {
+    /** buildx builder name. */
+    readonly builder: string;
+    /** `awskms://…` or the public key PEM that verifies the host's attestations. */
+    readonly key: string;
+    /** The per-platform manifest digest (the attestations' subject). */
+    readonly digest: string;
+    /** sha256 (hex) of the Dockerfile the build was given. */
+    readonly dockerfileSha256: string;
+    /** The build args (credential-like names left out). */
+    readonly buildArgs: Readonly<Record<string, string>>;
+    /** The target stage, `""` for the last. */
+    readonly target: string;
+}
+
+const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex");
 
 /** Arguments of `SupplyChain`. */
 export interface SupplyChainArgs {
@@ -57,6 +78,16 @@ export interface SupplyChainArgs {
         /** Password or token. Default: none (no credentials are passed). */
         readonly password?: pulumi.Input<string>;
     };
+    /**
+     * Builders whose host attests what it builds (an imagefleet attestor
+     * beside buildkitd), by buildx builder name, with the key that verifies
+     * their attestations. A build on one of them gets no deployer-side SBOM
+     * or provenance: its host signs BuildKit's own provenance after the push,
+     * off this run's critical path; an image built only on them gets no
+     * deployer-side index records either. `attestedBy` says which key to
+     * expect. Default: none (every build is attested here, SLSA Build L1).
+     */
+    readonly attestors?: Readonly<Record<string, VerifyingMaterial>>;
     /** Directory that relative Dockerfile paths resolve against. Default: `process.cwd()`. */
     readonly baseDir?: string;
     /**
@@ -84,6 +115,11 @@ export function validateSupplyChain(name: string, args: SupplyChainArgs, stack =
     }
     if (!(args.key instanceof SigningKey)) {
         p.add("key: a SigningKey is required");
+    }
+    for (const [builder, key] of Object.entries(args.attestors ?? {})) {
+        if (!key?.keyRef?.startsWith("awskms://") && !key?.publicKey?.includes("-----BEGIN PUBLIC KEY-----")) {
+            p.add(`attestors.${builder}: needs {keyRef: "awskms:///…"} or {publicKey: "-----BEGIN PUBLIC KEY-----…"}`);
+        }
     }
     p.throwIfAny(`SupplyChain ${JSON.stringify(name)}`, stack);
 }
@@ -145,6 +181,12 @@ export class SupplyChain extends pulumi.ComponentResource {
     public readonly provenance: pulumi.Output<Record<string, Record<string, unknown>>>;
     /** What verifies the signatures: the public key PEM or `awskms:///<arn>`. */
     public readonly verifyKey: pulumi.Output<string>;
+    /**
+     * Per image key and platform, for builds on attesting builders: the
+     * builder and the key (`awskms://…` or the public key PEM) whose
+     * attestations a verifier should wait for on that platform's manifest.
+     */
+    public readonly attestedBy: pulumi.Output<Record<string, Record<string, AttestedBuild>>>;
 
     constructor(name: string, args: SupplyChainArgs, opts?: pulumi.ComponentResourceOptions) {
         validateSupplyChain(name, args);
@@ -158,6 +200,7 @@ export class SupplyChain extends pulumi.ComponentResource {
         const common = { keyId: args.key.keyId, signing: args.key.signing, registry };
 
         const signed: Record<string, pulumi.Output<string>> = {};
+        const attestedBy: Record<string, Record<string, pulumi.Output<AttestedBuild>>> = {};
         const provenance: Record<string, Record<string, pulumi.Output<Record<string, unknown> | undefined>>> = {};
         for (const image of args.images) {
             if (!image.index) {
@@ -165,11 +208,22 @@ export class SupplyChain extends pulumi.ComponentResource {
             }
             const key = imageKey(image.image, image.variant);
             const platformAttestations: PlatformAttestation[] = [];
-            const members: Record<string, pulumi.Output<{ digest: string; builder: string }>> = {};
+            const members: Record<string, pulumi.Output<{ digest: string; builder: string; attested?: boolean }>> = {};
             provenance[key] = {};
             for (const [platform, build] of Object.entries(image.builds) as [Platform, dockerbuild.Image][]) {
                 const arch = archOf(platform);
                 const facts = buildFacts(build, baseDir, image, platform);
+                const builder = image.builders?.[platform];
+                const attestor = typeof builder === "string" ? args.attestors?.[builder] : undefined;
+                if (attestor !== undefined) {
+                    // The host attests this build; the deploy records what a verifier should see.
+                    (attestedBy[key] ??= {})[platform] = pulumi.all([build.digest, facts]).apply(([digest, f]) => ({
+                        builder: builder as string, key: attestor.keyRef ?? attestor.publicKey!, digest,
+                        dockerfileSha256: sha256(f.dockerfileText), buildArgs: f.buildArgs, target: f.target ?? "",
+                    }));
+                    members[platform] = pulumi.all([build.digest, facts.builder]).apply(([digest, b]) => ({ digest, builder: b, attested: true }));
+                    continue;
+                }
                 // One resource per per-platform digest: its SBOM and its provenance.
                 // The alias keeps a stack's record from before they were one resource
                 // (`-provenance`), so upgrading attests no unchanged digest again.
@@ -184,6 +238,9 @@ export class SupplyChain extends pulumi.ComponentResource {
                 members[platform] = pulumi.all([build.digest, facts.builder]).apply(([digest, builder]) => ({ digest, builder }));
             }
             const indexDigest = image.index.ref.apply((ref) => ref.slice(ref.lastIndexOf("@") + 1));
+            if (platformAttestations.length === 0) {
+                continue; // every platform attested by its host: nothing left for this run to sign
+            }
             // One resource per index digest: signature, provenance and the platforms' SBOMs,
             // which it reads back from the platform attestations, so it waits for them.
             new IndexAttestation(`${prefix}-${key}`, {
@@ -195,6 +252,7 @@ export class SupplyChain extends pulumi.ComponentResource {
         this.signed = pulumi.output(signed);
         this.provenance = pulumi.output(provenance) as pulumi.Output<Record<string, Record<string, unknown>>>;
         this.verifyKey = args.key.verifyKey;
-        this.registerOutputs({ signed: this.signed, provenance: this.provenance, verifyKey: this.verifyKey });
+        this.attestedBy = pulumi.output(attestedBy) as pulumi.Output<Record<string, Record<string, AttestedBuild>>>;
+        this.registerOutputs({ signed: this.signed, provenance: this.provenance, verifyKey: this.verifyKey, attestedBy: this.attestedBy });
     }
 }

@@ -89,13 +89,15 @@ describe("a fleet host, for real (buildkitd + mTLS + buildx remote)", function (
         assert.equal(ca.publicKey.asymmetricKeyDetails?.namedCurve, "prime256v1");
     });
 
-    it("runs with the fleet's buildkitd.toml: one platform, GC policy from the cache volume", () => {
-        assert.ok(host.toml.includes(`address = ["tcp://127.0.0.1:${host.host.port}"]`));
+    it("runs with the fleet's buildkitd.toml: one platform, GC policy from the cache volume, RUN steps on a bridge", () => {
+        assert.ok(host.toml.includes(`address = ["tcp://127.0.0.1:${host.host.port}", "unix://${path.join(host.dir, "attestor.sock")}"]`), host.toml);
         const workers = buildctl(host.addr, host.fleetClient, "debug", "workers", "--verbose");
         assert.equal(workers.code, 0, workers.out);
         // The host's platform comes first; BuildKit appends what this machine's QEMU can emulate (a fleet host has none).
         assert.match(workers.out, /Platforms:\s+linux\/amd64[,\n]/);
         assert.match(workers.out, /GC Policy rule#0:[\s\S]*Keep duration:\s+168h/);
+        // BuildKit's bridge mode runs through CNI (its label says so); host networking would read "host".
+        assert.match(workers.out, /org\.mobyproject\.buildkit\.worker\.network:\s+cni/);
         // 80 % and 10 % of the 20 GiB volume; BuildKit reads "GB" as GiB.
         assert.match(workers.out, /GC Policy rule#1:\s+All:\s+true\s+Minimum free space:\s+2\.147483648GB\s+Maximum used space:\s+17\.179869184GB/);
     });

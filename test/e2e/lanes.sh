@@ -9,7 +9,10 @@
 # side: the specs that bring their own host (boot: systemd-nspawn; fleet: a
 #       buildkitd of its own) and pools, which kills hosts on purpose, on a
 #       second set of hosts (1236/1237, IMAGEFLEET_HOST_SET=side) that nothing
-#       in the main lane uses, in a registry namespace of its own.
+#       in the main lane uses, in a registry namespace of its own; and
+#       attestation, which turns that set's attestors on while it runs (the
+#       main lane's stacks attest deployer-side, and two writers of one
+#       digest's referrers tag lose one).
 # solo: faults, which stops the registry both lanes push to, on the second
 #       set of hosts, after both lanes, alone. (It ran in the side lane too,
 #       all but its registry case, in 2 runs of 2026-12-07: one passed; in the
@@ -17,7 +20,7 @@
 #       "the registry cache refs deleted" exited 0 having built dev-env and
 #       dropped the rest of the family from the stack: a product bug under
 #       load, not the test's, which stays in view here until it is understood.)
-SIDE_SPECS=(boot fleet pools)
+SIDE_SPECS=(boot fleet pools attestation)
 SOLO_SPECS=(faults)
 # Every case of the solo specs; the side lane leaves out none of its own.
 SOLO_GREP='.'

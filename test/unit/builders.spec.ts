@@ -1,4 +1,6 @@
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuilderFleet, BuilderFleetArgs, instanceArchitecture } from "../../components/builders";
 import { hostBuildkitdToml, mountUnitName, userDataFile } from "../../components/builders/userData";
@@ -288,7 +290,14 @@ describe("BuilderFleet", () => {
             buildkitReleaseUrl: DEFAULTS.buildkitReleaseUrl,
             gc: { maxUsedGiB: 160, minFreeGiB: 20, keepDuration: "168h" },
         }));
-        assert.ok(toml.includes('address = ["tcp://0.0.0.0:9443"]'));
+        assert.ok(toml.includes('address = ["tcp://0.0.0.0:9443", "unix:///run/buildkit/attestor.sock"]'));
+        // RUN steps are fenced off from the host at every start (iptables rules do not survive a reboot).
+        const unit = userDataFile(ud, "/etc/systemd/system/buildkitd.service")!;
+        assert.ok(unit.includes("ExecStartPre=/usr/local/bin/imagefleet-isolate-builds 10.10.0.0/16"), unit);
+        const isolate = userDataFile(ud, "/usr/local/bin/imagefleet-isolate-builds")!;
+        assert.equal(isolate, fs.readFileSync(path.join(__dirname, "..", "..", "host", "isolate-builds.sh"), "utf8"));
+        assert.match(isolate, /169\.254\.169\.254\/32/);
+        assert.match(userDataFile(ud, "/usr/local/bin/imagefleet-setup")!, /provenance\.d\/buildkit\.json/);
         assert.ok(userDataFile(ud, "/usr/local/bin/imagefleet-setup")!
             .includes("https://github.com/moby/buildkit/releases/download/v0.33.1/buildkit-v0.33.1.linux-arm64.tar.gz"));
         assert.ok(userDataFile(ud, "/etc/systemd/system/imagefleet-idle-stop.service")!.includes("Environment=IDLE_MINUTES=15"));

@@ -26,13 +26,17 @@ describe("instance families", () => {
 });
 
 describe("buildkitd.toml", () => {
-    it("listens on TCP only, with TLS and a client CA, builds one platform and bounds its cache", () => {
+    it("listens on TCP with TLS and a client CA plus the attestor's root-only socket, runs RUN steps on a bridge, builds one platform and bounds its cache", () => {
         const toml = renderBuildkitdToml({
             listenAddress: "0.0.0.0", port: 1234, tlsDir: "/etc/buildkit/tls", root: "/var/lib/buildkit", platform: "linux/arm64",
             gc: { maxUsedGiB: 80, minFreeGiB: 10, keepDuration: "168h" },
         });
         const lines = toml.split("\n").map((l) => l.trim());
-        assert.ok(lines.includes('address = ["tcp://0.0.0.0:1234"]'), "one TCP address, no unix socket");
+        assert.ok(lines.includes('address = ["tcp://0.0.0.0:1234", "unix:///run/buildkit/attestor.sock"]'), "one TCP address and the attestor's socket");
+        assert.ok(!/uid|gid/.test(toml), "the socket stays root's (buildkitd's default uid/gid 0)");
+        for (const line of ['networkMode = "bridge"', 'bridgeName = "buildkit0"', 'bridgeSubnet = "10.10.0.0/16"']) {
+            assert.ok(lines.includes(line), `missing ${line} in\n${toml}`);
+        }
         for (const line of ['cert = "/etc/buildkit/tls/cert.pem"', 'key = "/etc/buildkit/tls/key.pem"', 'ca = "/etc/buildkit/tls/ca.pem"',
             'platforms = ["linux/arm64"]', "gc = true", 'maxUsedSpace = "80GB"', 'minFreeSpace = "10GB"', 'keepDuration = "168h"', 'root = "/var/lib/buildkit"']) {
             assert.ok(lines.includes(line), `missing ${line} in\n${toml}`);
@@ -45,6 +49,33 @@ describe("buildkitd.toml", () => {
         });
         assert.match(local, /\[registry\."registry.localhost:5000"\]\n {2}http = false\n {2}ca = \["\/etc\/ca.pem"\]/);
         assert.ok(!local.includes("http = true"), "no registry is reached over plain HTTP");
+    });
+});
+
+describe("host/isolate-builds.sh", () => {
+    const FAKE = path.join(__dirname, "..", "fixtures", "host", "fake-iptables.sh");
+
+    it("rejects the metadata and credentials endpoints and the host from the build subnet, and hooks each rule once however often it runs", () => {
+        const dir = tmpdir();
+        for (const tool of ["iptables", "ip6tables"]) {
+            fs.symlinkSync(FAKE, path.join(dir, tool));
+        }
+        const run = () => spawnSync("bash", [path.join(__dirname, "..", "..", "host", "isolate-builds.sh"), "10.10.0.0/16"],
+            { env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, IPT_DB: path.join(dir, "db") }, encoding: "utf8" });
+        for (let i = 0; i < 3; i++) {
+            const r = run();
+            assert.equal(r.status, 0, r.stderr);
+        }
+        const v4 = fs.readFileSync(path.join(dir, "db.iptables"), "utf8").trim().split("\n").sort();
+        assert.deepEqual(v4, [
+            "chain IMAGEFLEET-BUILDS",
+            "rule FORWARD -s 10.10.0.0/16 -j IMAGEFLEET-BUILDS",
+            "rule IMAGEFLEET-BUILDS -d 169.254.169.254/32 -j REJECT",
+            "rule IMAGEFLEET-BUILDS -d 169.254.170.2/32 -j REJECT",
+            "rule INPUT -s 10.10.0.0/16 -j REJECT",
+        ]);
+        assert.match(fs.readFileSync(path.join(dir, "db.ip6tables"), "utf8"), /rule IMAGEFLEET-BUILDS -d fd00:ec2::254\/128 -j REJECT/);
+        assert.notEqual(spawnSync("bash", [path.join(__dirname, "..", "..", "host", "isolate-builds.sh")], { encoding: "utf8" }).status, 0, "no subnet: refused");
     });
 });
 

@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -352,6 +353,48 @@ describe("supply chain on the local stack (mocks)", () => {
             assert.match(plain(r).signing.privateKey, /MOCK-PRIVATE/);
             assert.ok(!String(r.inputs.__provider).includes("MOCK-"), `${r.name}: key material in the serialized provider`);
         }
+    });
+});
+
+describe("supply chain with attesting builders (mocks)", () => {
+    const PEM = "-----BEGIN PUBLIC KEY-----\nMOCK-HOST-KEY\n-----END PUBLIC KEY-----\n";
+    const withAttestors = (attestors: Record<string, string>) => [`imagefleet:supplychain=${JSON.stringify({
+        sourceRepository: "https://github.com/example-org/imagefleet", signing: "generate", attestors })}`];
+    const dynamic = (rs: Recorded[], type: string) => rs.filter((r) => r.type === `pulumi-nodejs:dynamic/supplychain:${type}`).map((r) => r.name).sort();
+
+    it("a build on an attesting builder gets no deployer-side record, and an image built only on them no index record; the output names the host's key and what its provenance must state", async () => {
+        const { resources, outputs } = await runStack("local", withAttestors({ "imagefleet-local-amd64": PEM, "imagefleet-local-arm64": PEM }));
+        assert.deepEqual(dynamic(resources, "PlatformAttestation"), []);
+        assert.deepEqual(dynamic(resources, "IndexAttestation"), []);
+        type Chain = { attestedBy: Record<string, Record<string, Record<string, unknown>>> };
+        const chain = await new Promise<Chain>((resolve) => (outputs.supplychain as pulumi.Output<Chain>).apply(resolve));
+        assert.deepEqual(Object.keys(chain.attestedBy).sort(), ["artifact", "dev-env", "runtime"]);
+        const runtime = chain.attestedBy.runtime["linux/arm64"];
+        const build = builds(resources).find((r) => r.name === "example-runtime-arm64")!;
+        assert.equal(runtime.builder, "imagefleet-local-arm64");
+        assert.equal(runtime.key, PEM);
+        assert.equal(runtime.digest, build.state.digest);
+        assert.equal(runtime.dockerfileSha256, crypto.createHash("sha256")
+            .update(fs.readFileSync(path.join(ROOT, "example", "runtime.Dockerfile"))).digest("hex"));
+        assert.equal((runtime.buildArgs as Record<string, string>).BASE_IMAGE, "registry.localhost:5000/base/debian:bookworm");
+    });
+
+    it("a platform whose builder does not attest keeps the deployer's records; its index carries only that platform's SBOM", async () => {
+        const { resources } = await runStack("local", withAttestors({ "imagefleet-local-amd64": PEM }));
+        assert.deepEqual(dynamic(resources, "PlatformAttestation"), ["example-artifact-arm64", "example-dev-env-arm64", "example-runtime-arm64"]);
+        assert.deepEqual(dynamic(resources, "IndexAttestation"), ["example-artifact", "example-dev-env", "example-runtime"]);
+        const index = plain(resources.find((r) => r.type === "pulumi-nodejs:dynamic/supplychain:IndexAttestation" && r.name === "example-runtime")!);
+        assert.equal(index.members["linux/amd64"].attested, true);
+        assert.equal(index.members["linux/arm64"].attested, undefined);
+    });
+
+    it("refuses an attestor key that is none of a KMS ref, a PEM or a .pub path, a path that does not exist, and attestors on a stack that does not sign", async () => {
+        const bad = await stackConfigError("local", withAttestors({ "imagefleet-local-amd64": "my-key" }));
+        assertMentions(bad.message, ["stack \"local\"", "imagefleet:supplychain.attestors.imagefleet-local-amd64", "\"my-key\" is not", "awskms:///"]);
+        const missing = await stackConfigError("local", withAttestors({ "imagefleet-local-arm64": "/nonexistent/host.pub" }));
+        assertMentions(missing.message, ["imagefleet:supplychain.attestors.imagefleet-local-arm64: /nonexistent/host.pub does not exist"]);
+        const unsigned = await stackConfigError("local", [`imagefleet:supplychain=${JSON.stringify({ sourceRepository: "https://github.com/o/r", attestors: { b: PEM } })}`]);
+        assertMentions(unsigned.message, ["imagefleet:supplychain.attestors: only on a building stack that signs"]);
     });
 });
 

@@ -17,8 +17,9 @@ log() { printf '[boot-image %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # What Amazon Linux 2023 has and a Debian image needs installed for the user
 # data (README, "Which images the hosts can run"), plus systemd itself and
 # libseccomp2 for buildkit-runc (the test's tarball carries Debian's runc,
-# which links it; BuildKit's release ships a static one).
-PACKAGES=(systemd systemd-sysv cloud-init curl awscli xfsprogs iproute2 ca-certificates libseccomp2)
+# which links it; BuildKit's release ships a static one), and iptables for
+# the build bridge's fence (host/isolate-builds.sh).
+PACKAGES=(systemd systemd-sysv cloud-init curl awscli xfsprogs iproute2 ca-certificates libseccomp2 iptables)
 
 # The image's name carries a hash of this script, so a change to it makes a new image.
 version=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)

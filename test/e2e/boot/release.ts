@@ -1,9 +1,10 @@
 // A BuildKit release tarball, laid out as BuildKit's own release (its
 // Dockerfile's `releaser` stage: every binary under `bin/`), made from what
 // this machine has: buildkitd and buildctl built from BuildKit's Go module
-// (scripts/build-tools.sh) and Debian's runc as `buildkit-runc`. The release
-// also ships QEMU and CNI helpers, which a fleet host (no emulation, host
-// network) does not use.
+// (scripts/build-tools.sh), Debian's runc as `buildkit-runc`, and Debian's
+// CNI plugins as `buildkit-cni-*` (the release builds the same upstream
+// plugins; the host's bridge network for RUN steps needs them). The release
+// also ships QEMU helpers, which a fleet host (no emulation) does not use.
 import * as fs from "fs";
 import * as path from "path";
 import { BUILDCTL, BUILDKITD } from "../fleet/buildkitd";
@@ -26,7 +27,13 @@ export function makeReleaseTarball(dir: string): ReleaseTarball {
     }
     const stage = path.join(dir, "release");
     fs.mkdirSync(path.join(stage, "bin"), { recursive: true });
-    for (const [from, name] of [[BUILDKITD, "buildkitd"], [BUILDCTL, "buildctl"], [runc, "buildkit-runc"]]) {
+    const cni = ["bridge", "loopback", "host-local", "firewall"].map((p) => [path.join("/usr/lib/cni", p), `buildkit-cni-${p}`]);
+    for (const [from] of cni) {
+        if (!fs.existsSync(from)) {
+            throw new Error(`${from} not found (apt-get install containernetworking-plugins)`);
+        }
+    }
+    for (const [from, name] of [[BUILDKITD, "buildkitd"], [BUILDCTL, "buildctl"], [runc, "buildkit-runc"], ...cni]) {
         fs.copyFileSync(from, path.join(stage, "bin", name));
         fs.chmodSync(path.join(stage, "bin", name), 0o755);
     }

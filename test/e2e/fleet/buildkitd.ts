@@ -76,13 +76,17 @@ export class Buildkitd {
         readonly pin?: { readonly cpus: string; readonly nice?: number }) {
         this.addr = `tcp://127.0.0.1:${host.port}`;
         this.tlsDir = path.join(dir, "tls");
-        // Host paths and address are the only overrides; the rest is the fleet's rendering.
+        // Host paths, address and the build bridge (several daemons share this
+        // machine; each a /24 of the fleet's subnet, which buildkitd.sh fences)
+        // are the only overrides; the rest is the fleet's rendering.
         this.toml = hostBuildkitdToml(host, {
             listenAddress: "127.0.0.1",
             tlsDir: this.tlsDir,
             root: path.join(dir, "root"),
             registryCAs,
             otelSocketPath: path.join(dir, "otel-grpc.sock"),
+            attestorSocket: path.join(dir, "attestor.sock"),
+            buildNetwork: { bridgeName: `bkf${host.port}`, subnet: `10.10.${200 + (host.port % 50)}.0/24` },
         });
     }
 
