@@ -120,11 +120,16 @@ export function levenshtein(a: string, b: string): number {
 
 /**
  * The valid name closest to a mistyped one, when it is close enough to be a
- * typo: at most a third of its letters wrong (case ignored), or the same words
- * in another case.
+ * typo: at most a third of its letters wrong (case ignored), the same words
+ * in another case, or the one valid name it is the last part of (`amd64`).
  */
 export function didYouMean(input: string, valid: readonly string[]): string | undefined {
     const low = input.toLowerCase();
+    // A name given without its prefix: `amd64` for `linux/amd64`.
+    const prefixed = valid.filter((name) => name.toLowerCase().endsWith(`/${low}`));
+    if (prefixed.length === 1) {
+        return prefixed[0];
+    }
     let best: { name: string; d: number } | undefined;
     for (const name of valid) {
         const d = levenshtein(low, name.toLowerCase());

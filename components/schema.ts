@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { Issue, listOf, show, unknownKeyMessage } from "./errors";
+import { didYouMean, Issue, listOf, show, unknownKeyMessage } from "./errors";
 
 /**
  * Shared pieces of the argument and config schemas (zod 4). Every message a
@@ -108,6 +108,28 @@ function sizeWord(origin: string, n: number): string {
     return origin === "string" ? `${n} ${n === 1 ? "character" : "characters"}` : String(n);
 }
 
+/**
+ * For an object that none of a union's object forms takes: the form one of
+ * its keys is a typo of (`{"locl": …}` → `{"local": …}`), from the keys the
+ * forms refused it with.
+ */
+function unionKeySuggestion(iss: { input?: unknown; errors?: readonly (readonly { code?: string; message?: string }[])[] }): string | undefined {
+    const input = iss.input;
+    if (typeof input !== "object" || input === null || Array.isArray(input)) {
+        return undefined;
+    }
+    const valid = [...new Set((iss.errors ?? []).flat()
+        .filter((i) => i.code === "unrecognized_keys" && i.message?.startsWith(UNKNOWN_KEYS))
+        .flatMap((i) => JSON.parse(i.message!.slice(UNKNOWN_KEYS.length)) as string[]))];
+    for (const key of Object.keys(input)) {
+        const near = valid.includes(key) ? undefined : didYouMean(key, valid);
+        if (near !== undefined) {
+            return `{${JSON.stringify(near)}: …}`;
+        }
+    }
+    return undefined;
+}
+
 /** The messages of zod's own checks, in our words: the bad value, then what would be valid. */
 function errorMap(iss: z.core.$ZodRawIssue): string | undefined {
     const meta = metaOf(iss.inst);
@@ -123,8 +145,10 @@ function errorMap(iss: z.core.$ZodRawIssue): string | undefined {
         case "unrecognized_keys":
             // Split per key in flatten(), which has no access to the schema: carry the valid keys.
             return UNKNOWN_KEYS + JSON.stringify(validKeysOf(iss.inst));
-        case "invalid_union":
-            return `must be ${valid ?? "one of the documented forms"}, got ${show(iss.input)}`;
+        case "invalid_union": {
+            const near = unionKeySuggestion(iss);
+            return `must be ${valid ?? "one of the documented forms"}, got ${show(iss.input)}${near ? `; did you mean ${near}?` : ""}`;
+        }
         case "too_small": {
             const min = Number(iss.minimum);
             if (iss.origin === "array" || iss.origin === "string") {

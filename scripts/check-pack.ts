@@ -1,7 +1,8 @@
 // What `npm pack` puts in the tarball, checked: compiled JavaScript with a
 // declaration file for every module, the entry points package.json names,
 // BuildKit's Dockerfile frontend (wasm/imagefleet-frontend.wasm, which
-// ImageFamily runs), and nothing else — no TypeScript sources, tests,
+// ImageFamily runs), the builder hosts' firewall script (host/isolate-builds.sh,
+// which BuilderFleet puts in the user data), and nothing else — no TypeScript sources, tests,
 // examples, benchmarks, scripts, stack files or source maps.
 //
 //   ts-node scripts/check-pack.ts <npm pack --json output> [<tarball>]
@@ -21,13 +22,13 @@ interface PackResult {
 export function packProblems(files: readonly string[], manifest: Record<string, unknown>): string[] {
     const problems: string[] = [];
     const set = new Set(files);
-    const ALLOWED = /^(package\.json|README(\.md)?|LICENSE(\.md|\.txt)?|CHANGELOG\.md|dist\/.+\.js|dist\/.+\.d\.ts|wasm\/imagefleet-frontend\.wasm)$/;
+    const ALLOWED = /^(package\.json|README(\.md)?|LICENSE(\.md|\.txt)?|CHANGELOG\.md|dist\/.+\.js|dist\/.+\.d\.ts|wasm\/imagefleet-frontend\.wasm|host\/isolate-builds\.sh)$/;
     const FORBIDDEN = /(^|\/)(test|tests|__tests__|spec|example|examples|bench|benchmarks|scripts|stacks|fixtures|components)(\/|$)|\.spec\.|\.test\.|\.map$|^index\.ts$|^Pulumi\./;
     for (const file of files) {
         if (FORBIDDEN.test(file)) {
             problems.push(`${file}: tests, examples, benchmarks, sources and maps do not belong in the package`);
         } else if (!ALLOWED.test(file)) {
-            problems.push(`${file}: not compiled output (dist/**/*.js, dist/**/*.d.ts), the frontend (wasm/imagefleet-frontend.wasm) or package metadata`);
+            problems.push(`${file}: not compiled output (dist/**/*.js, dist/**/*.d.ts), the frontend (wasm/imagefleet-frontend.wasm), the hosts' script (host/isolate-builds.sh) or package metadata`);
         }
     }
     const js = files.filter((f) => /^dist\/.+\.js$/.test(f));
@@ -37,6 +38,9 @@ export function packProblems(files: readonly string[], manifest: Record<string, 
     }
     if (!set.has("wasm/imagefleet-frontend.wasm")) {
         problems.push("no wasm/imagefleet-frontend.wasm: ImageFamily cannot run BuildKit's Dockerfile frontend without it (prepack builds it)");
+    }
+    if (!set.has("host/isolate-builds.sh")) {
+        problems.push("no host/isolate-builds.sh: BuilderFleet cannot write its hosts' user data without it (package.json `files`)");
     }
     for (const f of js) {
         if (!set.has(f.replace(/\.js$/, ".d.ts"))) {

@@ -6,6 +6,7 @@ import { warnDeadBuilders } from "../builders/preflight";
 import { PlannedImage, planImages } from "./buildPlan";
 import { ContextReport, reportContexts } from "./contexts/report";
 import { topoOrder } from "./graph";
+import { pullRequestBase } from "./git";
 import { declarePlatformBuild, NamedSource } from "./platformBuild";
 import { buildKey, memberFor, PoolMember, poolMembers } from "./pool";
 import { archOf, DEFAULT_PLATFORMS, Platform } from "./platforms";
@@ -84,13 +85,16 @@ export class ImageFamily extends pulumi.ComponentResource {
         const variantNames = Object.keys(args.variants ?? {});
         const fallbacks = args.cache?.fallbackBranches ?? ["main"];
         const buildOnPreview = args.buildOnPreview ?? false;
-        // A pull request's preview (it builds nothing and writes no cache)
-        // declares every build as the deploy of this stack would, with the
-        // deploy branch's cache refs: they are unused until a build runs, and
-        // the preview then shows only what merging changes, whatever branch it
-        // runs from. Any other run declares its own branch's.
-        const asDeploy = pulumi.runtime.isDryRun() && !buildOnPreview && !(args.cache?.write ?? true);
-        const branch = asDeploy ? args.cache?.deployBranch ?? fallbacks[0] ?? args.git.branch : args.git.branch;
+        // A pull request's preview (it builds nothing) declares every build
+        // as the deploy of this stack would, with the deploy branch's cache
+        // refs: they are unused until a build runs, and the preview then shows
+        // only what merging changes, whatever branch it runs from. A preview is
+        // a pull request's when the CI says so (pullRequestBase) or when it
+        // writes no cache (`cache.write: false`, the setting of before). Any
+        // other run declares its own branch's.
+        const pr = pullRequestBase();
+        const asDeploy = pulumi.runtime.isDryRun() && !buildOnPreview && (!(args.cache?.write ?? true) || pr !== undefined);
+        const branch = asDeploy ? args.cache?.deployBranch ?? pr?.branch ?? fallbacks[0] ?? args.git.branch : args.git.branch;
         const slug = branchSlug(branch, fallbacks);
         const environment = args.tags?.environment ?? pulumi.getStack();
         const push = args.push ?? true;

@@ -77,16 +77,25 @@ export interface CacheSpec {
     readonly disabled?: boolean;
     /** Branches whose cache every build reads after its own. Default: `["main"]`. */
     readonly fallbackBranches?: readonly string[];
-    /** Write the current branch's cache ref. Pull-request previews set this to `false`. Default: `true`. */
+    /**
+     * Write the current branch's cache ref. A preview with `false` is taken
+     * for a pull request's (see `deployBranch`); a pull request's preview in
+     * GitHub Actions, GitLab, Buildkite or Azure Pipelines needs no setting.
+     * Default: `true`.
+     */
     readonly write?: boolean;
     /**
      * The branch whose `pulumi up` deploys this stack. A pull request's
-     * preview — one that builds nothing (`buildOnPreview` off) and writes no
-     * cache (`write: false`) — declares every build with this branch's cache
-     * refs, as the deploy after merging would: it then shows no change for an
+     * preview — one that builds nothing (`buildOnPreview` off), run where the
+     * CI names a pull request's target branch (`GITHUB_BASE_REF`,
+     * `CI_MERGE_REQUEST_TARGET_BRANCH_NAME`, `BUILDKITE_PULL_REQUEST_BASE_BRANCH`
+     * in a pull request build, `SYSTEM_PULLREQUEST_TARGETBRANCH`) or with
+     * `write: false` — declares every build with this branch's cache refs,
+     * as the deploy after merging would: it then shows no change for an
      * image the pull request does not change, whatever branch it runs from.
      * Nothing is written during such a preview; an `up` uses `git.branch`
-     * as always. Default: the first of `fallbackBranches` (`main`).
+     * as always. Default: the pull request's target branch from the CI, else
+     * the first of `fallbackBranches` (`main`).
      */
     readonly deployBranch?: string;
 }

@@ -162,6 +162,7 @@ export function familyIssues(args: unknown, options: FamilyCheckOptions): Issue[
                 }
             }
         }
+        issues.push(...variantIssues(a.variants));
         const registry = a.registry as { repositories?: unknown; cacheRepositories?: unknown } | undefined;
         const names = specs.map((s) => s.name);
         for (const field of ["repositories", "cacheRepositories"] as const) {
@@ -175,6 +176,35 @@ export function familyIssues(args: unknown, options: FamilyCheckOptions): Issue[
     }
     if (issues.length === 0) {
         issues.push(...planIssues(args as ImageFamilyArgs, { stack: options.stack }));
+    }
+    return issues;
+}
+
+/**
+ * Variants that would build what another build already does: one with no
+ * build args is the default variant again, and two with the same args are one
+ * build twice (each with its own tags and cache, for the same bytes).
+ */
+function variantIssues(variants: unknown): Issue[] {
+    const issues: Issue[] = [];
+    const seen = new Map<string, string>();
+    const plainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+    // Shapes the schema refuses are reported there.
+    if (!plainObject(variants) || !Object.values(variants).every(plainObject)) {
+        return issues;
+    }
+    for (const [name, args] of Object.entries(variants as Record<string, Record<string, unknown>>)) {
+        if (Object.keys(args).length === 0) {
+            issues.push({ path: ["variants", name], message: "has no build args, so it builds what the default variant builds; give it the build args that make it differ, or remove it" });
+            continue;
+        }
+        const key = JSON.stringify(Object.entries(args).sort(([a], [b]) => a.localeCompare(b)));
+        const twin = seen.get(key);
+        if (twin !== undefined) {
+            issues.push({ path: ["variants", name], message: `has the same build args as variant ${show(twin)}, so both build the same image; remove one or make them differ` });
+        } else {
+            seen.set(key, name);
+        }
     }
     return issues;
 }

@@ -210,8 +210,8 @@ export function checkStackConfig(env: NodeJS.ProcessEnv = process.env): CheckedC
         git,
         fallbackBranches: (v.fallbackBranches as string[] | undefined) ?? ["main"],
         cacheWrite: (v.cacheWrite as boolean | undefined) ?? true,
-        // In a pull request, the branch it merges into deploys the stack.
-        deployBranch: (v.deployBranch as string | undefined) ?? (env.GITHUB_BASE_REF || undefined),
+        // Unset: ImageFamily reads a pull request's target branch from the CI (pullRequestBase).
+        deployBranch: v.deployBranch as string | undefined,
         checks: (v.checks as "warn" | "error" | "off" | undefined) ?? "warn",
         variants: (v.variants as Record<string, Record<string, string>> | undefined) ?? {},
         buildArgs: (v.buildArgs as Record<string, string> | undefined) ?? {},

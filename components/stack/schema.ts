@@ -109,8 +109,8 @@ export const CONFIG_KEYS = {
     deployBranch: {
         schema: branchName,
         decode: "string",
-        default: "GITHUB_BASE_REF in a pull request, else the first of fallbackBranches (main)",
-        description: "The branch whose `pulumi up` deploys this stack. A pull request's preview (no build, cacheWrite false) declares the builds with this branch's cache refs, as the deploy after merging would, so it shows only what merging changes.",
+        default: "a pull request's target branch from the CI (GITHUB_BASE_REF, CI_MERGE_REQUEST_TARGET_BRANCH_NAME, BUILDKITE_PULL_REQUEST_BASE_BRANCH, SYSTEM_PULLREQUEST_TARGETBRANCH), else the first of fallbackBranches (main)",
+        description: "The branch whose `pulumi up` deploys this stack. A pull request's preview (no build; the CI names a pull request's target branch, or cacheWrite is false) declares the builds with this branch's cache refs, as the deploy after merging would, so it shows only what merging changes.",
     },
     checks: {
         schema: hint(z.enum(["warn", "error", "off"]), '"warn", "error" or "off"'),

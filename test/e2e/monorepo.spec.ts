@@ -38,8 +38,6 @@ describe("a monorepo root as every image's context (real engine, local stack)", 
         fs.writeFileSync(artifact, fs.readFileSync(artifact, "utf8").replace(/^ARG FUNCTIONS=\d+$/m, `ARG FUNCTIONS=${E2E_FUNCTIONS}`));
         project.editStackConfig((config) => {
             config["imagefleet:images"] = monorepoImages("monorepo");
-            // This stack's deploys run on the project's branch (main, in a real repository).
-            config["imagefleet:deployBranch"] = project.options.branch;
             // Signing has its own spec; here it would only add cosign and syft runs.
             delete config["imagefleet:supplychain"];
         }, "the monorepo family");
@@ -61,21 +59,29 @@ describe("a monorepo root as every image's context (real engine, local stack)", 
         assert.ok(up.seconds <= 1.5 * floor, `docs-only commit took ${up.seconds.toFixed(1)} s, the floor ${floor.toFixed(1)} s (${(up.seconds / floor).toFixed(2)}×, limit 1.5×)`);
     });
 
-    it("a pull request's preview from another branch, with the workflow's flags, shows no Image change and writes no cache", async () => {
+    // A pull request's job as GitHub Actions runs it: the head branch, and the
+    // branch it merges into (this stack deploys from the project's branch, as
+    // a real repository's from main). No imagefleet setting.
+    const pullRequest = (name: string) => ({ GIT_BRANCH: `pr-${id}/${name}`, GITHUB_BASE_REF: project.options.branch });
+
+    it("a pull request's preview from another branch, with only GITHUB_BASE_REF set, shows no Image change for a docs commit and writes no cache", async () => {
         project.change("monorepo/docs/page-8.md", (t) => `${t}Reviewed in a pull request.\n`);
-        const branch = `pr-${id}/docs`;
         const before = await Promise.all(["fe", "artifact"].map((i) => tags(`${namespace}/${i}-cache`)));
-        // As .github/workflows/preview.yml: the branch from CI variables, cacheWrite off.
-        const preview = ok(project.runWith({ GIT_BRANCH: branch }, "preview", "--config", "imagefleet:cacheWrite=false"));
-        project.pulumi("config", "rm", "imagefleet:cacheWrite");
+        const preview = ok(project.runWith(pullRequest("docs"), "preview"));
         assert.deepEqual(names(preview), [], preview.resources.filter((r) => r.op !== "same").map((r) => `${r.op} ${r.name}`).join("\n"));
         const after = await Promise.all(["fe", "artifact"].map((i) => tags(`${namespace}/${i}-cache`)));
         assert.deepEqual(after, before, "the preview wrote a cache ref");
         assert.ok(!after.flat().some((t) => t.startsWith("pr-")), "a cache ref of the pull request's branch exists");
     });
 
-    it("a change to a file only fe.Dockerfile copies updates exactly fe's 2 Images", () => {
+    it("a pull request's preview of a change to fe's config, with only GITHUB_BASE_REF set, shows exactly fe's 2 Images and the review \"1 rebuild, 3 new tags only\"", () => {
         project.change("monorepo/conf/fe/fe.conf", (t) => `${t}threads = 8\n`);
+        const preview = ok(project.runWith(pullRequest("fe"), "preview"));
+        assert.deepEqual(names(preview), ["fe-amd64", "fe-arm64"]);
+        assert.match(`${preview.stdout}\n${preview.stderr}`, /review \(1 rebuild, 3 new tags only, 0 unchanged\)/);
+    });
+
+    it("the same change merged: up updates exactly fe's 2 Images", () => {
         assert.deepEqual(names(ok(project.run("up"))), ["fe-amd64", "fe-arm64"]);
     });
 

@@ -94,20 +94,20 @@ export const CATALOGUE: readonly CatalogueCase[] = [
     },
     {
         class: "two resources push the same tag (variant ends in a platform suffix)",
-        input: '`imagefleet:variants: {"perf": {}, "perf-amd64": {}}`',
-        run: () => config("local", 'imagefleet:variants={"perf": {}, "perf-amd64": {}}'),
+        input: '`imagefleet:variants: {"perf": {"P": "1"}, "perf-amd64": {"P": "2"}}`',
+        run: () => config("local", 'imagefleet:variants={"perf": {"P": "1"}, "perf-amd64": {"P": "2"}}'),
         expect: ['imagefleet:variants.perf-amd64: "perf-amd64" ends with the platform suffix "-amd64"', 'variant "perf"', '"0123456789ab-perf-amd64"', '"build-<hash>-perf-amd64"'],
     },
     {
         class: "two resources push the same tag (variant named like a platform)",
-        input: '`imagefleet:variants: {"amd64": {}}`',
-        run: () => config("local", 'imagefleet:variants={"amd64": {}}'),
+        input: '`imagefleet:variants: {"amd64": {"P": "1"}}`',
+        run: () => config("local", 'imagefleet:variants={"amd64": {"P": "1"}}'),
         expect: ['imagefleet:variants.amd64: "amd64" is the platform arch "amd64"'],
     },
     {
         class: "two branches share a cache ref",
-        input: '`imagefleet:gitBranch: main-perf` with `imagefleet:variants: {"x": {}, "perf-x": {}}`',
-        run: () => config("local", "imagefleet:gitBranch=main-perf", 'imagefleet:variants={"x": {}, "perf-x": {}}'),
+        input: '`imagefleet:gitBranch: main-perf` with `imagefleet:variants: {"x": {"P": "1"}, "perf-x": {"P": "2"}}`',
+        run: () => config("local", "imagefleet:gitBranch=main-perf", 'imagefleet:variants={"x": {"P": "1"}, "perf-x": {"P": "2"}}'),
         expect: ['imagefleet:gitBranch: branch "main-perf"\'s linux/amd64 cache of "artifact-x" and branch "main"\'s linux/amd64 cache of "artifact-perf-x" both push tag "main-perf-x-amd64"'],
     },
     {

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import * as os from "os";
-import { resolveGit } from "../../components/images/git";
+import { pullRequestBase, resolveGit } from "../../components/images/git";
 
 describe("resolveGit", () => {
     it("prefers explicit config over CI variables", () => {
@@ -23,5 +23,18 @@ describe("resolveGit", () => {
         const g = resolveGit({}, {}, os.tmpdir());
         assert.equal(g.source, "git");
         assert.equal(g.sha, "");
+    });
+});
+
+describe("pullRequestBase", () => {
+    it("reads the target branch each CI sets only in a pull request's job, and nothing elsewhere", () => {
+        assert.deepEqual(pullRequestBase({ GITHUB_BASE_REF: "main", GITHUB_HEAD_REF: "feature/y" }), { branch: "main", variable: "GITHUB_BASE_REF" });
+        assert.deepEqual(pullRequestBase({ CI_MERGE_REQUEST_TARGET_BRANCH_NAME: "develop" }), { branch: "develop", variable: "CI_MERGE_REQUEST_TARGET_BRANCH_NAME" });
+        assert.deepEqual(pullRequestBase({ BUILDKITE_PULL_REQUEST: "42", BUILDKITE_PULL_REQUEST_BASE_BRANCH: "main" }), { branch: "main", variable: "BUILDKITE_PULL_REQUEST_BASE_BRANCH" });
+        assert.deepEqual(pullRequestBase({ SYSTEM_PULLREQUEST_TARGETBRANCH: "refs/heads/release/1.x" }), { branch: "release/1.x", variable: "SYSTEM_PULLREQUEST_TARGETBRANCH" });
+        // A push build: GitHub sets GITHUB_BASE_REF empty, Buildkite names a base branch with BUILDKITE_PULL_REQUEST=false.
+        assert.equal(pullRequestBase({ GITHUB_BASE_REF: "", GITHUB_REF_NAME: "main" }), undefined);
+        assert.equal(pullRequestBase({ BUILDKITE_PULL_REQUEST: "false", BUILDKITE_PULL_REQUEST_BASE_BRANCH: "main" }), undefined);
+        assert.equal(pullRequestBase({}), undefined);
     });
 });

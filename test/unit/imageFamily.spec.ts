@@ -2,7 +2,8 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { branchSlug } from "../../components/images/policy";
-import { isSecret } from "../../scripts/harness/mocks";
+import { evaluate, isSecret } from "../../scripts/harness/mocks";
+import { ImageFamily } from "../../components/images";
 import { builds, byName, declareFamily, familyArgs, FIXTURE, indexes, plain, SHA } from "./helpers";
 
 describe("ImageFamily", () => {
@@ -114,6 +115,32 @@ describe("ImageFamily", () => {
         for (const img of builds(resources)) {
             assert.equal(plain(img).cacheTo, undefined);
             assert.equal(plain(img).cacheFrom.length, 2);
+        }
+    });
+
+    it("a pull request's preview needs no setting: with only the CI's target branch set, every build is declared with that branch's cache refs, as the deploy after merging", async () => {
+        const saved = process.env.GITHUB_BASE_REF;
+        process.env.GITHUB_BASE_REF = "main";
+        try {
+            const preview = await evaluate({ stack: "test", preview: true, program: () => new ImageFamily("fam", familyArgs({ git: { branch: "feature/y", sha: SHA } })) });
+            const deploy = await evaluate({ stack: "test", program: () => new ImageFamily("fam", familyArgs({ git: { branch: "main", sha: SHA } })) });
+            for (const img of builds(preview.resources)) {
+                const twin = plain(byName(deploy.resources, img.name));
+                assert.deepEqual(plain(img).cacheFrom, twin.cacheFrom, img.name);
+                assert.deepEqual(plain(img).cacheTo, twin.cacheTo, img.name);
+                assert.match(plain(img).cacheTo[0].registry.ref, /:main-(amd64|arm64)$/);
+            }
+            // An up from the same job still keys the cache on its own branch.
+            const up = await evaluate({ stack: "test", program: () => new ImageFamily("fam", familyArgs({ git: { branch: "feature/y", sha: SHA } })) });
+            for (const img of builds(up.resources)) {
+                assert.doesNotMatch(plain(img).cacheTo[0].registry.ref, /:main-(amd64|arm64)$/);
+            }
+        } finally {
+            if (saved === undefined) {
+                delete process.env.GITHUB_BASE_REF;
+            } else {
+                process.env.GITHUB_BASE_REF = saved;
+            }
         }
     });
 

@@ -9,7 +9,7 @@ const MANIFEST = {
     types: "dist/index.d.ts",
     exports: { ".": { types: "./dist/index.d.ts", default: "./dist/index.js" }, "./package.json": "./package.json" },
 };
-const GOOD = ["package.json", "README.md", "dist/index.js", "dist/index.d.ts", "dist/images/imageFamily.js", "dist/images/imageFamily.d.ts", "wasm/imagefleet-frontend.wasm"];
+const GOOD = ["package.json", "README.md", "dist/index.js", "dist/index.d.ts", "dist/images/imageFamily.js", "dist/images/imageFamily.d.ts", "wasm/imagefleet-frontend.wasm", "host/isolate-builds.sh"];
 
 describe("package contents", () => {
     it("accepts compiled JS with declarations and package metadata", () => {
@@ -33,6 +33,8 @@ describe("package contents", () => {
         assert.match(packProblems(["package.json"], MANIFEST).join("\n"), /no compiled JavaScript under dist\//);
         assert.match(packProblems(GOOD.filter((f) => !f.endsWith(".wasm")), MANIFEST).join("\n"), /no wasm\/imagefleet-frontend\.wasm/);
         assert.match(packProblems([...GOOD, "wasm/other.wasm"], MANIFEST).join("\n"), /wasm\/other\.wasm: not compiled output/);
+        assert.match(packProblems(GOOD.filter((f) => !f.startsWith("host/")), MANIFEST).join("\n"), /no host\/isolate-builds\.sh: BuilderFleet cannot write its hosts' user data/);
+        assert.match(packProblems([...GOOD, "host/other.sh"], MANIFEST).join("\n"), /host\/other\.sh: not compiled output/);
     });
 
     describe("subpath entries (imagefleet/images, …)", () => {

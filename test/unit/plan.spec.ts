@@ -53,18 +53,18 @@ describe("branch names and cache refs", () => {
 
 describe("the plan's tags", () => {
     it("accepts the example plan: no tag pushed twice", () => {
-        assert.deepEqual(planIssues(familyArgs({ variants: { perf: {}, release: {} }, tags: { release: "1.0.0" } }), { stack: "dev" }), []);
+        assert.deepEqual(planIssues(familyArgs({ variants: { perf: { P: "perf" }, release: { P: "release" } }, tags: { release: "1.0.0" } }), { stack: "dev" }), []);
     });
 
     it("refuses an environment alias that is also a release alias", () => {
-        const found = lines(familyArgs({ variants: { x: {} }, tags: { environment: "v1.2.3", release: "1.2.3" } }));
+        const found = lines(familyArgs({ variants: { x: { P: "x" } }, tags: { environment: "v1.2.3", release: "1.2.3" } }));
         assert.ok(found.some((l) => /the environment alias of "artifact-x" and the release alias of "artifact-x" both push tag "v1\.2\.3-x"/.test(l)), found.join("\n"));
     });
 
     it("refuses a tag longer than a registry takes", () => {
         const long = "v".repeat(63);
         // 57 (hashed slug) + 1 + 63 (variant) + 1 + 7 (riscv64) = 129.
-        const found = lines(familyArgs({ git: { branch: "b".repeat(60), sha: SHA }, variants: { [long]: {} }, platforms: ["linux/riscv64"], builders: { "linux/riscv64": "b" } }));
+        const found = lines(familyArgs({ git: { branch: "b".repeat(60), sha: SHA }, variants: { [long]: { P: "1" } }, platforms: ["linux/riscv64"], builders: { "linux/riscv64": "b" } }));
         assert.ok(found.some((l) => /would be tagged .*, 129 characters; tags hold at most 128/.test(l)), found.join("\n"));
     });
 

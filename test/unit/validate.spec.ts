@@ -59,6 +59,17 @@ describe("ImageFamily validation", () => {
         await rejects(familyArgs({ builders: { "linux/amd64": "b" } }), 'builders: platform "linux/arm64" has no builder', 'configured: "linux/amd64"');
     });
 
+    it("suggests the platform a builders key leaves the os out of, and the form a from key is a typo of", async () => {
+        await rejects(familyArgs({ builders: { amd64: "b", "linux/arm64": "b2" } as any }), 'builders.amd64: unknown key; did you mean "linux/amd64"?');
+        await rejects(with_((i) => { i[2] = { ...i[2], from: { artifact: { locl: FIXTURE } } as any }; return i; }),
+            'images[2].from.artifact: must be an image name, {"image": "<name>"} or {"local": "<directory>"}, got {"locl":', 'did you mean {"local": …}?');
+    });
+
+    it("rejects a variant with no build args and two variants with the same args, naming both", async () => {
+        await rejects(familyArgs({ variants: { release: { PROFILE: "release" }, plain: {} } }), "variants.plain: has no build args");
+        await rejects(familyArgs({ variants: { a: { X: "1", Y: "2" }, b: { Y: "2", X: "1" } } }), 'variants.b: has the same build args as variant "a"');
+    });
+
     it("rejects a missing dockerfile with the path it looked at", async () => {
         await rejects(with_((i) => { i[1] = { ...i[1], dockerfile: "nope.Dockerfile" }; return i; }),
             `images[1].dockerfile: "nope.Dockerfile" not found (looked for ${path.join(FIXTURE, "nope.Dockerfile")})`);
