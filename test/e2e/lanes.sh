@@ -12,20 +12,19 @@
 #       in the main lane uses, in a registry namespace of its own; and
 #       attestation, which turns that set's attestors on while it runs (the
 #       main lane's stacks attest deployer-side, and two writers of one
-#       digest's referrers tag lose one); and faults' builder and engine
-#       cases (namespace e2e-faults).
-# solo: faults' two registry cases, after both lanes, alone: one stops the
-#       registry both lanes push to; the other, its cache refs deleted, made a
-#       cold `up` that exited 0 having dropped the family's artifact and
-#       runtime from the stack when it ran beside the main lane with the 2
-#       cores at 100 % (1 run of 2 on 2026-12-07: a product bug under load,
-#       kept in view here until it is understood). Faults' other cases run in
-#       the side lane (as in the 29m14s run of 2026-12-07), its baseline in
-#       both.
-SIDE_SPECS=(boot fleet pools attestation faults)
+#       digest's referrers tag lose one).
+# solo: faults, which stops the registry both lanes push to, on the second
+#       set of hosts, after both lanes, alone. (It ran in the side lane too,
+#       all but its registry case, in 2 runs of 2026-12-07: one passed; in the
+#       other, with both lanes keeping the 2 cores at 100 %, the cold `up` of
+#       "the registry cache refs deleted" exited 0 having built dev-env and
+#       dropped the rest of the family from the stack: a product bug under
+#       load, not the test's, which stays in view here until it is understood.)
+SIDE_SPECS=(boot fleet pools attestation)
 SOLO_SPECS=(faults)
-SOLO_GREP='baseline: a first pulumi up|the registry stopped while builds push|the registry cache refs deleted'
-SIDE_INVERT_GREP='the registry stopped while builds push|the registry cache refs deleted'
+# Every case of the solo specs; the side lane leaves out none of its own.
+SOLO_GREP='.'
+SIDE_INVERT_GREP='^$'
 
 lanes_assign() {
   local f name
