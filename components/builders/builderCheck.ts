@@ -27,6 +27,13 @@ export interface BuilderCheckInputs {
      * Required.
      */
     readonly fingerprint: string;
+    /**
+     * Why the pre-flight found this builder down, when one of its builds has
+     * not succeeded since the check last passed for this fingerprint (the
+     * builder died mid-build); `""` otherwise. Non-empty makes the check run
+     * again, so the rerun stops here naming the builder. Default: `""`.
+     */
+    readonly recheck?: string;
 }
 
 async function probe(i: BuilderCheckInputs): Promise<void> {
@@ -57,7 +64,7 @@ const outputs = (i: BuilderCheckInputs) => ({ subject: i.subject, stack: i.stack
  */
 export const builderCheckProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: BuilderCheckInputs, news: BuilderCheckInputs) {
-        return { changes: olds.fingerprint !== news.fingerprint || olds.builder !== news.builder };
+        return { changes: olds.fingerprint !== news.fingerprint || olds.builder !== news.builder || (news.recheck ?? "") !== "" };
     },
     async create(inputs: BuilderCheckInputs) {
         await probe(inputs);

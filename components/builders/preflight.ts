@@ -280,24 +280,27 @@ function mocked(): boolean {
  * endpoint, reason, what to check). It never fails the update: a commit whose
  * builds are all unchanged needs no builder (a fleet host may be stopped),
  * and a build that does need a dead builder is stopped by that builder's
- * BuilderCheck. What this adds is the diagnosis when a build fails anyway,
- * e.g. after its builder died mid-build and was checked before. Skipped in
- * preview, under mocks and with `IMAGEFLEET_PREFLIGHT=off`.
+ * BuilderCheck. Returns, per builder name (lower case), why it is down; the
+ * family hands that to the check of a builder whose builds did not all
+ * succeed since it last passed (it died mid-build), so the rerun stops there
+ * too, naming it, instead of in buildx's 20 s connection deadline. Skipped
+ * (nothing down) in preview, under mocks and with `IMAGEFLEET_PREFLIGHT=off`.
  */
 export function warnDeadBuilders(
     subject: string,
     targets: readonly { readonly platform: string; readonly builder: pulumi.Input<string> }[],
     options: PreflightOptions = {},
-): void {
+): pulumi.Output<Readonly<Record<string, string>>> {
     if (pulumi.runtime.isDryRun() || mocked() || process.env.IMAGEFLEET_PREFLIGHT === "off") {
-        return;
+        return pulumi.output<Readonly<Record<string, string>>>({});
     }
-    pulumi.all(targets.map((t) => pulumi.output(t.builder))).apply(async (names) => {
+    return pulumi.all(targets.map((t) => pulumi.output(t.builder))).apply(async (names) => {
         const statuses = await checkBuilders(targets.map((t, i) => ({ platform: t.platform, builder: names[i] })), options);
         const dead = statuses.filter((s) => !s.ok);
         if (dead.length > 0) {
             await pulumi.log.warn(`${describeDeadBuilders(subject, pulumi.getStack(), dead, statuses.length)
                 .replace(/, so none of (its|their) builds ran:/, ": builds on them will fail; unchanged builds need no builder:")}`);
         }
+        return Object.fromEntries(dead.map((d) => [d.builder.toLowerCase(), d.reason ?? "down"]));
     });
 }

@@ -1,5 +1,5 @@
 import type { CheckFinding } from "../images/checks";
-import type { ReviewRow } from "../images/review";
+import { reviewCounts, type ReviewRow } from "../images/review";
 
 /** What a preview wrote to `IMAGEFLEET_REVIEW_FILE`: per family, its review rows and Dockerfile checks. */
 export interface ReviewFile {
@@ -18,7 +18,7 @@ export function commentMarker(stack: string): string {
 }
 
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
-const ORDER: Record<string, number> = { rebuild: 0, promote: 1, "new tags only": 2, unchanged: 3 };
+const ORDER: Record<string, number> = { rebuild: 0, promote: 1, "settings only": 2, "new tags only": 3, unchanged: 4 };
 
 /**
  * The pull request comment for one stack: the review table first (never
@@ -29,10 +29,9 @@ const ORDER: Record<string, number> = { rebuild: 0, promote: 1, "new tags only":
 export function renderReviewComment(stack: string, review: ReviewFile, rawDiff: string, limit = GITHUB_COMMENT_LIMIT): string {
     const families = Object.entries(review.families ?? {});
     const rows = families.flatMap(([, f]) => f.rows).slice().sort((a, b) => (ORDER[a.status] ?? 9) - (ORDER[b.status] ?? 9));
-    const count = (status: string) => rows.filter((r) => r.status === status).length;
     const head = [
         commentMarker(stack),
-        `#### \`preview\` on ${stack}: ${count("rebuild")} rebuild, ${count("new tags only")} new tags only, ${count("unchanged")} unchanged`,
+        `#### \`preview\` on ${stack}: ${reviewCounts(rows)}`,
         "",
     ];
     const table = rows.length === 0

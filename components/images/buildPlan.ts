@@ -35,6 +35,13 @@ export interface PlannedImage {
      * It changes when, and only when, the build will run. Required.
      */
     readonly fingerprints: Readonly<Partial<Record<Platform, string>>>;
+    /**
+     * Per platform, the part of the fingerprint that decides the image's
+     * content: the same without the settings every build shares (cache refs,
+     * push). A build whose fingerprint changes and whose content does not
+     * gives the same digest, and nothing built from it changes. Required.
+     */
+    readonly contents: Readonly<Partial<Record<Platform, string>>>;
 }
 
 export interface PlanOptions {
@@ -97,8 +104,12 @@ export function planImages(o: PlanOptions): Plan {
             d.spec.name, d.spec.kind, d.variant, platform, builds[platform]!.context.digest, d.spec.target ?? "", d.buildArgs, o.shared,
             deps.map((dep) => ("local" in dep ? [dep.context, dep.local[platform]!.digest] : [dep.context, planned.get(dep.image)!.fingerprints[platform]])),
         ])]));
+        const contents = Object.fromEntries(d.platforms.map((platform) => [platform, sha256([
+            d.spec.name, d.spec.kind, d.variant, platform, builds[platform]!.context.digest, d.spec.target ?? "", d.buildArgs,
+            deps.map((dep) => ("local" in dep ? [dep.context, dep.local[platform]!.digest] : [dep.context, planned.get(dep.image)!.contents[platform]])),
+        ])]));
         planned.set(d.key, {
-            spec: d.spec, variant: d.variant, key: d.key, platforms: d.platforms, buildArgs: d.buildArgs, deps, fingerprints,
+            spec: d.spec, variant: d.variant, key: d.key, platforms: d.platforms, buildArgs: d.buildArgs, deps, fingerprints, contents,
             staged: Object.fromEntries(d.platforms.map((p) => [p, builds[p]!.context])),
             lint: Object.fromEntries(d.platforms.map((p) => [p, builds[p]!.lint])),
         });

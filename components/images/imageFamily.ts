@@ -18,7 +18,7 @@ import { DockerfileChecks } from "./contexts/frontend";
 import { ImageFamilyArgs } from "./types";
 import { validateFamily } from "./validate";
 import { CheckFinding, checksOf, enforceChecks } from "./checks";
-import { formatRecord, logReview, parseRecord, recordOf, review, ReviewRow } from "./review";
+import { formatRecord, InputsRecord, logReview, parseRecord, recordOf, review, ReviewRow } from "./review";
 import { Problems } from "../errors";
 
 /** One image of one variant: its per-platform builds and the index joining them. */
@@ -122,9 +122,11 @@ export class ImageFamily extends pulumi.ComponentResource {
         const pools = Object.fromEntries(platforms.map((p) => [p, poolMembers(args.builders[p])])) as Partial<Record<Platform, PoolMember[]>>;
         // Each per-platform build on one builder of its platform's pool, by its image and variant.
         const assigned = (p: PlannedImage, platform: Platform) => memberFor(buildKey(p.spec.name, p.variant), pools[platform]!);
-        const checks = this.builderChecks(name, args, plan, pools, assigned);
         const used = [...new Set(plan.flatMap((p) => p.platforms))];
-        warnDeadBuilders(`ImageFamily ${JSON.stringify(name)}`, used.flatMap((platform) => pools[platform]!.map((m) => ({ platform, builder: m.builder }))));
+        const down = warnDeadBuilders(`ImageFamily ${JSON.stringify(name)}`, used.flatMap((platform) => pools[platform]!.map((m) => ({ platform, builder: m.builder }))));
+        const record = recordOf(plan, (p) => tagNames(args.git.sha, p.variant, environment).immutable,
+            (p) => path.join(p.spec.context, p.spec.dockerfile ?? "Dockerfile"), (p, platform) => assigned(p, platform).name);
+        const checks = this.builderChecks(name, args, plan, pools, assigned, down, record);
 
         const built = new Map<string, FamilyImage>();
         for (const p of plan) {
@@ -187,8 +189,6 @@ export class ImageFamily extends pulumi.ComponentResource {
             imageKey(i.image, i.variant),
             Object.fromEntries(Object.entries(i.builds).map(([p, b]) => [p, b!.ref])),
         ])));
-        const record = recordOf(plan, (p) => tagNames(args.git.sha, p.variant, environment).immutable,
-            (p) => path.join(p.spec.context, p.spec.dockerfile ?? "Dockerfile"), (p, platform) => assigned(p, platform).name);
         this.record = pulumi.output(formatRecord(record));
         this.review = pulumi.output(args.previousRecord).apply((previous) => {
             const parsed = parseRecord(previous);
@@ -213,7 +213,8 @@ export class ImageFamily extends pulumi.ComponentResource {
      * dead builder of a pool stops its own share and no other.
      */
     private builderChecks(name: string, args: ImageFamilyArgs, plan: readonly PlannedImage[], pools: Partial<Record<Platform, PoolMember[]>>,
-        assigned: (p: PlannedImage, platform: Platform) => PoolMember): Map<string, BuilderCheck> {
+        assigned: (p: PlannedImage, platform: Platform) => PoolMember, down: pulumi.Output<Readonly<Record<string, string>>>,
+        record: InputsRecord): Map<string, BuilderCheck> {
         const checks = new Map<string, BuilderCheck>();
         for (const platform of [...new Set(plan.flatMap((p) => p.platforms))]) {
             const pool = pools[platform]!;
@@ -238,6 +239,14 @@ export class ImageFamily extends pulumi.ComponentResource {
                     pool: single ? [] : pool.map((m) => m.name!),
                     builds: mine.map((p) => `${name}-${p.key}-${archOf(platform)}`),
                     fingerprint,
+                    // A dead builder is checked again when one of its builds differs from the last
+                    // successful run's record: the check passed, then the builder died mid-build.
+                    recheck: pulumi.all([down, pulumi.output(member.builder), pulumi.output(args.previousRecord)]).apply(([dead, builder, previous]) => {
+                        const reason = dead[builder.toLowerCase()] ?? "";
+                        const before = parseRecord(previous);
+                        const pending = before !== undefined && mine.some((p) => before[p.key]?.[platform]?.f !== record[p.key]?.[platform]?.f);
+                        return pending ? reason : "";
+                    }),
                 }, { parent: this }));
             }
         }

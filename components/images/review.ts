@@ -33,12 +33,22 @@ export interface BuildRecord {
     readonly tag: string;
     /** The builder of its platform's pool that builds it; absent when only an Output names it. */
     readonly b?: string;
+    /** What decides the content (12 hex): the fingerprint without the shared settings (cache refs, push). Absent in records of before 0.1. */
+    readonly c?: string;
 }
 
 /** A family's record: image key → platform → build. */
 export type InputsRecord = Readonly<Record<string, Readonly<Partial<Record<Platform, BuildRecord>>>>>;
 
-export type ReviewStatus = "rebuild" | "new tags only" | "unchanged";
+/**
+ * `settings only`: the build runs again because a setting every build shares
+ * changed (cache refs, push), but what it is built from did not: the same
+ * digest comes out, and nothing built from it rebuilds.
+ */
+export type ReviewStatus = "rebuild" | "settings only" | "new tags only" | "unchanged";
+
+/** The statuses in the order a review counts them. */
+export const REVIEW_STATUSES: readonly ReviewStatus[] = ["rebuild", "settings only", "new tags only", "unchanged"];
 
 /** One row of the review table: an image (and variant) on its platforms. */
 export interface ReviewRow {
@@ -46,7 +56,7 @@ export interface ReviewRow {
     readonly image: string;
     readonly platforms: readonly Platform[];
     readonly status: ReviewStatus;
-    /** Why it rebuilds (empty otherwise), each naming the platforms when they differ. */
+    /** Why it rebuilds, or that only settings changed (empty otherwise), each naming the platforms when they differ. */
     readonly reasons: readonly string[];
 }
 
@@ -79,7 +89,7 @@ export function recordOf(plan: readonly PlannedImage[], tagOf: (p: PlannedImage)
         const staged = p.staged[platform]!;
         const named = Object.fromEntries(p.deps.map((d) => [d.context, "local" in d ? `local:${short(d.local[platform]!.digest)}` : `image:${d.image}`]));
         return [platform, {
-            f: short(p.fingerprints[platform]!), d: short(staged.dockerfileDigest), df: dockerfileOf(p), t: p.spec.target ?? "",
+            f: short(p.fingerprints[platform]!), c: short(p.contents[platform]!), d: short(staged.dockerfileDigest), df: dockerfileOf(p), t: p.spec.target ?? "",
             a: Object.fromEntries(Object.entries(p.buildArgs).map(([k, v]) => [k, hash(v)])),
             n: named, r: readsOf(staged.readDigests), tag: tagOf(p),
             ...(builderOf(p, platform) === undefined ? {} : { b: builderOf(p, platform) }),
@@ -142,24 +152,36 @@ export function review(previous: InputsRecord | undefined, current: InputsRecord
             // (its Image's builder changes), though its inputs did not.
             const moves = before?.b !== undefined && now.b !== undefined && before.b.toLowerCase() !== now.b.toLowerCase();
             const changed = before === undefined || before.f !== now.f;
-            const rebuild = changed || moves;
+            // Only the shared settings changed: the build runs, and gives the digest it gave.
+            const settingsOnly = changed && !moves && before?.c !== undefined && before.c === now.c;
+            const rebuild = (changed && !settingsOnly) || moves;
             // A move builds the same inputs to the same digest: what builds from it does not rebuild.
-            if (changed) {
+            if (changed && !settingsOnly) {
                 rebuilds.set(key, (rebuilds.get(key) ?? new Set()).add(platform));
             }
-            const reasons = rebuild ? reasonsFor(before, now, (k) => rebuilds.get(k)?.has(platform) ?? false) : [];
-            return { platform, rebuild, moved: before !== undefined && before.tag !== now.tag, reasons };
+            const reasons = rebuild ? reasonsFor(before, now, (k) => rebuilds.get(k)?.has(platform) ?? false)
+                : settingsOnly ? ["same content: only the settings every build shares changed (cache refs or push)"] : [];
+            return { platform, rebuild, settingsOnly, moved: before !== undefined && before.tag !== now.tag, reasons };
         });
         const rebuilt = perPlatform.filter((p) => p.rebuild);
-        const status: ReviewStatus = rebuilt.length > 0 ? "rebuild" : perPlatform.some((p) => p.moved) || previous?.[key] === undefined ? "new tags only" : "unchanged";
+        const settled = perPlatform.filter((p) => p.settingsOnly);
+        const status: ReviewStatus = rebuilt.length > 0 ? "rebuild" : settled.length > 0 ? "settings only"
+            : perPlatform.some((p) => p.moved) || previous?.[key] === undefined ? "new tags only" : "unchanged";
+        const explained = rebuilt.length > 0 ? rebuilt : settled;
         // A reason shared by every rebuilding platform is said once; others name their platforms.
-        const reasons = [...new Set(rebuilt.flatMap((p) => p.reasons))].map((r) => {
-            const on = rebuilt.filter((p) => p.reasons.includes(r)).map((p) => p.platform);
+        const reasons = [...new Set(explained.flatMap((p) => p.reasons))].map((r) => {
+            const on = explained.filter((p) => p.reasons.includes(r)).map((p) => p.platform);
             return on.length === platforms.length ? r : `${r} (${on.join(", ")})`;
         });
         rows.push({ image: key, platforms, status, reasons });
     }
     return rows;
+}
+
+/** `1 rebuild, 3 new tags only, 0 unchanged`; the settings-only count when there are any. */
+export function reviewCounts(rows: readonly { readonly status: string }[]): string {
+    return REVIEW_STATUSES.filter((s) => s !== "settings only" || rows.some((r) => r.status === s))
+        .map((s) => `${rows.filter((r) => r.status === s).length} ${s}`).join(", ");
 }
 
 /** The table as lines for a log: `runtime  linux/amd64, linux/arm64  rebuild  runtime.Dockerfile changed`. */
@@ -199,7 +221,7 @@ export function logReview(resource: pulumi.Resource, family: string, rows: reado
         return;
     }
     if (rows.length > 0) {
-        const counts = (["rebuild", "new tags only", "unchanged"] as const).map((s) => `${rows.filter((r) => r.status === s).length} ${s}`).join(", ");
+        const counts = reviewCounts(rows);
         void pulumi.log.info(`review (${counts}):\n${reviewLines(rows).join("\n")}`, resource);
     }
     const file = env.IMAGEFLEET_REVIEW_FILE;

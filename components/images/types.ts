@@ -217,8 +217,8 @@ export interface ImageFamilyArgs {
     /**
      * The `record` output of this family's previous run, read back from the
      * stack (a StackReference to the stack itself). With it, the family
-     * reviews what this run changes (`review`: rebuild, new tags only or
-     * unchanged per image, and why) and logs the table in a preview.
+     * reviews what this run changes (`review`: rebuild, settings only, new
+     * tags only or unchanged per image, and why) and logs the table in a preview.
      * Default: none (no review).
      */
     readonly previousRecord?: pulumi.Input<string | undefined>;

@@ -209,6 +209,14 @@ describe("builder pre-flight (checkBuilders)", function () {
             assert.equal(await diff(inputs("b"), inputs("c")), true);
         });
 
+        it("runs again for the same fingerprint when the pre-flight found its builder down with builds pending (it died mid-build)", async () => {
+            const diff = (a: BuilderCheckInputs, b: BuilderCheckInputs) => builderCheckProvider.diff!("id", a, b).then((d) => d.changes);
+            assert.equal(await diff(inputs("b"), { ...inputs("b"), recheck: "connection refused" }), true);
+            assert.equal(await diff({ ...inputs("b"), recheck: "connection refused" }, { ...inputs("b"), recheck: "" }), false);
+            // A state written before the field existed.
+            assert.equal(await diff(inputs("b"), { ...inputs("b"), recheck: "" }), false);
+        });
+
         it("passes a builder that answers for its platform", async () => {
             const r = await withFakes({ b: { endpoint: live, bootstrap: "running", platforms: "linux/arm64" } }, () => builderCheckProvider.create!(inputs("b")));
             assert.equal(r.outs.fingerprint, "f1");

@@ -116,6 +116,35 @@ describe("pull requests that review", function () {
             }
         });
 
+        it("settings only: with cache writes turned off every build runs again, to the same content; none says rebuild and none inherits one", async () => {
+            const before = await declare(at("a".repeat(40)));
+            const after = await declare(at("a".repeat(40), { previousRecord: before.record, cache: { write: false } }));
+            const why = "same content: only the settings every build shares changed (cache refs or push)";
+            assert.deepEqual(after.review.map((r) => [r.image, r.status, r.reasons]),
+                [["dev-env", "settings only", [why]], ["artifact", "settings only", [why]], ["runtime", "settings only", [why]]]);
+            // A content change under the new settings is a rebuild again, and chains.
+            fs.appendFileSync(path.join(dir, "tools", "cc"), "v2");
+            try {
+                const changed = await declare(at("b".repeat(40), { previousRecord: before.record, cache: { write: false } }));
+                assert.deepEqual(changed.review.map((r) => [r.image, r.status]), [["dev-env", "rebuild"], ["artifact", "rebuild"], ["runtime", "rebuild"]]);
+                assert.match(row(changed.review, "artifact").reasons.join("; "), /builds from dev-env, which rebuilds/);
+            } finally {
+                fs.writeFileSync(path.join(dir, "tools", "cc"), "cc");
+            }
+        });
+
+        it("a record from before content fingerprints: a settings change still says rebuild (what it knows), never settings only", async () => {
+            const before = await declare(at("a".repeat(40)));
+            const old = JSON.parse(before.record);
+            for (const builds of Object.values(old.images) as Record<string, { c?: string }>[]) {
+                for (const b of Object.values(builds)) {
+                    delete b.c;
+                }
+            }
+            const after = await declare(at("a".repeat(40), { previousRecord: JSON.stringify(old), cache: { write: false } }));
+            assert.deepEqual(after.review.map((r) => r.status), ["rebuild", "rebuild", "rebuild"]);
+        });
+
         it("on a monorepo: a config file one runtime reads", async () => {
             const root = path.join(tmp, "monorepo");
             writeMonorepo(root);

@@ -79,7 +79,11 @@ export class Stack {
         }
         const runtime = path.join(this.dir, "example", "runtime.Dockerfile");
         fs.writeFileSync(runtime, fs.readFileSync(runtime, "utf8").replace(/^ENTRYPOINT/m,
-            'ARG FAULT_NONCE=none\nARG FAULT_SLEEP=0\nRUN echo "$FAULT_NONCE" >/etc/imagefleet-fault && sleep "$FAULT_SLEEP"\nENTRYPOINT'));
+            // The hold is once per nonce and host: a marker in a cache mount (kept by the builder across
+            // builds, outside the image and its cache key) lets the rerun after a fault build at once.
+            "ARG FAULT_NONCE=none\nARG FAULT_SLEEP=0\n" +
+            "RUN --mount=type=cache,id=imagefleet-fault-hold,target=/hold echo \"$FAULT_NONCE\" >/etc/imagefleet-fault" +
+            " && if [ ! -e \"/hold/$FAULT_NONCE\" ]; then touch \"/hold/$FAULT_NONCE\" && sleep \"$FAULT_SLEEP\"; fi\nENTRYPOINT"));
         const devEnv = path.join(this.dir, "example", "dev-env.Dockerfile");
         fs.writeFileSync(devEnv, fs.readFileSync(devEnv, "utf8").replace(/^RUN apt-get/m,
             'ARG COLD_NONCE=none\nRUN echo "$COLD_NONCE" >/etc/imagefleet-cold\nRUN apt-get'));
