@@ -73,6 +73,8 @@ export const builderFleetArgs = z.strictObject({
     publicEndpoint: z.boolean().optional(),
     nodes: hint(z.partialRecord(fleetPlatform, nodeGroup).refine((n) => Object.keys(n).length > 0, {
         error: 'needs at least one platform, e.g. {"linux/arm64": {"instanceType": "c7g.2xlarge"}}',
+        // Only when nothing else is wrong: an unknown platform is that one error, not also "no platform".
+        when: (payload) => payload.issues.length === 0,
     }), 'hosts per platform, e.g. {"linux/arm64": {"instanceType": "c7g.2xlarge"}}'),
     spot: z.boolean().optional(),
     cacheVolumeGiB: wholeNumber(20, 16384, "a whole number of GiB from 20 to 16384").optional(),

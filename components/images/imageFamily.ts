@@ -16,7 +16,7 @@ import { ContextStager, DEFAULT_STAGE_DIR, RefusedBuild } from "./contexts/stage
 import { StagedContext } from "./contexts/stage";
 import { DockerfileChecks } from "./contexts/frontend";
 import { ImageFamilyArgs } from "./types";
-import { validateFamily } from "./validate";
+import { familyWarnings, validateFamily } from "./validate";
 import { CheckFinding, checksOf, enforceChecks } from "./checks";
 import { formatRecord, InputsRecord, logReview, parseRecord, recordOf, review, ReviewRow } from "./review";
 import { Problems } from "../errors";
@@ -80,6 +80,9 @@ export class ImageFamily extends pulumi.ComponentResource {
     constructor(name: string, args: ImageFamilyArgs, opts?: pulumi.ComponentResourceOptions) {
         validateFamily(name, args);
         super("imagefleet:images:ImageFamily", name, {}, opts);
+        for (const warning of familyWarnings(name, args)) {
+            void pulumi.log.warn(warning, this);
+        }
 
         const platforms = args.platforms ?? DEFAULT_PLATFORMS;
         const variantNames = Object.keys(args.variants ?? {});

@@ -218,3 +218,35 @@ export function validateFamily(name: string, args: ImageFamilyArgs, stack: strin
     problems.addIssues(familyIssues(args, { stack }));
     problems.throwIfAny(`ImageFamily ${JSON.stringify(name)}`, stack);
 }
+
+/**
+ * What is allowed but most likely a mistake, after validation passed: a
+ * Dockerfile that copies or mounts from a bare name (`COPY --from=artifact`)
+ * that is neither one of its stages, a named context of the image, nor an
+ * image of the family. BuildKit then pulls `docker.io/library/<name>` on the
+ * builder: an image that happens to exist there, or a failed build after
+ * everything upstream was built. A warning, not an error: copying from a
+ * Docker Hub image by its short name is valid. `FROM` is left out (`FROM
+ * debian` is the common case), and so are names with a registry, tag or digest.
+ */
+export function familyWarnings(name: string, args: ImageFamilyArgs, stack: string = pulumi.getStack()): string[] {
+    const baseDir = args.baseDir ?? process.cwd();
+    const family = args.images.map((i) => i.name);
+    const warnings: string[] = [];
+    args.images.forEach((image, index) => {
+        const dockerfile = path.join(path.resolve(baseDir, image.context), image.dockerfile ?? "Dockerfile");
+        if (!isFile(dockerfile)) {
+            return;
+        }
+        const contexts = new Set(dependenciesOf(image).map((d) => d.context.toLowerCase()));
+        for (const r of dockerfileRefs(fs.readFileSync(dockerfile, "utf8"))) {
+            if (r.instruction.startsWith("FROM ") || /[/:@.]/.test(r.name) || contexts.has(r.name) || family.includes(r.name)) {
+                continue;
+            }
+            warnings.push(`ImageFamily ${JSON.stringify(name)} (stack "${stack}"): images[${index}] (${show(image.name)}): the Dockerfile takes from ${show(r.name)} ` +
+                `(${r.instruction}, line ${r.line}), which is not a stage of it nor a context in its from, so BuildKit will pull docker.io/library/${r.name}; ` +
+                `for a named context add from: {${show(r.name)}: {"local": "<dir>"}} (or a family image), for a Docker Hub image write its tag (${r.name}:<tag>)`);
+        }
+    });
+    return warnings;
+}

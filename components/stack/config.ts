@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Issue, Problems, show, unknownKeyMessage } from "../errors";
+import { Issue, listOf, Problems, show, unknownKeyMessage } from "../errors";
 import { parseIssues } from "../schema";
 import { resolveGit, ResolvedGit } from "../images/git";
 import { DEFAULT_PLATFORMS, isPlatform, Platform } from "../images/platforms";
@@ -142,6 +142,8 @@ export interface CheckedConfig {
     readonly config: StackConfig;
     readonly read: ConfigValues;
     readonly issues: Issue[];
+    /** What is allowed but likely a mistake, one message each (naming the key and the stack). */
+    readonly warnings: readonly string[];
 }
 
 /** Reads every key and checks the rules between them; no resource, no throw. */
@@ -193,7 +195,10 @@ export function checkStackConfig(env: NodeJS.ProcessEnv = process.env): CheckedC
     const used = images === undefined || !set.has("images")
         ? platforms
         : platforms.filter((p) => images.some((i) => (i.platforms ?? platforms).includes(p)));
-    if (builds) {
+    // One error per mistake: a builders value the schema refused is reported there, not again as missing.
+    // Nor when the fleet names a platform that is not one: which platforms it serves is its error's to say.
+    const fleetUnclear = fleetPlatforms.some((p) => !isPlatform(p));
+    if (builds && !fleetUnclear && !read.issues.some((i) => i.path[0] === "builders")) {
         for (const p of used.filter(isPlatform)) {
             if (!builders[p] && !fleetPlatforms.includes(p)) {
                 issues.push({ path: ["builders"], message: `platform ${show(p)} (from ${NAMESPACE}:platforms) has no builder; set ${NAMESPACE}:builders["${p}"] to a buildx builder name` });
@@ -222,7 +227,12 @@ export function checkStackConfig(env: NodeJS.ProcessEnv = process.env): CheckedC
         push: (v.push as boolean | undefined) ?? true,
         buildOnPreview: (v.buildOnPreview as boolean | undefined) ?? false,
     };
-    return { config, read, issues };
+    // A builder for a platform nothing builds is not wrong (a fleet may serve other stacks), but it is
+    // often a platform missing from imagefleet:platforms: say so, and build nothing on it.
+    const idle = Object.keys(builders).filter((p) => builds && !used.includes(p as Platform));
+    const warnings = idle.map((p) => `${NAMESPACE}:builders: ${show(p)} has a builder, but stack "${stack}" builds nothing for it (${NAMESPACE}:platforms: ${listOf(platforms)}); ` +
+        `add it to ${NAMESPACE}:platforms to build it, or remove the entry`);
+    return { config, read, issues, warnings };
 }
 
 /** Throws one ValidationError for the stack config listing every issue, each as `imagefleet:<path>: <message>`. */

@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { Issue } from "../errors";
 import { familyIssues } from "../images/validate";
@@ -40,13 +41,14 @@ function configPath(p: readonly PropertyKey[], config: StackConfig): PropertyKey
  * registry kind, the fleet, delivery, and the family the stack builds over
  * its whole plan (files, graph, every tag pushed). Paths are config keys.
  */
-export function stackConfigIssues(env: NodeJS.ProcessEnv = process.env): { config: StackConfig; issues: Issue[] } {
-    const { config, read, issues } = checkStackConfig(env);
+export function stackConfigIssues(env: NodeJS.ProcessEnv = process.env): { config: StackConfig; issues: Issue[]; warnings: readonly string[] } {
+    const { config, read, issues, warnings } = checkStackConfig(env);
     const images = config.images ?? exampleFamily({ artifactSource: config.artifactSource, localArtifactDir: config.localArtifactDir });
     const imageNames = images.map((i) => i.name);
     const registry = registrySettingsOf(config, read, imageNames);
     const delivery = deliverySettingsOf(config, read);
-    const supplyChain = supplyChainSettingsOf(config, read, delivery.settings.promoteFrom, (delivery.settings.delivery?.environments ?? []).length > 0);
+    const supplyChain = supplyChainSettingsOf(config, read, delivery.settings.promoteFrom,
+        [...delivery.issues, ...issues].some((i) => i.path[0] === "delivery") ? undefined : (delivery.settings.delivery?.environments ?? []).length > 0);
     issues.push(...registry.issues, ...delivery.issues, ...supplyChain.issues);
     if (delivery.settings.promoteFrom === undefined) {
         issues.push(...fleetSettingsOf(config, read, { repositoryArns: plannedRepositoryArns(config, registry.settings), imageNames }).issues);
@@ -75,7 +77,7 @@ export function stackConfigIssues(env: NodeJS.ProcessEnv = process.env): { confi
             }));
         }
     }
-    return { config, issues };
+    return { config, issues, warnings };
 }
 
 /**
@@ -83,7 +85,10 @@ export function stackConfigIssues(env: NodeJS.ProcessEnv = process.env): { confi
  * ValidationError naming each bad key and the stack before anything is declared.
  */
 export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
-    const { config, issues } = stackConfigIssues(env);
+    const { config, issues, warnings } = stackConfigIssues(env);
     throwConfigIssues(issues, config.stack);
+    for (const w of warnings) {
+        void pulumi.log.warn(w);
+    }
     return config;
 }

@@ -18,7 +18,8 @@ export interface SupplyChainSettings {
  * on a cloud stack and with someone to sign, signing only on a building
  * stack, verification only on a promoting one.
  */
-export function supplyChainSettingsOf(config: StackConfig, read: ConfigValues, promoteFrom: string | undefined, hasDeployRoles: boolean): { settings: SupplyChainSettings; issues: Issue[] } {
+/** `hasDeployRoles` is undefined when imagefleet:delivery has problems of its own: whether it declares roles is then unknown. */
+export function supplyChainSettingsOf(config: StackConfig, read: ConfigValues, promoteFrom: string | undefined, hasDeployRoles: boolean | undefined): { settings: SupplyChainSettings; issues: Issue[] } {
     const issues: Issue[] = [];
     const sc = read.values.supplychain as SupplyChainConfig | undefined;
     if (sc === undefined) {
@@ -31,7 +32,7 @@ export function supplyChainSettingsOf(config: StackConfig, read: ConfigValues, p
     if (sc.signing !== undefined && promoteFrom !== undefined) {
         issues.push({ path: at("signing"), message: "a promoting stack builds and signs nothing; set verify instead" });
     }
-    if (sc.signing === "kms" && !hasDeployRoles && (sc.signerArns ?? []).length === 0) {
+    if (sc.signing === "kms" && hasDeployRoles === false && (sc.signerArns ?? []).length === 0) {
         issues.push({ path: at("signerArns"), message: "no role may sign: this stack declares no deploy role (imagefleet:delivery.environments), so list the role ARNs that sign" });
     }
     if (sc.signerArns !== undefined && sc.signing !== "kms") {

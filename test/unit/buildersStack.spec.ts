@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
+import * as pulumi from "@pulumi/pulumi";
 import { ecrRepositoryArns } from "../../components/stack/builders";
 import { Recorded } from "../../scripts/harness/mocks";
 import { readStackConfig, ROOT } from "../../scripts/harness/stackFile";
@@ -93,6 +94,29 @@ describe("stack builders (imagefleet:fleet)", () => {
         assert.match(notObject.message, /imagefleet:fleet: must be an object \(BuilderFleet arguments\)/);
         const armOnly = await configError("dev", [devFleet({ nodes: { "linux/arm64": { instanceType: "c7g.2xlarge" } } })]);
         assert.match(armOnly.message, /imagefleet:builders: platform "linux\/amd64" \(from imagefleet:platforms\) has no builder/);
+    });
+
+    it("a builder for a platform the stack does not build is a warning naming the key, the stack and its platforms; it declares nothing on it", async () => {
+        const log = pulumi.log as { warn: (...a: unknown[]) => Promise<void> };
+        const saved = log.warn;
+        const warned: string[] = [];
+        log.warn = async (msg: unknown) => void warned.push(String(msg));
+        try {
+            const resources = await run("local", ['imagefleet:platforms=["linux/amd64"]',
+                'imagefleet:builders={"linux/amd64": "imagefleet-local-amd64", "linux/arm64": "imagefleet-local-arm64"}']);
+            assert.ok(resources.filter((r) => r.type === "docker-build:index:Image").every((r) => plain(r).platforms[0] === "linux/amd64"));
+        } finally {
+            log.warn = saved;
+        }
+        const mine = warned.filter((w) => w.startsWith("imagefleet:builders:"));
+        assert.equal(mine.length, 1, warned.join("\n"));
+        assertMentions(mine[0], ['"linux/arm64" has a builder, but stack "local" builds nothing for it', 'imagefleet:platforms: "linux/amd64"', "add it to imagefleet:platforms"]);
+    });
+
+    it("a builders value the schema refuses is one error, not also a platform with no builder", async () => {
+        const err = await configError("local", ['imagefleet:builders={"linux/amd64": 42, "linux/arm64": "imagefleet-local-arm64"}']);
+        assert.match(err.message, /imagefleet:builders\["linux\/amd64"\]/);
+        assert.doesNotMatch(err.message, /has no builder/, err.message);
     });
 
     it("npm run synth -- --stack dev --json shows an arm64 and an amd64 host and arm64 Images on the arm64 builder", () => {

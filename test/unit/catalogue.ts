@@ -187,7 +187,22 @@ export const CATALOGUE: readonly CatalogueCase[] = [
         input: '`imagefleet:builders: {"linux/amd64": "b-amd64", "linux/arm64": 3}`',
         run: () => config("local", 'imagefleet:builders={"linux/amd64": "b-amd64", "linux/arm64": 3}'),
         expect: ['imagefleet:builders["linux/arm64"]: must be a buildx builder name, or a pool of them, e.g. "ci-amd64" or ["ci-amd64-a", "ci-amd64-b"], got 3'],
-        absent: ['platform "linux/amd64"'],
+        absent: ['platform "linux/amd64"', "has no builder"],
+    },
+    {
+        class: "a fleet platform that is not one",
+        input: '`imagefleet:fleet.nodes: {"linux/amd65": …}`',
+        run: () => config("dev",
+            'imagefleet:fleet={"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0123456789abcdef0"], "allowedCidrs": ["10.0.0.0/16"], "nodes": {"linux/amd65": {"instanceType": "c7i.large"}}}'),
+        expect: ['imagefleet:fleet.nodes["linux/amd65"]: unknown key; did you mean "linux/amd64"?'],
+        absent: ["needs at least one platform", "has no builder"],
+    },
+    {
+        class: "a delivery that is not an object",
+        input: '`imagefleet:delivery: "acme"` on a stack that signs with KMS',
+        run: () => config("dev", 'imagefleet:delivery="acme"'),
+        expect: ['imagefleet:delivery: must be an object (GithubDelivery settings), got "acme"'],
+        absent: ["signerArns"],
     },
     {
         class: "a builder pool",

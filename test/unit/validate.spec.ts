@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { ValidationError } from "../../components/errors";
 import { ImageSpec } from "../../components/images";
+import { familyWarnings } from "../../components/images/validate";
 import { familyArgs, FIXTURE, fixtureImages, rejection } from "./helpers";
 
 const with_ = (patch: (images: ImageSpec[]) => ImageSpec[]) => familyArgs({ images: patch(fixtureImages.map((i) => ({ ...i }))) });
@@ -102,5 +103,30 @@ describe("ImageFamily validation", () => {
     it("reports every problem at once", async () => {
         const err = await rejection(familyArgs({ platforms: ["linux/arm65" as any], git: { branch: "main", sha: "nope" } }));
         assert.equal(err.message.split("\n").filter((l) => l.startsWith("  - ")).length, 2);
+    });
+});
+
+describe("ImageFamily warnings", () => {
+    it("warns for a COPY --from of a bare name that is no stage, context or family image (BuildKit would pull it from Docker Hub); not for stages, contexts, tagged images or FROM", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-warn-"));
+        try {
+            fs.writeFileSync(path.join(dir, "app.Dockerfile"), [
+                "FROM debian AS build", "RUN true", "FROM busybox",
+                "COPY --from=build /a /a", "COPY --from=artifact /app /app", "COPY --from=alpine:3.20 /etc/os-release /x",
+                "COPY --from=tools /t /t", "RUN --mount=type=bind,from=cachefiles,target=/c true", "",
+            ].join("\n"));
+            fs.mkdirSync(path.join(dir, "tools"));
+            fs.writeFileSync(path.join(dir, "tools", "t"), "t");
+            const image: ImageSpec = { name: "app", kind: "runtime", context: dir, dockerfile: "app.Dockerfile", from: { tools: { local: path.join(dir, "tools") } } };
+            const warnings = familyWarnings("fam", familyArgs({ images: [image] }), "dev");
+            assert.equal(warnings.length, 2, warnings.join("\n"));
+            assert.ok(warnings[0].startsWith('ImageFamily "fam" (stack "dev"): images[0] ("app"): the Dockerfile takes from "artifact" (COPY --from=artifact, line 5)'), warnings[0]);
+            assert.match(warnings[0], /BuildKit will pull docker\.io\/library\/artifact; for a named context add from: \{"artifact": \{"local": "<dir>"\}\}/);
+            assert.match(warnings[1], /takes from "cachefiles" \(RUN --mount=…from=cachefiles, line 8\)/);
+            const declared = familyWarnings("fam", familyArgs({ images: [{ ...image, from: { tools: { local: path.join(dir, "tools") }, artifact: { local: path.join(dir, "tools") }, cachefiles: { local: path.join(dir, "tools") } } }] }), "dev");
+            assert.deepEqual(declared, []);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
