@@ -90,7 +90,8 @@ function promote(from: string): Published {
             spec.repositories?.[name] ?? pulumi.interpolate`${spec.address}/${spec.namespace ? `${spec.namespace}/` : ""}${name}`])),
         registry: spec,
         release: config.release,
-        verify: promotionVerifyFor(supplySettings),
+        // What the source's hosts attest, as the source recorded it; checked against this stack's own builder keys.
+        verify: promotionVerifyFor(supplySettings, source.reference.getOutput("supplychain").apply((sc) => sc?.attestedBy ?? {})),
     });
     return { refs: promotion.refs, promotedFrom: promotion.sources };
 }

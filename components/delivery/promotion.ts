@@ -3,6 +3,7 @@ import * as dockerbuild from "@pulumi/docker-build";
 import { tagSafe } from "../images/policy";
 import { ImageSpec } from "../images/types";
 import { SourceVerification, VerificationPolicy, VerifyingMaterial } from "../supplychain";
+import type { AttestedBuildView } from "../supplychain/checks";
 import { parseRef } from "./stackRefs";
 import { validatePromotion } from "./validate";
 
@@ -63,6 +64,24 @@ export interface PromotionVerify {
     readonly key: pulumi.Input<VerifyingMaterial>;
     /** Source repository and builders the provenance must name. Required. */
     readonly policy: pulumi.Input<VerificationPolicy>;
+    /**
+     * The builders whose hosts attest their own builds, by buildx builder
+     * name, with the key this stack trusts for each (`awskms://…` or a PEM
+     * public key). A platform the source stack says its host attests is
+     * verified against this key only: a provenance signed by the source
+     * stack's own key, or by another fleet's, does not pass. Default: none.
+     */
+    readonly builderKeys?: pulumi.Input<Record<string, VerifyingMaterial>>;
+    /**
+     * What the source stack recorded for the builds its hosts attest (its
+     * `supplychain.attestedBy` output): per image key and platform, the
+     * builder, digest, Dockerfile sha256, build args and target the host's
+     * provenance must match. Default: none (every platform is checked
+     * against `key`).
+     */
+    readonly attested?: pulumi.Input<Record<string, Record<string, AttestedBuildView>>>;
+    /** Seconds to wait for a host's attestations, which it signs after the push. Default: 600. */
+    readonly waitSeconds?: number;
 }
 
 /** `repo@sha256:…` of a checked `repo:tag@sha256:…` ref: what a promotion copies (a tag can move, a digest cannot). */
@@ -139,6 +158,9 @@ export class Promotion extends pulumi.ComponentResource {
             policy: args.verify.policy,
             registry: registry === undefined ? undefined : pulumi.output(registry),
             sourceName: from,
+            attested: args.verify.attested,
+            builderKeys: args.verify.builderKeys,
+            waitSeconds: args.verify.waitSeconds,
         }, { parent: this });
         const indexOpts = verification ? { ...childOpts, dependsOn: [verification] } : childOpts;
         for (const img of args.images) {

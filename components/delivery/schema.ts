@@ -5,6 +5,7 @@ import { ecrRepositoryArn } from "../builders/schema";
 import { kmsKeyArn } from "../registry/schema";
 import { GithubDeliveryArgs, DeliveryEnvironment } from "./githubDelivery";
 import { PromotionArgs } from "./promotion";
+import type { AttestedBuildView } from "../supplychain/checks";
 
 /** The schemas of GithubDeliveryArgs, PromotionArgs and StackImageRefs' arguments; rules across fields are in validate.ts. */
 
@@ -62,6 +63,11 @@ export const promotionArgs = z.strictObject({
     verify: hint(z.strictObject({
         key: input(hint(z.strictObject({ publicKey: z.string().min(1).optional(), keyRef: z.string().min(1).optional() }), '{"publicKey": "<PEM>"} or {"keyRef": "awskms:///…"}')),
         policy: input(hint(z.strictObject({ sourceRepository: z.string().min(1), builders: z.array(z.string().min(1)).min(1) }), '{"sourceRepository": "https://…", "builders": ["<builder>", …]}')),
+        builderKeys: input(hint(z.record(z.string().min(1), z.strictObject({ publicKey: z.string().min(1).optional(), keyRef: z.string().min(1).optional() })),
+            '{"<builder>": {"publicKey": "<PEM>"} or {"keyRef": "awskms:///…"}}')).optional(),
+        // The source stack's own output, read at run time: its shape is checked where it is used.
+        attested: input(hint(z.custom<Record<string, Record<string, AttestedBuildView>>>((v) => typeof v === "object" && v !== null), "the source stack's supplychain.attestedBy")).optional(),
+        waitSeconds: hint(z.number().int().min(0).max(3600), "whole seconds from 0 to 3600").optional(),
     }), "what every source is verified against before a tag moves").optional(),
 });
 

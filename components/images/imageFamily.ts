@@ -17,6 +17,7 @@ import { StagedContext } from "./contexts/stage";
 import { DockerfileChecks } from "./contexts/frontend";
 import { ImageFamilyArgs } from "./types";
 import { familyWarnings, validateFamily } from "./validate";
+import { namedOnFailure } from "./buildFailure";
 import { CheckFinding, checksOf, enforceChecks } from "./checks";
 import { formatRecord, InputsRecord, logReview, parseRecord, recordOf, review, ReviewRow } from "./review";
 import { Problems } from "../errors";
@@ -132,9 +133,12 @@ export class ImageFamily extends pulumi.ComponentResource {
         const checks = this.builderChecks(name, args, plan, pools, assigned, down, record);
 
         const built = new Map<string, FamilyImage>();
+        // Each build's ref and digest as what depends on it reads them (namedOnFailure).
+        const outputsOf = new Map<string, Partial<Record<Platform, { ref: pulumi.Output<string>; digest: pulumi.Output<string> }>>>();
         for (const p of plan) {
             const repository = repositoryOf(args, p.spec.name);
             const builds: Partial<Record<Platform, dockerbuild.Image>> = {};
+            const read: Partial<Record<Platform, { ref: pulumi.Output<string>; digest: pulumi.Output<string> }>> = {};
             const builders: Partial<Record<Platform, pulumi.Input<string>>> = {};
             for (const platform of p.platforms) {
                 const member = assigned(p, platform);
@@ -142,7 +146,7 @@ export class ImageFamily extends pulumi.ComponentResource {
                 builders[platform] = member.name ?? member.builder;
                 const named: Record<string, NamedSource> = Object.fromEntries(p.deps.map((d) => [d.context, "local" in d
                     ? { kind: "local" as const, staged: d.local[platform]! }
-                    : { kind: "image" as const, repository: built.get(d.image)!.repository, digest: built.get(d.image)!.builds[platform]!.digest }]));
+                    : { kind: "image" as const, repository: built.get(d.image)!.repository, digest: outputsOf.get(d.image)![platform]!.digest }]));
                 builds[platform] = declarePlatformBuild(`${name}-${p.key}-${archOf(platform)}`, {
                     image: p.spec.name, kind: p.spec.kind, variant: p.variant, platform,
                     builder: builders[platform]!,
@@ -151,7 +155,13 @@ export class ImageFamily extends pulumi.ComponentResource {
                     readSlugs: readFrom, writeSlug: writeTo,
                     push, registryAuth, buildOnPreview,
                 }, { ...childOpts, dependsOn: [checks.get(checkKey(platform, assigned(p, platform)))!] });
+                const pool = pools[platform]!;
+                read[platform] = namedOnFailure(builds[platform]!, {
+                    subject: `ImageFamily ${JSON.stringify(name)}`, stack: pulumi.getStack(), resource: `${name}-${p.key}-${archOf(platform)}`,
+                    key: p.key, platform, builder: builders[platform]!, pool: pool.length > 1 ? pool.map((m) => m.name!) : [],
+                }, this);
             }
+            outputsOf.set(p.key, read);
 
             const tags = tagNames(args.git.sha, p.variant, environment, args.tags?.release);
             let index: dockerbuild.Index | undefined;
@@ -159,10 +169,10 @@ export class ImageFamily extends pulumi.ComponentResource {
                 // The multi-platform index, tagged by what it holds: it is
                 // pushed again only when one of its builds changes. The
                 // commit's tags are the family's TagSet, below.
-                const digests = p.platforms.map((pl) => builds[pl]!.digest);
+                const digests = p.platforms.map((pl) => read[pl]!.digest);
                 index = new dockerbuild.Index(`${name}-${p.key}`, {
                     tag: pulumi.all([repository, ...digests]).apply(([repo, ...ds]) => `${repo}:${indexTag(ds, p.variant)}`),
-                    sources: p.platforms.map((pl) => builds[pl]!.ref),
+                    sources: p.platforms.map((pl) => read[pl]!.ref),
                     push: true,
                     registry: registryAuth,
                 }, childOpts);
@@ -190,7 +200,7 @@ export class ImageFamily extends pulumi.ComponentResource {
             ps.map(([repo, ref], n) => [imageKey(published[n].image, published[n].variant), `${repo}:${published[n].tags[0]}@${digestOf(ref)}`])));
         this.platformRefs = pulumi.output(Object.fromEntries(this.images.map((i) => [
             imageKey(i.image, i.variant),
-            Object.fromEntries(Object.entries(i.builds).map(([p, b]) => [p, b!.ref])),
+            Object.fromEntries(Object.keys(i.builds).map((p) => [p, outputsOf.get(imageKey(i.image, i.variant))![p as Platform]!.ref])),
         ])));
         this.record = pulumi.output(formatRecord(record));
         this.review = pulumi.output(args.previousRecord).apply((previous) => {

@@ -212,7 +212,7 @@ export const CONFIG_KEYS = {
         schema: supplyChainConfig,
         decode: "json",
         default: "none (no signing, no verification)",
-        description: "Signed supply chain (components/supplychain). \"signing\" on a building stack: an SPDX SBOM and a SLSA v1 provenance per published digest and a cosign signature per index, with a generated key pair kept as secrets (\"generate\", local) or an AWS KMS key this stack declares (\"kms\": only the deploy roles and signerArns may sign). \"verify\" on a promoting stack: every source is verified before a tag moves.",
+        description: "Signed supply chain (components/supplychain). \"signing\" on a building stack: an SPDX SBOM and a SLSA v1 provenance per published digest and a cosign signature per index, with a generated key pair kept as secrets (\"generate\", local) or an AWS KMS key this stack declares (\"kms\": only the deploy roles and signerArns may sign). \"verify\" on a promoting stack: every source is verified before a tag moves; with \"builderKeys\", what the source's hosts attested is verified against the host keys this stack trusts, waiting up to \"waitSeconds\" (default 600) for them.",
         example: '{"sourceRepository": "https://github.com/example-org/imagefleet", "signing": "generate"}',
     },
 } as const satisfies Record<string, ConfigKey>;

@@ -41,9 +41,12 @@ export function supplyChainSettingsOf(config: StackConfig, read: ConfigValues, p
     if (sc.attestors !== undefined && sc.signing === undefined) {
         issues.push({ path: at("attestors"), message: "only on a building stack that signs (\"signing\" set): the builders' attestations replace its per-build records" });
     }
-    for (const [builder, key] of Object.entries(sc.attestors ?? {})) {
-        if (key.startsWith("/") && !fs.existsSync(key)) {
-            issues.push({ path: at("attestors", builder), message: `${key} does not exist (test/e2e/buildkitd.sh attestors start writes each host's key there)` });
+    for (const [field, keys] of [["attestors", sc.attestors], ["builderKeys", sc.verify?.builderKeys]] as const) {
+        for (const [builder, key] of Object.entries(keys ?? {})) {
+            if (key.startsWith("/") && !fs.existsSync(key)) {
+                const path = field === "attestors" ? at("attestors", builder) : at("verify", "builderKeys", builder);
+                issues.push({ path, message: `${key} does not exist (test/e2e/buildkitd.sh attestors start writes each host's key there)` });
+            }
         }
     }
     if (sc.verify !== undefined && promoteFrom === undefined) {
@@ -78,16 +81,28 @@ export function attestorsFor(settings: SupplyChainSettings): Record<string, Veri
     if (attestors === undefined) {
         return undefined;
     }
-    return Object.fromEntries(Object.entries(attestors).map(([builder, key]): [string, VerifyingMaterial] => [builder,
-        key.startsWith("awskms://") ? { keyRef: key } : { publicKey: key.startsWith("/") ? fs.readFileSync(key, "utf8") : key }]));
+    return Object.fromEntries(Object.entries(attestors).map(([builder, key]): [string, VerifyingMaterial] => [builder, materialOf(key)]));
 }
 
-/** What a promoting stack verifies its sources against, from `imagefleet:supplychain.verify`. */
-export function promotionVerifyFor(settings: SupplyChainSettings): PromotionVerify | undefined {
+/** A key as the config gives it: `awskms://…`, a PEM, or the path of a `.pub` file. */
+function materialOf(key: string): VerifyingMaterial {
+    return key.startsWith("awskms://") ? { keyRef: key } : { publicKey: key.startsWith("/") ? fs.readFileSync(key, "utf8") : key };
+}
+
+/**
+ * What a promoting stack verifies its sources against, from
+ * `imagefleet:supplychain.verify`; `attested` is the source stack's
+ * `supplychain.attestedBy` (what its hosts attest).
+ */
+export function promotionVerifyFor(settings: SupplyChainSettings, attested?: PromotionVerify["attested"]): PromotionVerify | undefined {
     const sc = settings.config;
     if (sc?.verify === undefined) {
         return undefined;
     }
     const key: VerifyingMaterial = sc.verify.key.startsWith("awskms://") ? { keyRef: sc.verify.key } : { publicKey: sc.verify.key };
-    return { key, policy: { sourceRepository: sc.sourceRepository, builders: sc.verify.builders } };
+    return {
+        key, policy: { sourceRepository: sc.sourceRepository, builders: sc.verify.builders },
+        builderKeys: sc.verify.builderKeys === undefined ? undefined : Object.fromEntries(Object.entries(sc.verify.builderKeys).map(([b, k]) => [b, materialOf(k)])),
+        attested, waitSeconds: sc.verify.waitSeconds,
+    };
 }

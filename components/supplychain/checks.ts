@@ -177,3 +177,67 @@ export function membersMismatch(held: readonly IndexMember[], listed: readonly I
         ...listed.filter((m) => !inIndex.has(m.digest)).map((m) => `its provenance lists ${m.platform} ${m.digest}, which the index does not hold`),
     ];
 }
+
+/** What the building stack recorded for a build its host attests (an entry of `SupplyChain.attestedBy`). */
+export interface AttestedBuildView {
+    /** buildx builder name of the host that attests it. Required. */
+    readonly builder: string;
+    /** The per-platform manifest digest, the attestations' subject. Required. */
+    readonly digest: string;
+    /** sha256 (hex) of the Dockerfile the build was given. Required. */
+    readonly dockerfileSha256: string;
+    /** The build args the stack passed (credential-like names left out). Required. */
+    readonly buildArgs: Readonly<Record<string, string>>;
+    /** The target stage, `""` for the last. Required. */
+    readonly target: string;
+}
+
+/** The parts of BuildKit's own SLSA v1 predicate (as a host's attestor signs it) the checks read. */
+interface BuildKitPredicateView {
+    readonly buildDefinition?: { readonly externalParameters?: { readonly request?: { readonly args?: Readonly<Record<string, string>> } } };
+    readonly runDetails?: {
+        readonly builder?: { readonly id?: string };
+        readonly metadata?: { readonly buildkit_metadata?: { readonly source?: { readonly infos?: readonly { readonly data?: string }[] } } };
+    };
+}
+
+/**
+ * Problems with a provenance a builder's host signed (BuildKit's record of
+ * the build, `builder.id` set by the host's attestor) against what the
+ * building stack recorded for that build: its subject, the attestor's
+ * builder, the Dockerfile's sha256, every build arg the stack passed, and the
+ * target. Empty when it matches. The key that signed it is checked by cosign
+ * before this runs; this is about which build it describes.
+ */
+export function checkBuilderProvenance(s: ProvenanceStatement, expected: AttestedBuildView): string[] {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createHash } = require("crypto") as typeof import("crypto");
+    const problems: string[] = [];
+    const p = s.predicate as unknown as BuildKitPredicateView;
+    if (s.predicateType !== "https://slsa.dev/provenance/v1") {
+        problems.push(`predicate type is ${JSON.stringify(s.predicateType)}, expected https://slsa.dev/provenance/v1`);
+    }
+    if (!s.subjectDigests.includes(expected.digest)) {
+        problems.push(`its subject is ${s.subjectDigests.join(", ") || "(none)"}, not ${expected.digest}`);
+    }
+    const id = String(p?.runDetails?.builder?.id ?? "");
+    if (!/^https:\/\/imagefleet\.dev\/attestor\/v1\//.test(id) || !id.endsWith(`/${expected.builder}`)) {
+        problems.push(`builder.id is ${JSON.stringify(id)}, expected the attestor of ${JSON.stringify(expected.builder)} (https://imagefleet.dev/attestor/v1/<host>/${expected.builder})`);
+    }
+    const data = p?.runDetails?.metadata?.buildkit_metadata?.source?.infos?.[0]?.data;
+    const dockerfile = typeof data === "string" ? createHash("sha256").update(Buffer.from(data, "base64")).digest("hex") : undefined;
+    if (dockerfile !== expected.dockerfileSha256) {
+        problems.push(`the Dockerfile it records has sha256 ${dockerfile ?? "(none)"}, but the building stack built one with ${expected.dockerfileSha256}`);
+    }
+    const args = p?.buildDefinition?.externalParameters?.request?.args ?? {};
+    for (const [name, value] of Object.entries(expected.buildArgs).sort(([a], [b]) => (a < b ? -1 : 1))) {
+        const got = args[`build-arg:${name}`];
+        if (got !== value) {
+            problems.push(`build arg ${name} is ${JSON.stringify(got ?? null)}, but the building stack passed ${JSON.stringify(value)}`);
+        }
+    }
+    if ((args.target ?? "") !== expected.target) {
+        problems.push(`target is ${JSON.stringify(args.target ?? "")}, but the building stack built ${JSON.stringify(expected.target)}`);
+    }
+    return problems;
+}

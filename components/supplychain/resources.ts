@@ -3,6 +3,7 @@ import { indexAttestationProvider, keyPairProvider, platformAttestationProvider 
 import { SourceInfo } from "./provenance";
 import { verificationProvider } from "./verifyProvider";
 import { RegistryAuth, SigningMaterial, VerifyingMaterial } from "./tools";
+import type { AttestedBuildView } from "./checks";
 
 // Dynamic resources: types `pulumi-nodejs:dynamic/supplychain:<Type>`. Key
 // material reaches them only as secret inputs; none of it is in an output.
@@ -137,6 +138,16 @@ export interface SourceVerificationArgs {
     readonly registry?: pulumi.Input<RegistryAuth>;
     /** Named in errors, e.g. `stack "organization/imagefleet/staging"`. Required. */
     readonly sourceName: pulumi.Input<string>;
+    /**
+     * Per image key and platform, what the building stack recorded for the
+     * builds its builders' hosts attest (`SupplyChain.attestedBy`). Those are
+     * verified against `builderKeys`, not `verifying`. Default: none.
+     */
+    readonly attested?: pulumi.Input<Record<string, Record<string, AttestedBuildView>>>;
+    /** The builders trusted to attest, by buildx builder name, with the key that verifies each. Default: none (no builder is). */
+    readonly builderKeys?: pulumi.Input<Record<string, VerifyingMaterial>>;
+    /** Seconds to wait for a host's attestations (signed after the push). Default: 600. */
+    readonly waitSeconds?: number;
 }
 
 /**

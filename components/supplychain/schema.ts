@@ -24,7 +24,10 @@ export const supplyChainConfig = hint(z.strictObject({
     verify: hint(z.strictObject({
         key: verifyKey,
         builders: hint(z.array(z.string().min(1)).min(1), 'the buildx builder names the source stack builds on, e.g. ["imagefleet-staging-amd64", "imagefleet-staging-arm64"]'),
-    }), '{"key": "awskms:///alias/…" or a PEM public key, "builders": ["<builder>", …]}').optional(),
-}), '{"sourceRepository": "https://…", "signing": "generate"|"kms", "signerArns": [...], "attestors": {"<builder>": "<key>"}, "verify": {"key": …, "builders": [...]}}');
+        builderKeys: hint(z.record(z.string().min(1), attestorKey),
+            'the builders whose hosts attest their builds, with the key this stack trusts for each: {"imagefleet-staging-amd64": "awskms:///alias/…"}').optional(),
+        waitSeconds: hint(z.number().int().min(0).max(3600), "whole seconds from 0 to 3600 to wait for a host's attestations").optional(),
+    }), '{"key": "awskms:///alias/…" or a PEM public key, "builders": ["<builder>", …], "builderKeys": {"<builder>": "<key>"}, "waitSeconds": 600}').optional(),
+}), '{"sourceRepository": "https://…", "signing": "generate"|"kms", "signerArns": [...], "attestors": {"<builder>": "<key>"}, "verify": {"key": …, "builders": [...], "builderKeys": {…}}}');
 
 export type SupplyChainConfig = z.output<typeof supplyChainConfig>;

@@ -4,14 +4,14 @@
  * by Pulumi, so it uses only its inputs and Node built-ins.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type { ProvenancePolicy } from "./checks";
+import type { AttestedBuildView, ProvenancePolicy } from "./checks";
 import * as checks from "./checks";
 import * as provenance from "./provenance";
 import type { RegistryAuth, VerifyingMaterial } from "./tools";
 import * as tools from "./tools";
 
 // Captured by value, not as modules (see providers.ts).
-const { checkImageProvenance, indexMembers, manifestsOf, membersMismatch, provenanceConflicts, signatureFound, statementsOf } = checks;
+const { checkBuilderProvenance, checkImageProvenance, indexMembers, manifestsOf, membersMismatch, provenanceConflicts, signatureFound, statementsOf } = checks;
 const { SLSA_PROVENANCE_V1, SPDX_PREDICATE } = provenance;
 const { COSIGN_VERIFY_FLAGS, runTool, tail } = tools;
 
@@ -21,6 +21,12 @@ export interface VerificationInputs {
     policy: ProvenancePolicy;
     registry?: RegistryAuth;
     sourceName: string;
+    /** Per image key and platform, what the building stack recorded for a build its host attests (its `attestedBy`). */
+    attested?: Record<string, Record<string, AttestedBuildView>>;
+    /** The builders this stack trusts to attest, with their keys; a build on any other is refused. */
+    builderKeys?: Record<string, VerifyingMaterial>;
+    /** How long to wait for a host's attestations (it signs after the push). Default: 600. */
+    waitSeconds?: number;
 }
 
 function parse(ref: string): { repository: string; digest: string } | undefined {
@@ -57,8 +63,79 @@ function provenanceProblems(found: Awaited<ReturnType<typeof provenancesOf>>, di
     return [...new Set(found.mine.flatMap((s) => checkImageProvenance(s, digest, policy)))];
 }
 
+/**
+ * One platform manifest a builder's host attests: waits (up to the bound) for
+ * a provenance and an SBOM signed by the key this stack trusts for that
+ * builder, then checks the provenance describes the build the building stack
+ * recorded. Returns the failure, or undefined.
+ */
+async function builderAttested(repository: string, platform: string, expected: AttestedBuildView, inputs: VerificationInputs): Promise<string | undefined> {
+    const pinned = `${repository}@${expected.digest}`;
+    const at = `provenance of ${platform} (${pinned})`;
+    const key = inputs.builderKeys?.[expected.builder];
+    if (key === undefined) {
+        const trusted = Object.keys(inputs.builderKeys ?? {}).sort();
+        return `${at}: built on ${JSON.stringify(expected.builder)}, which is not a builder this stack trusts to attest `
+            + `(imagefleet:supplychain.verify.builderKeys: ${trusted.length > 0 ? trusted.map((b) => JSON.stringify(b)).join(", ") : "none"})`;
+    }
+    const opts: ToolOpts = { verifying: key, registry: inputs.registry };
+    const waitSeconds = inputs.waitSeconds ?? 600;
+    const deadline = Date.now() + waitSeconds * 1000;
+    for (;;) {
+        const found = await provenancesOf(pinned, expected.digest, opts);
+        const sbom = await runTool("cosign", ["verify-attestation", ...COSIGN_VERIFY_FLAGS, "{key}", "--type", "spdxjson", pinned], opts);
+        const sbomFound = sbom.code === 0 && statementsOf(sbom.stdout).some((st) => st.predicateType === SPDX_PREDICATE && st.subjectDigests.includes(expected.digest));
+        if (found.mine.length > 0 && sbomFound) {
+            const problems = [...new Set(found.mine.flatMap((st) => checkBuilderProvenance(st, expected)))];
+            return problems.length > 0 ? `${at}: signed by ${expected.builder}'s key, but ${problems.join("; ")}` : undefined;
+        }
+        if (Date.now() >= deadline) {
+            const missing = [found.mine.length === 0 ? "SLSA provenance" : "", sbomFound ? "" : "SPDX SBOM"].filter(Boolean).join(" and ");
+            const copied = found.mine.length === 0 && found.elsewhere.length > 0
+                ? `; the only provenance that key signed there is about ${found.elsewhere.join(", ")} (an attestation copied from another build)` : "";
+            return `${at}: no ${missing} signed by ${JSON.stringify(expected.builder)}'s key after waiting ${waitSeconds} s${copied}; `
+                + "its host's attestor signs each build after the push: if it is down or behind, see its log (README \"SLSA Build level\"), then run `pulumi up` again";
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, Math.max(0, deadline - Date.now()))));
+    }
+}
+
+/**
+ * An image every platform of which its builders' hosts attest: nobody signs
+ * the index itself, so what is checked is that the index (read by digest)
+ * holds exactly the manifests the building stack recorded, and each of those
+ * has its builder's attestations (`builderAttested`).
+ */
+async function verifyAttestedIndex(p: { repository: string; digest: string }, expected: Record<string, AttestedBuildView>, inputs: VerificationInputs): Promise<{ passed: string[]; failure?: string }> {
+    const passed: string[] = [];
+    const pinned = `${p.repository}@${p.digest}`;
+    const raw = await runTool("docker", ["buildx", "imagetools", "inspect", "--raw", pinned], { registry: inputs.registry, timeoutMs: 120_000 });
+    const held = raw.code === 0 ? manifestsOf(raw.stdout) : undefined;
+    if (held === undefined) {
+        return { passed, failure: `index: could not read the manifest of ${pinned}: ${tail(raw, 3)}` };
+    }
+    const recorded = Object.keys(expected).sort();
+    const holds = held.map((m) => m.platform).sort();
+    if (JSON.stringify(holds) !== JSON.stringify(recorded)) {
+        return { passed, failure: `index: ${pinned} holds ${holds.join(", ") || "nothing"}, but the building stack recorded builds of ${recorded.join(", ")}` };
+    }
+    for (const m of held) {
+        if (m.digest !== expected[m.platform].digest) {
+            return { passed, failure: `index: its ${m.platform} manifest is ${m.digest}, but the building stack recorded ${expected[m.platform].digest} (built on ${expected[m.platform].builder})` };
+        }
+    }
+    passed.push("index");
+    const failures = await Promise.all(held.map((m) => builderAttested(p.repository, m.platform, expected[m.platform], inputs)));
+    const failure = failures.find((f) => f !== undefined);
+    if (failure !== undefined) {
+        return { passed, failure };
+    }
+    passed.push("builder provenance", "builder sbom");
+    return { passed };
+}
+
 /** One image: the checks that passed, or the first failure as `<check>: <why>`. */
-export async function verifyImage(ref: string, inputs: VerificationInputs): Promise<{ passed: string[]; failure?: string }> {
+export async function verifyImage(ref: string, inputs: VerificationInputs, imageKey = ""): Promise<{ passed: string[]; failure?: string }> {
     const passed: string[] = [];
     const p = parse(ref);
     if (!p) {
@@ -66,6 +143,10 @@ export async function verifyImage(ref: string, inputs: VerificationInputs): Prom
     }
     // Everything below reads by digest, never by tag: a tag moved meanwhile changes nothing here.
     const pinned = `${p.repository}@${p.digest}`;
+    const attested = inputs.attested?.[imageKey] ?? {};
+    if (Object.keys(attested).length > 0 && !await deployerSigned(pinned, p.digest, inputs)) {
+        return verifyAttestedIndex(p, attested, inputs);
+    }
     const opts: ToolOpts = { verifying: inputs.verifying, registry: inputs.registry };
 
     const sig = await runTool("cosign", ["verify", ...COSIGN_VERIFY_FLAGS, "{key}", pinned], opts);
@@ -93,9 +174,18 @@ export async function verifyImage(ref: string, inputs: VerificationInputs): Prom
         return { passed, failure: `provenance: ${mismatch.join("; ")}` };
     }
     // Each platform's image must have been built by an expected builder (read at once; reported in the provenance's order).
-    const found = await Promise.all(listed.map((m) => provenancesOf(`${p.repository}@${m.digest}`, m.digest, opts)));
+    // A platform its builder's host attests carries that host's records, not the deployer's.
+    const hosted = await Promise.all(listed.map((m) => attested[m.platform]?.digest === m.digest
+        ? builderAttested(p.repository, m.platform, attested[m.platform], inputs) : Promise.resolve(null)));
+    const found = await Promise.all(listed.map((m, i) => hosted[i] === null ? provenancesOf(`${p.repository}@${m.digest}`, m.digest, opts) : Promise.resolve(undefined)));
     for (const [i, member] of listed.entries()) {
-        const memberProblems = provenanceProblems(found[i], member.digest, inputs.policy);
+        if (hosted[i] !== null) {
+            if (hosted[i] !== undefined) {
+                return { passed, failure: hosted[i] };
+            }
+            continue;
+        }
+        const memberProblems = provenanceProblems(found[i]!, member.digest, inputs.policy);
         if (memberProblems.length > 0) {
             return { passed, failure: `provenance of ${member.platform} (${p.repository}@${member.digest}): ${memberProblems.join("; ")}` };
         }
@@ -111,6 +201,12 @@ export async function verifyImage(ref: string, inputs: VerificationInputs): Prom
     return { passed };
 }
 
+/** Whether the deployer's key signed the index: an index whose platforms all attest on their hosts may have no signature at all. */
+async function deployerSigned(pinned: string, digest: string, inputs: VerificationInputs): Promise<boolean> {
+    const sig = await runTool("cosign", ["verify", ...COSIGN_VERIFY_FLAGS, "{key}", pinned], { verifying: inputs.verifying, registry: inputs.registry });
+    return sig.code === 0 && signatureFound(sig.stdout, digest);
+}
+
 /** Images verified at once: each is a handful of cosign runs, mostly waiting on the registry. */
 const PARALLEL_IMAGES = 4;
 
@@ -121,7 +217,7 @@ async function verifyAll(inputs: VerificationInputs): Promise<Record<string, str
     const worker = async () => {
         while (next < keys.length) {
             const i = next++;
-            results[i] = await verifyImage(inputs.refs[keys[i]], inputs);
+            results[i] = await verifyImage(inputs.refs[keys[i]], inputs, keys[i]);
         }
     };
     await Promise.all(Array.from({ length: Math.min(PARALLEL_IMAGES, keys.length) }, worker));
@@ -139,7 +235,7 @@ async function verifyAll(inputs: VerificationInputs): Promise<Record<string, str
     return report;
 }
 
-const WATCHED = ["refs", "verifying", "policy"] as const;
+const WATCHED = ["refs", "verifying", "policy", "attested", "builderKeys"] as const;
 
 export const verificationProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: VerificationInputs) {

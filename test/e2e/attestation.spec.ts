@@ -12,9 +12,11 @@ import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
+import * as YAML from "yaml";
 import { ProvenanceStatement, statementsOf } from "../../components/supplychain/checks";
+import { attest, generateKey, keyFrom, RegistryClient, SLSA, SPDX } from "./forge";
 import { builderName, CERTS, hostPort, HOST_SET, localBuilders } from "./hosts";
-import { Project, UpResult } from "./project";
+import { Project } from "./project";
 import { must, requireEngine, sh, sleep } from "./support";
 
 const TOOLS_BIN = path.join(process.env.IMAGEFLEET_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "imagefleet", "tools"), "bin");
@@ -66,7 +68,7 @@ async function waitForAttestation(key: string, type: "slsaprovenance1" | "spdxjs
     }
 }
 
-const ok = (r: UpResult, what: string): UpResult => {
+const ok = <T extends { code: number; stdout: string; stderr: string }>(r: T, what: string): T => {
     assert.equal(r.code, 0, `${what} exited ${r.code}\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-4000)}`);
     return r;
 };
@@ -267,6 +269,107 @@ describe("builders attest what they build; RUN steps cannot reach the host", fun
             assert.ok(verified.length > 0, `${subject} was not attested after the attestor came back`);
             const log = fs.readFileSync(path.join(hostDir(HOST_SET, "amd64"), "attestor", "state", "attested.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).ref);
             assert.equal(new Set(log).size, log.length, "a record was attested twice");
+        });
+
+        describe("a second stack promotes from it, verifying the builders' word", () => {
+            const PROMOTE = "local-promote";
+            const registry = new RegistryClient("registry.localhost:5000");
+            let source: Record<string, any>;
+            let saved = "";
+            const promotedTags = async () => Object.fromEntries(await Promise.all(IMAGES.map(async (image) =>
+                [image, (await registry.get(`${namespace}-prod/${image}`, PROMOTE)).digest ?? null])));
+            /** The promoting stack's file: the source's key and builders, and the hosts' keys this stack trusts. */
+            const writePromote = (waitSeconds: number) => {
+                const local = YAML.parse(fs.readFileSync(path.join(project!.dir, "stacks", "Pulumi.local.yaml"), "utf8")).config;
+                const config = {
+                    "imagefleet:registry": { ...local["imagefleet:registry"], namespace: `${namespace}-prod` },
+                    "imagefleet:platforms": ["linux/amd64", "linux/arm64"],
+                    "imagefleet:promoteFrom": "organization/imagefleet/local",
+                    "imagefleet:supplychain": {
+                        sourceRepository: local["imagefleet:supplychain"].sourceRepository,
+                        verify: {
+                            key: source.supplychain.verifyKey, builders: ARCHES.map((a) => builderName(a)),
+                            builderKeys: Object.fromEntries(ARCHES.map((a) => [builderName(a), attestorPub(a)])), waitSeconds,
+                        },
+                    },
+                };
+                fs.writeFileSync(path.join(project!.dir, "stacks", `Pulumi.${PROMOTE}.yaml`), YAML.stringify({ config }));
+            };
+
+            before(() => {
+                assert.ok(attestedBy, "the up did not run");
+                source = project!.outputs();
+                saved = ok(project!.pulumi("stack", "export"), "stack export").stdout;
+                writePromote(300);
+                const init = project!.pulumiOn(PROMOTE, "stack", "init", "--secrets-provider", "passphrase");
+                assert.equal(init.code, 0, init.stderr);
+            });
+
+            it("promotes the genuine source once every platform's host has attested it: every prod tag is the digest the source published", async () => {
+                const up = project!.pulumiOn(PROMOTE, "up", "--yes");
+                assert.equal(up.code, 0, `${up.stdout.slice(-4000)}\n${up.stderr.slice(-4000)}`);
+                const tags = await promotedTags();
+                for (const image of IMAGES) {
+                    assert.equal(tags[image], (source.refs[image] as string).split("@")[1], `${image}: the prod tag`);
+                }
+            });
+
+            it("refuses, before any prod tag moves, a provenance signed by the deployer's key, a host key of another fleet, and a host's provenance of another build copied over", async () => {
+                const before = await promotedTags();
+                const work = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-attest-tamper-"));
+                // The building stack's own key (the deployer's), from its state, and a key of another fleet's host.
+                const plain = JSON.parse(ok(project!.pulumi("stack", "export", "--show-secrets"), "stack export").stdout);
+                const pair = plain.deployment.resources.find((x: any) => x.type === "pulumi-nodejs:dynamic/supplychain:CosignKeyPair").outputs;
+                const secret = (v: any) => (typeof v === "string" ? v : JSON.parse(v.plaintext));
+                const deployer = keyFrom(work, "deployer", secret(pair.privateKey), secret(pair.password), source.supplychain.verifyKey);
+                const stranger = generateKey(work, "stranger");
+                const state = JSON.parse(saved);
+                const outputs = state.deployment.resources.find((r: any) => r.type === "pulumi:pulumi:Stack").outputs;
+                /** A rebuilt arm64 manifest of `image`, in an index beside the genuine amd64 one; the source's outputs then name both. */
+                const forgeArm64 = async (image: string, label: string, builder?: string) => {
+                    const repo = repositoryOf(image).replace(/^[^/]+\//, "");
+                    const genuine = attestedBy[image]["linux/arm64"];
+                    const index = await registry.get(repo, (source.refs[image] as string).split("@")[1]);
+                    const held = structuredClone(index.body.manifests) as { digest: string; size: number; platform?: { architecture: string } }[];
+                    const arm64 = held.find((m) => m.platform?.architecture === "arm64")!;
+                    const rebuilt = await registry.variantOf(repo, genuine.digest, label);
+                    Object.assign(arm64, { digest: rebuilt.digest, size: rebuilt.size });
+                    const forged = await registry.variantOf(repo, index.digest!, label, { manifests: held });
+                    outputs.refs[image] = `${(source.refs[image] as string).split("@")[0]}@${forged.digest}`;
+                    outputs.supplychain.attestedBy[image]["linux/arm64"] = { ...genuine, digest: rebuilt.digest, ...(builder ? { builder } : {}) };
+                    return { repo, genuine: genuine.digest, rebuilt, ref: registry.ref(repo, rebuilt.digest) };
+                };
+                const hostPredicate = (await waitForAttestation(attestorPub("arm64"), "slsaprovenance1", `${repositoryOf("runtime")}@${attestedBy.runtime["linux/arm64"].digest}`))[0].predicate;
+                // runtime: rebuilt off the fleet, its records signed with the deployer's key (the host's predicate, word for word).
+                const r = await forgeArm64("runtime", "deployer-signed");
+                attest(deployer, r.ref, "slsaprovenance1", hostPredicate);
+                attest(deployer, r.ref, "spdxjson", { spdxVersion: "SPDX-2.3", packages: [] });
+                // artifact: said to be built on another fleet's host, whose key signed it.
+                const a = await forgeArm64("artifact", "other-fleet", "imagefleet-stranger-arm64");
+                attest(stranger, a.ref, "slsaprovenance1", hostPredicate);
+                attest(stranger, a.ref, "spdxjson", { spdxVersion: "SPDX-2.3", packages: [] });
+                // dev-env: the host's genuine records of the genuine build, copied onto a rebuild.
+                const d = await forgeArm64("dev-env", "copied");
+                await registry.copyReferrer(d.repo, d.genuine, d.rebuilt, SLSA);
+                await registry.copyReferrer(d.repo, d.genuine, d.rebuilt, SPDX);
+                try {
+                    fs.writeFileSync(path.join(work, "tampered.json"), JSON.stringify(state));
+                    ok(project!.pulumi("stack", "import", "--file", path.join(work, "tampered.json")), "stack import");
+                    writePromote(20);
+                    const up = project!.pulumiOn(PROMOTE, "up", "--yes");
+                    const text = `${up.stdout}\n${up.stderr}`;
+                    assert.notEqual(up.code, 0, "the tampered sources were promoted");
+                    const at = (image: string, digest: string) => `image ${JSON.stringify(image)} \\(.*\\): provenance of linux/arm64 \\(${repositoryOf(image).replace(/\./g, "\\.")}@${digest}\\): `;
+                    assert.match(text, new RegExp(`${at("runtime", r.rebuilt.digest)}no SLSA provenance (and SPDX SBOM )?signed by "${builderName("arm64")}"'s key after waiting 20 s`));
+                    assert.match(text, new RegExp(`${at("artifact", a.rebuilt.digest)}built on "imagefleet-stranger-arm64", which is not a builder this stack trusts to attest`));
+                    assert.match(text, new RegExp(`${at("dev-env", d.rebuilt.digest)}no SLSA provenance (and SPDX SBOM )?signed by "${builderName("arm64")}"'s key after waiting 20 s`));
+                    assert.deepEqual(await promotedTags(), before, "a prod tag moved");
+                } finally {
+                    fs.writeFileSync(path.join(work, "saved.json"), saved);
+                    ok(project!.pulumi("stack", "import", "--file", path.join(work, "saved.json")), "stack import");
+                    fs.rmSync(work, { recursive: true, force: true });
+                }
+            });
         });
     });
 });

@@ -12,7 +12,7 @@ import { poolImages, POOL_IMAGES } from "../fixtures/pools/pools";
 import { historyRecords } from "./fleet/buildkitd";
 import { builderName, CERTS, hostPort } from "./hosts";
 import { changedImages, Project, UpResult } from "./project";
-import { must, requireEngine, sh } from "./support";
+import { must, requireEngine, sh, sleep } from "./support";
 
 const BUILDCTL = path.join(process.env.IMAGEFLEET_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "imagefleet", "tools"), "bin", "buildctl");
 const ARCHES = ["amd64", "arm64"] as const;
@@ -150,6 +150,36 @@ describe("builder pools on real hosts (two mTLS buildkitd per platform)", functi
         const back = ok(project.run("up"), "the up with the host back");
         const theirs = [...two].filter(([, b]) => b === builderOf("amd64-1")).map(([k]) => k).sort();
         assert.deepEqual(keys(changedImages(back.resources)), theirs);
+        assert.deepEqual([...placed(project.outputs().placement)], [...two]);
+    });
+
+    it("a host killed while its builds run: each of its failed builds is named with the host and its endpoint, no stack trace is printed, and the next up without the host converges", async () => {
+        // Every build changes and holds its builder for a while, so the host dies with builds in flight.
+        project.editStackConfig((config) => {
+            config["imagefleet:buildArgs"] = { ...(config["imagefleet:buildArgs"] as object), STAMP: `mid-${id}`, HOLD: "12" };
+        }, "every build changes, and holds");
+        const dead = builderOf("amd64-1");
+        const theirs = [...two].filter(([, b]) => b === dead).map(([k]) => k).sort();
+        const up = project.start("up", "--yes", "--continue-on-error");
+        await up.waitFor(new RegExp(`example-(${theirs.map((k) => k.replace(/-amd64$/, "")).join("|")})-amd64\\s+(updating|creating)`), 600);
+        await sleep(4000);
+        must("bash", ["test/e2e/buildkitd.sh", "kill", "amd64-1"]);
+        const r = await up.done(900);
+        const out = keep("host-killed-mid-up", { ...r, resources: [] });
+        assert.notEqual(r.code, 0, "up succeeded though a host died under it");
+        const named = [...text(out).matchAll(/example-(svc-\d+)-amd64 \(svc-\d+, linux\/amd64\) did not build/g)].map((m) => `${m[1]}-amd64`);
+        assert.ok(named.length > 0 && named.every((k) => theirs.includes(k)), `builds named as failed: ${named.join(", ") || "none"}; the dead host had ${theirs.join(", ")}`);
+        assert.match(text(out), new RegExp(`Its builder "${dead}" at tcp://127\\.0\\.0\\.1:${hostPort("amd64-1")} \\(driver remote\\) no longer answers: connection refused`));
+        assert.match(text(out), /take it out of the pool: drop it from builders\["linux\/amd64"\]/);
+        assert.doesNotMatch(text(out), /^\s*at .*\(.*:\d+:\d+\)\s*$|resource\.ts:\d+|unhandled exception/m, "a stack trace was printed");
+        // Taken out of the pool: only its builds move, and the family converges.
+        setPools(2, [dead]);
+        ok(keep("host-killed-mid-up-without", project.run("up")), "the up without the dead host");
+        ok(project.run("up", "--expect-no-changes"), "up --expect-no-changes");
+        // Back for the next test.
+        must("bash", ["test/e2e/buildkitd.sh", "pool", "start", "2"]);
+        setPools(2);
+        ok(project.run("up"), "the up with the host back");
         assert.deepEqual([...placed(project.outputs().placement)], [...two]);
     });
 

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { linkNodeModules, must, parseProgress, ROOT, Run, sh, Step } from "./support";
+import { linkNodeModules, must, parseProgress, ROOT, Run, Running, sh, start, Step } from "./support";
 
 export interface ProjectOptions {
     /** Branch recorded in the commits and used for cache refs. Required. */
@@ -150,6 +150,18 @@ export class Project {
     pulumiWith(env: NodeJS.ProcessEnv, ...args: string[]): Run {
         this.ensureStack();
         return sh("bash", ["scripts/up-local.sh", ...args], { cwd: this.dir, env: { ...this.env, ...env } });
+    }
+
+    /** Any pulumi command on the local stack, started without waiting (a test strikes while it runs). */
+    start(...args: string[]): Running {
+        this.ensureStack();
+        return start("bash", ["scripts/up-local.sh", ...args], { cwd: this.dir, env: this.env });
+    }
+
+    /** `pulumi <args>` on another stack of this checkout and backend (a promoting one), the program run transpile-only as up-local.sh runs it. */
+    pulumiOn(stack: string, ...args: string[]): Run {
+        this.ensureStack();
+        return sh("pulumi", [...args, "--stack", stack, "--non-interactive"], { cwd: this.dir, env: { ...this.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true" } });
     }
 
     /** `pulumi up` (or `preview`) with an event log: each resource's op and BuildKit progress. */

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { promotedImages, Promotion } from "../../components/delivery";
 import { signingKeyPolicy } from "../../components/supplychain";
-import { plain, byName, fixtureImages, runStack, SHA, assertMentions } from "./helpers";
+import { plain, byName, fixtureImages, runStack, SHA, assertMentions, stackConfigError } from "./helpers";
 
 const ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
@@ -99,6 +99,31 @@ describe("Promotion verifies every source before it writes a tag", () => {
         assert.deepEqual(v.verifying, { keyRef: "awskms:///alias/imagefleet-staging-cosign" });
         assert.deepEqual(v.policy, { sourceRepository: "https://github.com/example-org/imagefleet", builders: ["imagefleet-staging-amd64", "imagefleet-staging-arm64"] });
         assert.equal(Object.keys(v.refs).length, 3);
+    });
+});
+
+describe("Promotion of sources built on attesting hosts (config)", () => {
+    const HOST = "-----BEGIN PUBLIC KEY-----\nMOCK-HOST\n-----END PUBLIC KEY-----\n";
+    const verifyWith = (verify: Record<string, unknown>) => [`imagefleet:supplychain=${JSON.stringify({
+        sourceRepository: "https://github.com/example-org/imagefleet",
+        verify: { key: "awskms:///alias/imagefleet-staging-cosign", builders: ["imagefleet-staging-amd64", "imagefleet-staging-arm64"], ...verify },
+    })}`];
+
+    it("hands the verification the host keys this stack trusts, the bound on the wait, and what the source recorded of its attested builds", async () => {
+        const { resources } = await runStack("prod", verifyWith({
+            builderKeys: { "imagefleet-staging-amd64": "awskms:///alias/hosts-amd64", "imagefleet-staging-arm64": HOST }, waitSeconds: 120,
+        }));
+        const v = plain(byName(resources, "example-verify"));
+        assert.deepEqual(v.builderKeys, { "imagefleet-staging-amd64": { keyRef: "awskms:///alias/hosts-amd64" }, "imagefleet-staging-arm64": { publicKey: HOST } });
+        assert.equal(v.waitSeconds, 120);
+        assert.equal(typeof v.attested, "object", "the source's attestedBy is not passed on");
+    });
+
+    it("refuses a host key that is no key, a .pub path that does not exist and a wait out of bounds, naming each key", async () => {
+        const err = await stackConfigError("prod", verifyWith({ builderKeys: { a: "my-key" }, waitSeconds: 7200 }));
+        assertMentions(err.message, ['stack "prod"', "imagefleet:supplychain.verify.builderKeys.a: \"my-key\" is not", "imagefleet:supplychain.verify.waitSeconds: must be at most 3600"]);
+        const missing = await stackConfigError("prod", verifyWith({ builderKeys: { b: "/nonexistent/b.pub" } }));
+        assertMentions(missing.message, ["imagefleet:supplychain.verify.builderKeys.b: /nonexistent/b.pub does not exist"]);
     });
 });
 

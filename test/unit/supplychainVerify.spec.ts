@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -140,3 +141,140 @@ describe("verifyImage: every provenance of a digest, and what the index holds", 
         assert.match(r.failure!, /^sbom: no SPDX SBOM signed by the expected key for .*: Error: no matching attestations$/);
     });
 });
+
+describe("verifyImage: platforms their builders' hosts attest", () => {
+    let dir = "";
+    const saved = { cosign: process.env.IMAGEFLEET_COSIGN, docker: process.env.IMAGEFLEET_DOCKER, dir: process.env.FAKE_RECORDS };
+    const DOCKERFILE = "FROM debian\nRUN true\n";
+    const dockerfileSha = createHash("sha256").update(DOCKERFILE).digest("hex");
+    const HOST_KEY = { "imagefleet-local-amd64": "HOSTAMD64", "imagefleet-local-arm64": "HOSTARM64" } as Record<string, string>;
+    /** Canned answers per digest, kind and the key cosign is given (its file's text): `<hex>.<kind>.<key>`. */
+    const answer = (digest: string, kind: "sig" | "slsa" | "spdx" | "raw", key: string, lines: readonly string[]) =>
+        fs.writeFileSync(path.join(dir, `${digest.slice(7)}.${kind}.${key}`), lines.join("\n") + "\n");
+    /** BuildKit's predicate as a host's attestor signs it. */
+    const hostPredicate = (builder: string, edit: (p: any) => void = () => {}) => {
+        const p: any = {
+            buildDefinition: { buildType: "https://github.com/moby/buildkit/blob/master/docs/attestations/slsa-definitions.md",
+                externalParameters: { request: { frontend: "dockerfile.v0", args: { "build-arg:SOURCE_DATE_EPOCH": "0", "build-arg:APP_VERSION": "0.1.0" } } } },
+            runDetails: { builder: { id: `https://imagefleet.dev/attestor/v1/host/${builder}` },
+                metadata: { buildkit_metadata: { source: { infos: [{ data: Buffer.from(DOCKERFILE).toString("base64") }] } } } },
+        };
+        edit(p);
+        return p;
+    };
+    const expected = (platform: keyof typeof MEMBERS) => ({
+        builder: `imagefleet-local-${platform.split("/")[1]}`, digest: MEMBERS[platform], dockerfileSha256: dockerfileSha,
+        buildArgs: { SOURCE_DATE_EPOCH: "0", APP_VERSION: "0.1.0" }, target: "",
+    });
+    const attested = { runtime: { "linux/amd64": expected("linux/amd64"), "linux/arm64": expected("linux/arm64") } };
+    const builderKeys = { "imagefleet-local-amd64": { publicKey: "HOSTAMD64" }, "imagefleet-local-arm64": { publicKey: "HOSTARM64" } };
+    const hostRecords = (platform: keyof typeof MEMBERS, edit?: (p: any) => void, subject = MEMBERS[platform]) => {
+        const builder = `imagefleet-local-${platform.split("/")[1]}`;
+        answer(MEMBERS[platform], "slsa", HOST_KEY[builder], [envelope(subject, SLSA_PROVENANCE_V1, hostPredicate(builder, edit))]);
+        answer(MEMBERS[platform], "spdx", HOST_KEY[builder], [envelope(MEMBERS[platform], SPDX_PREDICATE, { packages: [] })]);
+    };
+
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-verify-hosts-"));
+        const fake = path.join(dir, "fake");
+        fs.writeFileSync(fake, [
+            "#!/bin/sh",
+            'key=none; prev=""',
+            'for a in "$@"; do [ "$prev" = "--key" ] && key=$(cat "$a"); prev=$a; ref=$a; done',
+            'd=${ref##*@sha256:}',
+            'case "$*" in',
+            '  *verify-attestation*slsaprovenance1*) f=$FAKE_RECORDS/$d.slsa.$key ;;',
+            '  *verify-attestation*spdxjson*) f=$FAKE_RECORDS/$d.spdx.$key ;;',
+            '  *"imagetools inspect"*) f=$FAKE_RECORDS/$d.raw.none ;;',
+            '  verify*) f=$FAKE_RECORDS/$d.sig.$key ;;',
+            "esac",
+            '[ -f "$f" ] && exec cat "$f"',
+            'echo "Error: no matching attestations" >&2; exit 1',
+        ].join("\n"), { mode: 0o755 });
+        Object.assign(process.env, { IMAGEFLEET_COSIGN: fake, IMAGEFLEET_DOCKER: fake, FAKE_RECORDS: dir });
+        // The index is nobody's to sign: both platforms are attested on their hosts.
+        answer(INDEX, "raw", "none", [rawIndex(MEMBERS)]);
+        hostRecords("linux/amd64");
+        hostRecords("linux/arm64");
+    });
+    afterEach(() => {
+        fs.rmSync(dir, { recursive: true, force: true });
+        for (const [k, v] of [["IMAGEFLEET_COSIGN", saved.cosign], ["IMAGEFLEET_DOCKER", saved.docker], ["FAKE_RECORDS", saved.dir]] as const) {
+            if (v === undefined) {
+                delete process.env[k];
+            } else {
+                process.env[k] = v;
+            }
+        }
+    });
+    const verify = (extra: Record<string, unknown> = {}) => verifyImage(`${REPO}:0123456789ab@${INDEX}`,
+        { refs: {}, verifying: { publicKey: "PEM" }, policy, sourceName: "stack \"local\"", attested, builderKeys, waitSeconds: 0, ...extra }, "runtime");
+    const at = (platform: keyof typeof MEMBERS) => `provenance of ${platform} (${REPO}@${MEMBERS[platform]})`;
+
+    it("passes the hosts' records: the index holds what the stack recorded, each manifest has its host's provenance and SBOM matching the build", async () => {
+        assert.deepEqual(await verify(), { passed: ["index", "builder provenance", "builder sbom"] });
+    });
+
+    it("a provenance signed by the deployer's key where the host's is required is refused, naming the builder and the wait", async () => {
+        fs.rmSync(path.join(dir, `${MEMBERS["linux/arm64"].slice(7)}.slsa.HOSTARM64`));
+        answer(MEMBERS["linux/arm64"], "slsa", "PEM", [envelope(MEMBERS["linux/arm64"], SLSA_PROVENANCE_V1, hostPredicate("imagefleet-local-arm64"))]);
+        const r = await verify();
+        assert.deepEqual(r.passed, ["index"]);
+        assert.match(r.failure!, new RegExp(`^${escape(at("linux/arm64"))}: no SLSA provenance signed by "imagefleet-local-arm64"'s key after waiting 0 s; its host's attestor signs each build after the push`));
+    });
+
+    it("a host key of another fleet (the builder this stack does not trust) is refused, naming the trusted ones", async () => {
+        const r = await verify({ builderKeys: { "imagefleet-local-amd64": builderKeys["imagefleet-local-amd64"] } });
+        assert.equal(r.failure, `${at("linux/arm64")}: built on "imagefleet-local-arm64", which is not a builder this stack trusts to attest (imagefleet:supplychain.verify.builderKeys: "imagefleet-local-amd64")`);
+    });
+
+    it("a provenance of another build, copied over: signed by the host, about another digest", async () => {
+        hostRecords("linux/amd64", undefined, D("8"));
+        assert.match((await verify()).failure!, new RegExp(`^${escape(at("linux/amd64"))}: no SLSA provenance signed by .* after waiting 0 s; the only provenance that key signed there is about ${D("8")} \\(an attestation copied from another build\\)`));
+    });
+
+    it("a host provenance of the right digest that records another Dockerfile, build arg, target or attestor is refused, naming each", async () => {
+        hostRecords("linux/amd64", (p) => {
+            p.runDetails.metadata.buildkit_metadata.source.infos[0].data = Buffer.from("FROM evil\n").toString("base64");
+            p.buildDefinition.externalParameters.request.args["build-arg:APP_VERSION"] = "6.6.6";
+            p.buildDefinition.externalParameters.request.args.target = "debug";
+            p.runDetails.builder.id = "https://imagefleet.dev/attestor/v1/host/imagefleet-other-amd64";
+        });
+        const failure = (await verify()).failure!;
+        assert.ok(failure.startsWith(`${at("linux/amd64")}: signed by imagefleet-local-amd64's key, but builder.id is "https://imagefleet.dev/attestor/v1/host/imagefleet-other-amd64"`), failure);
+        for (const part of [`the Dockerfile it records has sha256 ${createHash("sha256").update("FROM evil\n").digest("hex")}, but the building stack built one with ${dockerfileSha}`,
+            'build arg APP_VERSION is "6.6.6", but the building stack passed "0.1.0"', 'target is "debug", but the building stack built ""']) {
+            assert.ok(failure.includes(part), `${part}\nnot in\n${failure}`);
+        }
+    });
+
+    it("an index holding another manifest than the stack recorded is refused before any host record is read", async () => {
+        answer(INDEX, "raw", "none", [rawIndex({ ...MEMBERS, "linux/arm64": D("3") })]);
+        assert.equal((await verify()).failure, `index: its linux/arm64 manifest is ${D("3")}, but the building stack recorded ${MEMBERS["linux/arm64"]} (built on imagefleet-local-arm64)`);
+    });
+
+    it("waits for a host that attests late, within the bound", async () => {
+        const late = path.join(dir, `${MEMBERS["linux/arm64"].slice(7)}.slsa.HOSTARM64`);
+        const text = fs.readFileSync(late);
+        fs.rmSync(late);
+        setTimeout(() => fs.writeFileSync(late, text), 1500);
+        const started = Date.now();
+        assert.deepEqual((await verify({ waitSeconds: 30 })).passed, ["index", "builder provenance", "builder sbom"]);
+        assert.ok(Date.now() - started >= 1500, "passed before the host attested");
+    });
+
+    it("a deployer-signed index with one platform attested on its host: the deployer's records for one, the host's for the other", async () => {
+        answer(INDEX, "sig", "PEM", [JSON.stringify([{ critical: { type: "https://sigstore.dev/cosign/sign/v1", image: { "docker-manifest-digest": INDEX } } }])]);
+        answer(INDEX, "slsa", "PEM", [envelope(INDEX, SLSA_PROVENANCE_V1, indexPredicate(MEMBERS))]);
+        answer(INDEX, "spdx", "PEM", [envelope(INDEX, SPDX_PREDICATE, { packages: [] })]);
+        answer(MEMBERS["linux/amd64"], "slsa", "PEM", [envelope(MEMBERS["linux/amd64"], SLSA_PROVENANCE_V1, platformPredicate("linux/amd64"))]);
+        const mixed = { runtime: { "linux/arm64": expected("linux/arm64") } };
+        assert.deepEqual(await verify({ attested: mixed }), { passed: ["signature", "provenance", "sbom"] });
+        fs.rmSync(path.join(dir, `${MEMBERS["linux/arm64"].slice(7)}.slsa.HOSTARM64`));
+        assert.match((await verify({ attested: mixed })).failure!, new RegExp(`^${escape(at("linux/arm64"))}: no SLSA provenance signed by "imagefleet-local-arm64"'s key`));
+    });
+});
+
+function escape(text: string): string {
+    return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
