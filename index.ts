@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Promotion, promotedImages, StackImageRefs } from "./components/delivery";
 import { ImageFamily } from "./components/images";
-import { buildersFor, loadRegistrySettings, loadStackConfig, plannedRepositoryArns, registryFor } from "./components/stack";
+import { loadRegistrySettings, loadStackConfig, plannedRepositoryArns, registryFor, stackFleet } from "./components/stack";
 import { deliveryFor, loadDeliverySettings } from "./components/stack/delivery";
 import { attestorsFor, loadSupplyChainSettings, promotionVerifyFor, signingKeyFor } from "./components/stack/supplychain";
 import { SupplyChain } from "./components/supplychain";
@@ -18,9 +18,10 @@ const deliverySettings = loadDeliverySettings(config);
 const supplySettings = loadSupplyChainSettings(config, deliverySettings.promoteFrom, (deliverySettings.delivery?.environments ?? []).length > 0);
 // Builders first (their config is checked as they are declared); the
 // repositories' ARNs are known from their names, so the hosts' role fits them.
-const builders = deliverySettings.promoteFrom
+const fleet = deliverySettings.promoteFrom
     ? undefined
-    : buildersFor(config, { repositoryArns: plannedRepositoryArns(config, registrySettings), imageNames });
+    : stackFleet(config, { repositoryArns: plannedRepositoryArns(config, registrySettings), imageNames });
+const builders = fleet?.builders;
 const registry = registryFor(config, registrySettings);
 const delivery = deliveryFor(config, deliverySettings);
 // Signs what this stack builds (imagefleet:supplychain.signing); on KMS only the deploy roles may sign.
@@ -62,7 +63,8 @@ function buildFamily(familyBuilders: NonNullable<typeof builders>): Published {
         images: family.images.map((i) => ({ ...i, spec: images.find((s) => s.name === i.image) })),
         source: { repository: supplySettings.config!.sourceRepository!, commit: config.git.sha, branch: config.git.branch },
         key: signingKey,
-        attestors: attestorsFor(supplySettings),
+        // The fleet's hosts attest their own builds when it has an attestor; the config adds other builders.
+        attestors: attestorsFor(supplySettings, fleet?.fleet?.attestors),
         registry: registry.spec,
         namePrefix: "example",
     }, { parent: family });

@@ -5,7 +5,7 @@ import type { PoolBuilder } from "../images/types";
 import { fleetCertificates, serverNameOf } from "./certificates";
 import { BuildxRegistration } from "./registration";
 import { BuilderFleetArgs, DEFAULTS, FLEET_PLATFORMS, FleetPlatform } from "./types";
-import { CACHE_DEVICE, hostConfigOf, renderUserData } from "./userData";
+import { attestorBuilderId, CACHE_DEVICE, ecrRegistryOf, hostConfigOf, renderUserData } from "./userData";
 import { AMI_ARCHITECTURE, fleetProblems, isIpv6Cidr, SHORT_ARCH } from "./validate";
 
 /** How long the registration waits for a new host's buildkitd (first boot installs it). */
@@ -20,6 +20,8 @@ const ECR_ACTIONS = [
 interface Host {
     readonly name: string;
     readonly platform: FleetPlatform;
+    /** Its buildx builder (`hostBuilderName`). */
+    readonly builderName: string;
     readonly serverName: string;
     readonly endpoint: pulumi.Output<string>;
     /** Every address the host is reached at; its certificate names them all. */
@@ -65,6 +67,15 @@ export class BuilderFleet extends pulumi.ComponentResource {
     public readonly securityGroupId: pulumi.Output<string>;
     /** The hosts' IAM role. */
     public readonly roleArn: pulumi.Output<string>;
+    /** The KMS key the hosts' attestors sign with (`attestor`); undefined without one. */
+    public readonly attestorKeyArn: pulumi.Output<string> | undefined;
+    /**
+     * Per buildx builder of the fleet, the key its attestor signs with
+     * (`{ keyRef: "awskms:///<ARN>" }`); pass to `SupplyChainArgs.attestors`
+     * so the family's builds on the fleet leave the deploy's critical path.
+     * Empty without an attestor.
+     */
+    public readonly attestors: Readonly<Record<string, { readonly keyRef: pulumi.Output<string> }>>;
 
     constructor(name: string, args: BuilderFleetArgs, opts?: pulumi.ComponentResourceOptions) {
         const problems = fleetProblems(args);
@@ -109,6 +120,7 @@ export class BuilderFleet extends pulumi.ComponentResource {
         for (const platform of platforms) {
             for (let i = 0; i < (args.nodes[platform]!.count ?? 1); i++) {
                 const host = `${name}-${SHORT_ARCH[platform]}-${i}`;
+                const builderName = hostBuilderName(prefix, platform, i);
                 const eni = new aws.ec2.NetworkInterface(`${host}-eni`, {
                     subnetId: args.subnetIds[hosts.length % args.subnetIds.length],
                     securityGroups: [sg.id],
@@ -120,7 +132,7 @@ export class BuilderFleet extends pulumi.ComponentResource {
                     : undefined;
                 const address = eip ? eip.publicIp : eni.privateIp;
                 hosts.push({
-                    name: host, platform, serverName: serverNameOf(host), eni,
+                    name: host, platform, builderName, serverName: serverNameOf(host), eni,
                     endpoint: pulumi.interpolate`tcp://${address}:${port}`,
                     ipAddresses: eip ? [eni.privateIp, eip.publicIp] : [eni.privateIp],
                 });
@@ -151,6 +163,7 @@ export class BuilderFleet extends pulumi.ComponentResource {
             policyArn: aws.iam.ManagedPolicy.AmazonSSMManagedInstanceCore,
         }, { parent: this });
         const repositories = args.repositoryArns ?? [];
+        const attestorKeyArn = args.attestor && (args.attestor.kmsKeyArn ?? this.attestorKey(name, role, tags()));
         const policy = new aws.iam.RolePolicy(`${name}-policy`, {
             role: role.name,
             policy: pulumi.jsonStringify({
@@ -161,6 +174,9 @@ export class BuilderFleet extends pulumi.ComponentResource {
                         { Sid: "FamilyRepositories", Effect: "Allow", Action: ECR_ACTIONS, Resource: [...repositories] },
                         // GetAuthorizationToken cannot be scoped to a repository; the token grants only what the statement above allows.
                         { Sid: "EcrLogin", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
+                    ]),
+                    ...(attestorKeyArn === undefined ? [] : [
+                        { Sid: "AttestorSigns", Effect: "Allow", Action: ["kms:Sign", "kms:GetPublicKey", "kms:DescribeKey"], Resource: attestorKeyArn },
                     ]),
                 ],
             }),
@@ -194,8 +210,16 @@ export class BuilderFleet extends pulumi.ComponentResource {
             instanceMarketOptions: args.spot
                 ? { marketType: "spot", spotOptions: { spotInstanceType: "persistent", instanceInterruptionBehavior: "stop" } }
                 : undefined,
-            userData: pulumi.all([certs.ca.certPem, certs.servers[i].certPem, keyParams[i].name]).apply(([caPem, certPem, keyParameter]) =>
-                renderUserData({ ...hostConfigOf(args, h.platform), caPem, certPem, keyParameter })),
+            userData: pulumi.all([certs.ca.certPem, certs.servers[i].certPem, keyParams[i].name, attestorKeyArn, pulumi.all([...repositories])])
+                .apply(([caPem, certPem, keyParameter, keyArn, repositoryArns]) => renderUserData({
+                    ...hostConfigOf(args, h.platform), caPem, certPem, keyParameter,
+                    attestor: args.attestor && {
+                        releaseUrl: args.attestor.releaseUrl,
+                        keyRef: `awskms:///${keyArn}`,
+                        builderId: attestorBuilderId(h.name, h.builderName),
+                        ecrRegistries: [...new Set(repositoryArns.map(ecrRegistryOf).filter((r): r is string => r !== undefined))].sort(),
+                    },
+                })),
             userDataReplaceOnChange: true,
             tags: tags({ Name: h.name, "imagefleet:platform": h.platform }),
             volumeTags: tags({ Name: h.name }),
@@ -219,7 +243,7 @@ export class BuilderFleet extends pulumi.ComponentResource {
             // only stand by. As builders of their own, the family's pool
             // hashing gives each host its share.
             builders[platform] = mine.map(({ h, instance }, i) => {
-                const builderName = hostBuilderName(prefix, platform, i);
+                const builderName = h.builderName;
                 if (!(args.register ?? true)) {
                     return { name: builderName, ready: builderName };
                 }
@@ -245,10 +269,45 @@ export class BuilderFleet extends pulumi.ComponentResource {
         this.clientKeyPem = pulumi.secret(certs.client.keyPem);
         this.securityGroupId = sg.id;
         this.roleArn = role.arn;
+        this.attestorKeyArn = attestorKeyArn === undefined ? undefined : pulumi.output(attestorKeyArn);
+        const keyRef = this.attestorKeyArn?.apply((arn) => `awskms:///${arn}`);
+        this.attestors = keyRef === undefined ? {} : Object.fromEntries(hosts.map((h) => [h.builderName, { keyRef }]));
         this.registerOutputs({
             builders, endpoints, instanceIds,
             caCertPem: this.caCertPem, clientCertPem: this.clientCertPem, clientKeyPem: this.clientKeyPem,
             securityGroupId: this.securityGroupId, roleArn: this.roleArn,
+            attestorKeyArn: this.attestorKeyArn, attestors: this.attestors,
         });
+    }
+
+    /**
+     * The hosts' signing key. Its policy lets the account administer it (so it
+     * is never unmanageable) and denies kms:Sign to every principal but the
+     * hosts' role: a deployer, a CI role or an admin cannot sign as a host
+     * without first rewriting the policy, which CloudTrail records. Kept when
+     * the fleet is destroyed: what it signed stays verifiable (its public key).
+     */
+    private attestorKey(name: string, role: aws.iam.Role, tags: Record<string, string>): pulumi.Output<string> {
+        const policy = role.arn.apply((roleArn) => JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+                { Sid: "AccountAdministers", Effect: "Allow", Principal: { AWS: roleArn.replace(/:role\/.*$/, ":root") }, Action: "kms:*", Resource: "*" },
+                { Sid: "HostsSign", Effect: "Allow", Principal: { AWS: roleArn }, Action: ["kms:Sign", "kms:GetPublicKey", "kms:DescribeKey"], Resource: "*" },
+                {
+                    Sid: "OnlyTheHostsSign", Effect: "Deny", Principal: "*", Action: "kms:Sign", Resource: "*",
+                    Condition: { ArnNotEquals: { "aws:PrincipalArn": roleArn } },
+                },
+            ],
+        }));
+        const key = new aws.kms.Key(`${name}-attestor-key`, {
+            description: `imagefleet attestor of ${name}: signs what its BuildKit hosts build`,
+            customerMasterKeySpec: "ECC_NIST_P256",
+            keyUsage: "SIGN_VERIFY",
+            deletionWindowInDays: 30,
+            policy,
+            tags,
+        }, { parent: this, retainOnDelete: true });
+        new aws.kms.Alias(`${name}-attestor-alias`, { name: `alias/imagefleet/${name}/attestor`, targetKeyId: key.keyId }, { parent: this });
+        return key.arn;
     }
 }

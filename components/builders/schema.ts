@@ -30,10 +30,10 @@ export const RELEASE_URL_PLACEHOLDERS = ["{version}", "{arch}"] as const;
  * up in a shell script on the host, so it is held to the characters a URL is
  * made of (no quotes, spaces, `$` or backquotes), besides being http(s).
  */
-export function releaseUrlProblem(template: string): string | undefined {
-    const unknown = (template.match(/\{[^}]*\}/g) ?? []).filter((p) => !(RELEASE_URL_PLACEHOLDERS as readonly string[]).includes(p));
+export function releaseUrlProblem(template: string, placeholders: readonly string[] = RELEASE_URL_PLACEHOLDERS): string | undefined {
+    const unknown = (template.match(/\{[^}]*\}/g) ?? []).filter((p) => !placeholders.includes(p));
     if (unknown.length > 0) {
-        return `${show(template)} has ${unknown.join(", ")}; only {version} and {arch} are replaced`;
+        return `${show(template)} has ${unknown.join(", ")}; only ${placeholders.join(" and ")} ${placeholders.length === 1 ? "is" : "are"} replaced`;
     }
     if (!/^[A-Za-z0-9._~:/?#[\]@!&()*+,;=%{}-]+$/.test(template)) {
         return `${show(template)} has characters a URL cannot hold unescaped (spaces, quotes, $, \`, \\); percent-encode them`;
@@ -56,6 +56,9 @@ const amiId = matching(/^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'an AMI id such as 
 /** ECR repository ARNs; the repository part may end in a `*` wildcard, as IAM allows. */
 export const ecrRepositoryArn = matching(/^arn:aws(?:-cn|-us-gov)?:ecr:[a-z0-9-]+:\d{12}:repository\/[a-z0-9*][a-z0-9._/*-]*$/,
     'an ECR repository ARN such as "arn:aws:ecr:eu-west-1:123456789012:repository/team/runtime"');
+/** A KMS key by ARN (an alias ARN would let whoever moves the alias change the key the hosts sign with). */
+const kmsKeyArn = matching(/^arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/,
+    'a KMS key ARN such as "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"');
 const fleetPlatform = hint(z.enum(FLEET_PLATFORMS as [FleetPlatform, ...FleetPlatform[]]), "a platform EC2 hosts build natively");
 
 export const nodeGroup = hint(z.strictObject({
@@ -95,6 +98,11 @@ export const builderFleetArgs = z.strictObject({
     register: z.boolean().optional(),
     certValidityHours: wholeNumber(24 * 31, 24 * 3650, "whole hours, at least 744 (renewal starts 720 hours before expiry)").optional(),
     tags: hint(z.record(z.string(), z.string()), "a map of tag name to string").optional(),
+    attestor: hint(z.strictObject({
+        releaseUrl: checked((url) => releaseUrlProblem(url, ["{arch}"]),
+            'an http(s) URL of the attestor tarball (scripts/attestor-release.sh), {arch} replaced, such as "https://mirror.example.com/imagefleet-attestor-linux-{arch}.tar.gz"'),
+        kmsKeyArn: kmsKeyArn.optional(),
+    }), '{"releaseUrl": "https://…/imagefleet-attestor-linux-{arch}.tar.gz", "kmsKeyArn": "arn:aws:kms:…"}').optional(),
 });
 
 /** `imagefleet:fleet`: the fleet's arguments with plain values, without what the program sets itself. */

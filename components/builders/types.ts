@@ -33,6 +33,33 @@ export interface GcSpec {
     readonly keepDuration?: string;
 }
 
+/**
+ * An attestor beside each host's buildkitd: for every image the host pushes it
+ * signs the provenance BuildKit recorded and a syft SBOM of the pushed
+ * manifest with a KMS key only the hosts' role may use, so builds on the
+ * fleet leave `pulumi up`'s critical path (`SupplyChainArgs.attestors`).
+ */
+export interface AttestorSpec {
+    /**
+     * Where a host downloads the attestor on first boot: an `http(s)` URL in
+     * which `{arch}` stands for the host's architecture (`amd64`, `arm64`).
+     * The tarball holds `bin/imagefleet-attestor`, `bin/cosign`, `bin/syft`
+     * and, for ECR, `bin/docker-credential-ecr-login`, all built from their
+     * Go modules by `scripts/attestor-release.sh`; host it where the hosts can
+     * read it (an S3 bucket, an artifact proxy). Required.
+     */
+    readonly releaseUrl: string;
+    /**
+     * ARN of an existing KMS key to sign with (key spec `ECC_NIST_P256`,
+     * usage `SIGN_VERIFY`); the hosts' role is allowed `kms:Sign` on it, and
+     * its key policy is yours to keep that the only one. Default: the fleet
+     * makes the key (alias `alias/imagefleet/<fleet>/attestor`) with a policy
+     * that denies `kms:Sign` to every principal but the hosts' role, and keeps
+     * it when the fleet is destroyed, so what it signed stays verifiable.
+     */
+    readonly kmsKeyArn?: string;
+}
+
 /** Arguments of `BuilderFleet`. */
 export interface BuilderFleetArgs {
     /** VPC the hosts run in. Required. */
@@ -98,6 +125,12 @@ export interface BuilderFleetArgs {
     readonly certValidityHours?: number;
     /** Tags added to every AWS resource. Default: none (the fleet adds `imagefleet:fleet`). */
     readonly tags?: Readonly<Record<string, string>>;
+    /**
+     * Run an attestor beside every host's buildkitd (`AttestorSpec`). Adding,
+     * changing or removing it changes the user data, so hosts are replaced.
+     * Default: none (the deploying program attests the fleet's builds).
+     */
+    readonly attestor?: AttestorSpec;
 }
 
 export const DEFAULTS = {

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { BUILD_NETWORK, BuildkitdTomlOptions, HOST_PATHS, renderBuildkitdToml } from "./buildkitdToml";
-import { IDLE_STOP_PATH, IDLE_STOP_SCRIPT, idleStopUnits } from "./idleStop";
+import { IDLE_STOP_PATH, idleStopScript, idleStopUnits } from "./idleStop";
 import { BuilderFleetArgs, DEFAULTS, FleetPlatform } from "./types";
 import { SHORT_ARCH } from "./validate";
 
@@ -41,7 +41,38 @@ export interface UserDataInputs extends HostConfig {
     readonly certPem: string;
     /** SSM SecureString holding the host's TLS key; fetched at every start, never in user data. */
     readonly keyParameter: string;
+    /** The host's attestor, when the fleet has one (`BuilderFleetArgs.attestor`). */
+    readonly attestor?: HostAttestor;
 }
+
+export interface HostAttestor {
+    /** The tarball's URL template (`{arch}`), `AttestorSpec.releaseUrl`. */
+    readonly releaseUrl: string;
+    /** cosign's reference to the KMS key: `awskms:///<key ARN>`. */
+    readonly keyRef: string;
+    /** `runDetails.builder.id` of every provenance the host signs. */
+    readonly builderId: string;
+    /** ECR registries (`<account>.dkr.ecr.<region>.amazonaws.com`) cosign and syft log in to with the host's role. */
+    readonly ecrRegistries: readonly string[];
+}
+
+/** The builder identity a host's attestor writes, and verification expects (`checks.ts`). */
+export function attestorBuilderId(hostName: string, builderName: string): string {
+    return `https://imagefleet.dev/attestor/v1/${hostName}/${builderName}`;
+}
+
+/** The ECR registry of a repository ARN (`arn:aws:ecr:eu-west-1:123…:repository/x` → `123….dkr.ecr.eu-west-1.amazonaws.com`). */
+export function ecrRegistryOf(repositoryArn: string): string | undefined {
+    const m = /^arn:aws(-cn|-us-gov)?:ecr:([a-z0-9-]+):(\d{12}):repository\//.exec(repositoryArn);
+    return m ? `${m[3]}.dkr.ecr.${m[2]}.amazonaws.com${m[1] === "-cn" ? ".cn" : ""}` : undefined;
+}
+
+/** Where the attestor lives on a host: the tarball's `bin/`, its state (attested.jsonl, failed.jsonl), its registry login. */
+export const ATTESTOR_PATHS = {
+    home: "/usr/local/lib/imagefleet-attestor",
+    state: "/var/lib/imagefleet-attestor",
+    dockerConfig: "/etc/imagefleet-attestor",
+} as const;
 
 export type HostOverrides = Partial<Pick<BuildkitdTomlOptions,
     "listenAddress" | "tlsDir" | "root" | "registryCAs" | "otelSocketPath" | "buildNetwork" | "attestorSocket">>;
@@ -91,9 +122,22 @@ export function buildkitTarballUrl(host: Pick<HostConfig, "buildkitReleaseUrl" |
     return host.buildkitReleaseUrl.replaceAll("{version}", host.buildkitVersion).replaceAll("{arch}", SHORT_ARCH[host.platform]);
 }
 
-const SETUP = (host: HostConfig) => {
-    const v = host.buildkitVersion;
-    const url = buildkitTarballUrl(host);
+/** Installs the attestor's tarball and checks it holds what the unit runs. */
+const INSTALL_ATTESTOR = (a: HostAttestor, platform: FleetPlatform) => {
+    const ecr = a.ecrRegistries.length > 0;
+    const tools = ["imagefleet-attestor", "cosign", "syft", ...(ecr ? ["docker-credential-ecr-login"] : [])];
+    return `# The attestor and the tools it runs (cosign, syft${ecr ? ", the ECR login helper" : ""}).
+mkdir -p ${ATTESTOR_PATHS.home} ${ATTESTOR_PATHS.state}
+curl -fsSL --retry 5 '${a.releaseUrl.replaceAll("{arch}", SHORT_ARCH[platform])}' | tar -xz -C ${ATTESTOR_PATHS.home}
+for tool in ${tools.join(" ")}; do
+  [[ -x ${ATTESTOR_PATHS.home}/bin/$tool ]] || { echo "the attestor tarball has no bin/$tool" >&2; exit 1; }
+done
+`;
+};
+
+const SETUP = (u: UserDataInputs) => {
+    const v = u.buildkitVersion;
+    const url = buildkitTarballUrl(u);
     return `#!/bin/bash
 # First boot: format the cache volume, install buildkitd, start it (which mounts the volume).
 set -euo pipefail
@@ -109,9 +153,9 @@ version=$(/usr/local/bin/buildkitd --version)
 # Every provenance BuildKit records names the version the host runs (internalParameters.buildkitVersion).
 mkdir -p /etc/buildkit/provenance.d
 printf '{"buildkitVersion": "%s"}\n' "${v}" >/etc/buildkit/provenance.d/buildkit.json
-systemctl daemon-reload
+${u.attestor ? INSTALL_ATTESTOR(u.attestor, u.platform) : ""}systemctl daemon-reload
 # buildkitd is Type=notify: this waits until it serves, so a host that cannot start it fails its first boot visibly.
-systemctl enable --now buildkitd.service ${host.idleStopMinutes > 0 ? "imagefleet-idle-stop.timer" : ""}
+systemctl enable --now buildkitd.service${u.attestor ? " imagefleet-attestor.service" : ""}${u.idleStopMinutes > 0 ? " imagefleet-idle-stop.timer" : ""}
 `;
 };
 
@@ -165,6 +209,33 @@ WantedBy=multi-user.target
 `;
 
 /**
+ * The attestor's unit. It reads buildkitd's build history over the root-only
+ * socket and signs with the KMS key through the instance role (IMDSv2, which
+ * build containers cannot reach), so it restarts with buildkitd and keeps
+ * trying while the socket is not there yet.
+ */
+const ATTESTOR_UNIT = (a: HostAttestor) => {
+    // The key's region, for the AWS SDK inside cosign (a key ARN names it; the instance profile does not).
+    const region = /^awskms:\/\/\/arn:[^:]+:kms:([a-z0-9-]+):/.exec(a.keyRef)?.[1];
+    return `[Unit]
+Description=imagefleet attestor: signs what this host's buildkitd pushes
+After=buildkitd.service
+Requires=buildkitd.service
+
+[Service]
+Environment=PATH=${ATTESTOR_PATHS.home}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
+Environment=DOCKER_CONFIG=${ATTESTOR_PATHS.dockerConfig}
+${region ? `Environment=AWS_REGION=${region}\n` : ""}ExecStart=${ATTESTOR_PATHS.home}/bin/imagefleet-attestor --addr unix://${HOST_PATHS.attestorSocket} \\
+  --key ${a.keyRef} --builder-id ${a.builderId} --state ${ATTESTOR_PATHS.state}
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+`;
+};
+
+/**
  * The host's cloud-init: buildkitd.toml, the CA and server certificate (public),
  * a key fetcher, the systemd units and the idle-stop timer, then a first-boot
  * setup. Cloud-init writes files only on the first boot, so the fleet replaces a
@@ -183,7 +254,14 @@ export function renderUserData(u: UserDataInputs): string {
             file("/usr/local/bin/imagefleet-setup", SETUP(u), "0755"),
             file(`/etc/systemd/system/${mountUnitName(HOST_PATHS.root)}`, CACHE_MOUNT_UNIT),
             file("/etc/systemd/system/buildkitd.service", BUILDKITD_UNIT),
-            file(IDLE_STOP_PATH, IDLE_STOP_SCRIPT, "0755"),
+            ...(u.attestor ? [
+                file("/etc/systemd/system/imagefleet-attestor.service", ATTESTOR_UNIT(u.attestor)),
+                // cosign and syft log in to ECR with the host's role through the helper; other registries are anonymous.
+                file(`${ATTESTOR_PATHS.dockerConfig}/config.json`, JSON.stringify({
+                    credHelpers: Object.fromEntries(u.attestor.ecrRegistries.map((r) => [r, "ecr-login"])),
+                }, null, 2) + "\n", "0600"),
+            ] : []),
+            file(IDLE_STOP_PATH, idleStopScript({ attestor: u.attestor !== undefined }), "0755"),
             file("/etc/systemd/system/imagefleet-idle-stop.service", units.service),
             file("/etc/systemd/system/imagefleet-idle-stop.timer", units.timer),
         ],

@@ -75,11 +75,14 @@ export function fleetCrossFieldIssues(args: unknown): Issue[] {
         }
     }
     const platforms = isObject(a.nodes) ? Object.keys(a.nodes).filter((p) => p in AMI_ARCHITECTURE) : [];
-    if (typeof a.buildkitReleaseUrl === "string" && !a.buildkitReleaseUrl.includes("{arch}") && platforms.length > 1) {
-        issues.push({
-            path: ["buildkitReleaseUrl"],
-            message: `has no {arch}, so the ${platforms.join(" and ")} hosts would install the same tarball; put {arch} where the file name says amd64 or arm64`,
-        });
+    const releaseUrls: [string[], unknown][] = [[["buildkitReleaseUrl"], a.buildkitReleaseUrl], [["attestor", "releaseUrl"], isObject(a.attestor) ? a.attestor.releaseUrl : undefined]];
+    for (const [path, url] of releaseUrls) {
+        if (typeof url === "string" && !url.includes("{arch}") && platforms.length > 1) {
+            issues.push({
+                path,
+                message: `has no {arch}, so the ${platforms.join(" and ")} hosts would install the same tarball; put {arch} where the file name says amd64 or arm64`,
+            });
+        }
     }
     const volume = a.cacheVolumeGiB === undefined ? DEFAULTS.cacheVolumeGiB : a.cacheVolumeGiB;
     for (const key of ["maxUsedGiB", "minFreeGiB"] as const) {

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { Issue } from "../errors";
 import { PromotionVerify } from "../delivery";
-import { SigningKey, VerifyingMaterial } from "../supplychain";
+import { AttestorKey, SigningKey, VerifyingMaterial } from "../supplychain";
 import type { SupplyChainConfig } from "../supplychain/schema";
 import { ConfigValues, readConfigValues, StackConfig, throwConfigIssues } from "./config";
 
@@ -75,13 +75,10 @@ export function signingKeyFor(settings: SupplyChainSettings, deployRoleArns: pul
     return new SigningKey("imagefleet-signing", { kind: "kms", signerArns: signers });
 }
 
-/** The builders that attest their own builds (`imagefleet:supplychain.attestors`), with the keys that verify them. */
-export function attestorsFor(settings: SupplyChainSettings): Record<string, VerifyingMaterial> | undefined {
-    const attestors = settings.config?.attestors;
-    if (attestors === undefined) {
-        return undefined;
-    }
-    return Object.fromEntries(Object.entries(attestors).map(([builder, key]): [string, VerifyingMaterial] => [builder, materialOf(key)]));
+/** The builders that attest their own builds, with the keys that verify them: the fleet's hosts (`imagefleet:fleet.attestor`), then `imagefleet:supplychain.attestors`, which wins for a builder in both. */
+export function attestorsFor(settings: SupplyChainSettings, fleet: Readonly<Record<string, AttestorKey>> = {}): Record<string, AttestorKey> | undefined {
+    const attestors = { ...fleet, ...Object.fromEntries(Object.entries(settings.config?.attestors ?? {}).map(([builder, key]) => [builder, materialOf(key)])) };
+    return Object.keys(attestors).length === 0 ? undefined : attestors;
 }
 
 /** A key as the config gives it: `awskms://…`, a PEM, or the path of a `.pub` file. */

@@ -1,7 +1,7 @@
 export * from "./provenance";
 export * from "./checks";
 export { SigningKey, SigningKeyArgs, signingKeyPolicy, validateSigningKey } from "./signingKey";
-export { SupplyChain, SupplyChainArgs, validateSupplyChain } from "./supplyChain";
+export { AttestorKey, SupplyChain, SupplyChainArgs, validateSupplyChain } from "./supplyChain";
 export {
     CosignKeyPair, IndexAttestation, IndexAttestationArgs, PlatformAttestation, PlatformAttestationArgs,
     SourceVerification, SourceVerificationArgs, VerificationPolicy,

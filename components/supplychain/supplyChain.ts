@@ -10,7 +10,7 @@ import { SHA } from "../images/policy";
 import { publicBuildArgs, SourceInfo } from "./provenance";
 import { IndexAttestation, PlatformAttestation } from "./resources";
 import { SigningKey } from "./signingKey";
-import { RegistryAuth, VerifyingMaterial } from "./tools";
+import { RegistryAuth } from "./tools";
 
 /** One published image as `ImageFamily.images` lists it (a `FamilyImage` fits). */
 export interface PublishedImage {
@@ -44,6 +44,18 @@ export interface PublishedImage {
 }
 
 /** A build its host attests: what a verifier expects of the host's provenance. */
+/**
+ * The key that verifies a host's attestations: a cosign KMS reference
+ * (`BuilderFleet.attestors` gives one per host, known once the key exists)
+ * or a PEM public key.
+ */
+export interface AttestorKey {
+    /** `awskms:///…`. Default: none (then `publicKey`). */
+    readonly keyRef?: pulumi.Input<string>;
+    /** PEM public key. Default: none (then `keyRef`). */
+    readonly publicKey?: string;
+}
+
 export interface AttestedBuild {
     /** buildx builder name. */
     readonly builder: string;
@@ -87,7 +99,7 @@ export interface SupplyChainArgs {
      * deployer-side index records either. `attestedBy` says which key to
      * expect. Default: none (every build is attested here, SLSA Build L1).
      */
-    readonly attestors?: Readonly<Record<string, VerifyingMaterial>>;
+    readonly attestors?: Readonly<Record<string, AttestorKey>>;
     /** Directory that relative Dockerfile paths resolve against. Default: `process.cwd()`. */
     readonly baseDir?: string;
     /**
@@ -117,7 +129,9 @@ export function validateSupplyChain(name: string, args: SupplyChainArgs, stack =
         p.add("key: a SigningKey is required");
     }
     for (const [builder, key] of Object.entries(args.attestors ?? {})) {
-        if (!key?.keyRef?.startsWith("awskms://") && !key?.publicKey?.includes("-----BEGIN PUBLIC KEY-----")) {
+        const ref = key?.keyRef;
+        // A key the fleet makes in this run is known only once it exists.
+        if (!pulumi.Output.isInstance(ref) && !(typeof ref === "string" && ref.startsWith("awskms://")) && !key?.publicKey?.includes("-----BEGIN PUBLIC KEY-----")) {
             p.add(`attestors.${builder}: needs {keyRef: "awskms:///…"} or {publicKey: "-----BEGIN PUBLIC KEY-----…"}`);
         }
     }
@@ -217,8 +231,8 @@ export class SupplyChain extends pulumi.ComponentResource {
                 const attestor = typeof builder === "string" ? args.attestors?.[builder] : undefined;
                 if (attestor !== undefined) {
                     // The host attests this build; the deploy records what a verifier should see.
-                    (attestedBy[key] ??= {})[platform] = pulumi.all([build.digest, facts]).apply(([digest, f]) => ({
-                        builder: builder as string, key: attestor.keyRef ?? attestor.publicKey!, digest,
+                    (attestedBy[key] ??= {})[platform] = pulumi.all([build.digest, facts, attestor.keyRef ?? attestor.publicKey!]).apply(([digest, f, attestorKey]) => ({
+                        builder: builder as string, key: attestorKey, digest,
                         dockerfileSha256: sha256(f.dockerfileText), buildArgs: f.buildArgs, target: f.target ?? "",
                     }));
                     members[platform] = pulumi.all([build.digest, facts.builder]).apply(([digest, b]) => ({ digest, builder: b, attested: true }));

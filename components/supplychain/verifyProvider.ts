@@ -237,17 +237,28 @@ async function verifyAll(inputs: VerificationInputs): Promise<Record<string, str
 
 const WATCHED = ["refs", "verifying", "policy", "attested", "builderKeys"] as const;
 
+/** What a verification's state keeps of its inputs: what the diff compares the next run's inputs with. */
+function outsOf(inputs: VerificationInputs, report: unknown) {
+    // Only what is set: the engine's Struct cannot hold an undefined value.
+    const optional = Object.fromEntries((["attested", "builderKeys"] as const).filter((k) => inputs[k] !== undefined).map((k) => [k, inputs[k]]));
+    return { refs: inputs.refs, policy: inputs.policy, verifying: inputs.verifying, ...optional, report };
+}
+
+/** `attested` and `builderKeys` came later: absent (a state from before) and empty are the same setting. */
+const watched = (v: unknown): string | undefined =>
+    v === undefined || v === null || (typeof v === "object" && Object.keys(v).length === 0) ? undefined : JSON.stringify(v);
+
 export const verificationProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: VerificationInputs) {
         const report = await verifyAll(inputs);
-        return { id: "verified", outs: { refs: inputs.refs, policy: inputs.policy, verifying: inputs.verifying, report } };
+        return { id: "verified", outs: outsOf(inputs, report) };
     },
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
-        const changed = WATCHED.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+        const changed = WATCHED.filter((k) => watched(olds[k]) !== watched(news[k]));
         return { changes: changed.length > 0 };
     },
     async update(_id: string, _olds: unknown, news: VerificationInputs) {
         const report = await verifyAll(news);
-        return { outs: { refs: news.refs, policy: news.policy, verifying: news.verifying, report } };
+        return { outs: outsOf(news, report) };
     },
 };

@@ -57,6 +57,12 @@ export const RESOURCE_STATES: Record<string, (name: string, inputs: Record<strin
         repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${inputs.name ?? name}`,
         registryId: "123456789012",
     }),
+    // A key id is a UUID; this one is derived from the name, so a test can name it.
+    "aws:kms/key:Key": (name) => {
+        const hex = createHash("sha256").update(name).digest("hex");
+        const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+        return { keyId: id, arn: `arn:aws:kms:eu-west-1:123456789012:key/${id}` };
+    },
     "aws:iam/role:Role": (name, inputs) => ({ arn: `arn:aws:iam::123456789012:role/${inputs.name ?? name}`, name: inputs.name ?? name }),
     // What `cosign generate-key-pair` would give, clearly fake; tests check none of it is printed.
     "pulumi-nodejs:dynamic/supplychain:CosignKeyPair": (name) => ({

@@ -2,10 +2,12 @@
 // renders it for this machine's platform, run by Debian's cloud-init (NoCloud)
 // under systemd as PID 1 (systemd-nspawn), with stand-ins only for what AWS
 // gives a host: the instance metadata service, SSM, the EBS cache volume (a
-// loop device), and the release tarball at the fleet's `buildkitReleaseUrl`.
-// Then the host's life: a family built through it by `pulumi up`, an idle
-// stop that waits for a build, a start that finds the cache, and a broken
-// setup that fails with the host's journal.
+// loop device), a KMS key, and the release tarballs at the fleet's
+// `buildkitReleaseUrl` and `attestor.releaseUrl`. Then the host's life: a
+// family built through it by `pulumi up` and signed by the host's attestor,
+// an idle stop that waits for a build, a start that finds the cache (and an
+// attestor that signs again), and a broken setup that fails with the host's
+// journal.
 import { strict as assert } from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as crypto from "crypto";
@@ -16,15 +18,16 @@ import { clientProfile, caProfile } from "../../components/builders/certificates
 import { HOST_PATHS } from "../../components/builders/buildkitdToml";
 import { buildxProvider, RegistrationState } from "../../components/builders/registration";
 import { CACHE_DEVICE, userDataFile } from "../../components/builders/userData";
-import { bootImage, familyProject, fleetArgs, IDLE_MINUTES, listSteps, missing, render, stepsSince, workDir, writeFamily } from "./boot/fixtures";
+import { bootImage, familyProject, fleetArgs, IDLE_MINUTES, listSteps, makeAttestorTarball, missing, render, stepsSince, TOOLS_BIN, workDir, writeFamily } from "./boot/fixtures";
 import { BootHost, Link, makeLink, removeLink, run } from "./boot/host";
 import { makeReleaseTarball, ReleaseTarball } from "./boot/release";
 import { RenderedHost } from "./boot/render";
 import { StandInProcess } from "./boot/standins";
 import { BUILDCTL, buildctl, ClientTls } from "./fleet/buildkitd";
 import { issue } from "./fleet/certs";
+import { statementsOf } from "../../components/supplychain/checks";
 import { Project, UpResult } from "./project";
-import { fromCache, manifest, requireEngine, Step } from "./support";
+import { fromCache, manifest, requireEngine, sh, sleep, Step } from "./support";
 
 const STRICT = !!process.env.IMAGEFLEET_E2E;
 const REGISTRY = "registry.localhost:5000";
@@ -34,6 +37,12 @@ const REFUSED = /certificate required|bad certificate|unknown certificate author
 const IMAGES = ["dev-env", "artifact", "runtime"];
 /** BuildKit's worker id lives with its state: the same id after a restart means the same cache. */
 const WORKER_ID = `${HOST_PATHS.root}/runc-overlayfs/workerid`;
+
+const FLEET = "imagefleet-boot";
+/** What the attestor keeps on the host: one line per pushed image it signed. */
+const ATTESTED = "/var/lib/imagefleet-attestor/attested.jsonl";
+
+interface Attested { readonly ref: string; readonly subject: string; readonly repository: string; readonly digest: string; readonly builderId: string }
 
 const ok = (r: UpResult): UpResult => {
     assert.equal(r.code, 0, `${r.stdout.slice(-6000)}\n${r.stderr.slice(-6000)}`);
@@ -58,7 +67,26 @@ describe("a builder host's first boot, for real (systemd + cloud-init NoCloud, A
     const projects: Project[] = [];
     const savedBuildxConfig = process.env.BUILDX_CONFIG;
 
+    const kmsPublicKey = path.join(dir, "kms-public.pem");
     const hostSteps = (since: number): Step[] => stepsSince(rendered.endpoint, client, since);
+    /** What the host's attestor signed of this run's images, from its state on the host's root volume. */
+    const attested = (): Attested[] => {
+        const file = path.join(host!.rootfs, ATTESTED);
+        return (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Attested) : [])
+            .filter((e) => e.repository.startsWith(`${REGISTRY}/${namespace}/`));
+    };
+    /** Waits on the attestor's state (it signs after the push, off the build's path) until `n` of this run's pushes are signed. */
+    const waitAttested = async (n: number, seconds: number): Promise<Attested[]> => {
+        for (const deadline = Date.now() + seconds * 1000; attested().length < n;) {
+            if (Date.now() > deadline) {
+                const failed = path.join(host!.rootfs, "/var/lib/imagefleet-attestor/failed.jsonl");
+                throw new Error(`the attestor signed ${attested().length} of ${n} pushes in ${seconds} s\n`
+                    + `${fs.existsSync(failed) ? fs.readFileSync(failed, "utf8") : ""}${host!.journal(60, "-u", "imagefleet-attestor.service")}`);
+            }
+            await sleep(2000);
+        }
+        return attested();
+    };
     /** The family's RUN steps among them. */
     const familyRuns = (since: number): Step[] => hostSteps(since).filter((s) => / RUN /.test(s.name));
 
@@ -68,7 +96,7 @@ describe("a builder host's first boot, for real (systemd + cloud-init NoCloud, A
         image: bootImage()!,
         userData,
         // What the VPC's DNS would answer: the registry (ECR in AWS) and SSM's endpoint.
-        hosts: [`${link!.outside} ${REGISTRY.split(":")[0]} ${standIns!.ssmHost}`],
+        hosts: [`${link!.outside} ${REGISTRY.split(":")[0]} ${standIns!.ssmHost} ${standIns!.kmsHost}`],
         trust: [fs.readFileSync(REGISTRY_CA, "utf8"), standIns!.caPem],
         volumeGiB: 4,
     }, link!);
@@ -86,9 +114,16 @@ describe("a builder host's first boot, for real (systemd + cloud-init NoCloud, A
         release = makeReleaseTarball(dir);
         link = makeLink(80);
         const urlPath = `/buildkit/${release.version}/buildkit-${release.version}.linux-amd64.tar.gz`;
-        standIns = await StandInProcess.start({ ip: link.outside, region: REGION, files: { [urlPath]: release.file }, forwardPorts: [5000], dir: path.join(dir, "aws") });
+        const attestorTarball = makeAttestorTarball(dir);
+        standIns = await StandInProcess.start({
+            ip: link.outside, region: REGION, forwardPorts: [5000], dir: path.join(dir, "aws"),
+            files: { [urlPath]: release.file, "/attestor/imagefleet-attestor-linux-amd64.tar.gz": attestorTarball },
+        });
         const releaseUrl = `http://${link.outside}:${standIns.filesPort}/buildkit/{version}/buildkit-{version}.linux-{arch}.tar.gz`;
-        rendered = render(dir, { fleet: "imagefleet-boot", platform: "linux/amd64", hostIp: link.inside, args: { ...fleetArgs(link, releaseUrl), buildkitVersion: release.version } });
+        // The host signs with the stand-in's KMS key, given as the user's own (the fleet would otherwise make one).
+        const attestor = { releaseUrl: `http://${link.outside}:${standIns.filesPort}/attestor/imagefleet-attestor-linux-{arch}.tar.gz`, kmsKeyArn: standIns.kmsKeyArn };
+        rendered = render(dir, { fleet: FLEET, platform: "linux/amd64", hostIp: link.inside, args: { ...fleetArgs(link, releaseUrl, attestor), buildkitVersion: release.version } });
+        fs.writeFileSync(kmsPublicKey, standIns.kmsPublicKeyPem);
         standIns.setParameters({ [rendered.keyParameter]: rendered.keyPem });
         const pki = path.join(dir, "client");
         fs.mkdirSync(pki);
@@ -273,6 +308,31 @@ describe("a builder host's first boot, for real (systemd + cloud-init NoCloud, A
         assert.equal(await held.exit, 0, held.output().slice(-3000));
     });
 
+    it("the attestor runs under systemd from the first boot and signs every pushed image with the KMS key, through the instance role, as this host's builder", async () => {
+        const show = host!.exec(["systemctl", "show", "imagefleet-attestor.service", "--property", "ActiveState,UnitFileState"]);
+        assert.match(show.out, /^ActiveState=active$/m, `${show.out}\n${host!.journal(40, "-u", "imagefleet-attestor.service")}`);
+        assert.match(show.out, /^UnitFileState=enabled$/m);
+        const signed = await waitAttested(IMAGES.length, 240);
+        assert.deepEqual(signed.map((e) => e.repository.split("/").pop()).sort(), [...IMAGES].sort());
+        const builderId = `https://imagefleet.dev/attestor/v1/${FLEET}-amd64-0/${rendered.builderName}`;
+        const cosign = path.join(TOOLS_BIN, "cosign");
+        for (const e of signed) {
+            assert.equal(e.builderId, builderId);
+            // Verified on this machine, from the registry, with the public half of the key only KMS holds.
+            const provenance = sh(cosign, ["verify-attestation", "--insecure-ignore-tlog=true", "--key", kmsPublicKey, "--type", "slsaprovenance1", e.subject]);
+            assert.equal(provenance.code, 0, `${e.subject}: ${provenance.stderr.slice(-3000)}`);
+            const [statement] = statementsOf(provenance.stdout);
+            assert.ok(statement, provenance.stdout.slice(0, 2000));
+            assert.deepEqual(statement.subjectDigests, [e.digest]);
+            assert.equal((statement.predicate as any).runDetails.builder.id, builderId);
+            const sbom = sh(cosign, ["verify-attestation", "--insecure-ignore-tlog=true", "--key", kmsPublicKey, "--type", "spdxjson", e.subject]);
+            assert.equal(sbom.code, 0, `${e.subject}: ${sbom.stderr.slice(-3000)}`);
+        }
+        // Two signatures per image (provenance, SBOM), each a KMS Sign with the role's credentials from IMDSv2.
+        assert.ok(standIns!.count(/^kms TrentService\.Sign /) >= 2 * IMAGES.length, standIns!.served().filter((x) => x.what.startsWith("kms")).map((x) => x.what).join("\n"));
+        assert.equal(standIns!.count(/^kms /, 400), 0, "a KMS request without the instance role's credentials");
+    });
+
     it(`stops itself after ${IDLE_MINUTES} idle minute(s), and did not while the build ran`, async () => {
         assert.ok(held?.released, "the previous test did not finish its build");
         await host!.stopped(240).catch(() => {
@@ -309,6 +369,10 @@ describe("a builder host's first boot, for real (systemd + cloud-init NoCloud, A
         for (const step of steps) {
             assert.ok(fromCache(step), `${step.name} ran again after the restart:\n${step.lines.join("\n")}`);
         }
+        // The attestor came back with the host and signs this run's pushes too (new build records), nothing twice.
+        assert.equal(host!.exec(["systemctl", "is-active", "imagefleet-attestor.service"]).out.trim(), "active");
+        const signed = await waitAttested(2 * IMAGES.length, 240);
+        assert.equal(new Set(signed.map((e) => e.ref)).size, signed.length, "a build record signed twice");
     });
 
     it("a broken setup script (a wrong cache device) fails the boot, and the failure shows the host's journal", async () => {

@@ -4,6 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BuilderFleet, BuilderFleetArgs, instanceArchitecture } from "../../components/builders";
 import { hostBuildkitdToml, mountUnitName, userDataFile } from "../../components/builders/userData";
+import { IDLE_STOP_SCRIPT } from "../../components/builders/idleStop";
 import { DEFAULTS } from "../../components/builders/types";
 import { ImageFamily } from "../../components/images";
 import { familyArgs, FIXTURE, fixtureImages } from "./helpers";
@@ -83,6 +84,7 @@ async function fleetRejection(args: BuilderFleetArgs): Promise<ValidationError &
     throw new Error("expected the fleet to be rejected, but it was declared");
 }
 
+const unwrap = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply((v) => resolve(v)));
 const ofType = (rs: Recorded[], type: string) => rs.filter((r) => r.type === type);
 const inputs = (r: Recorded) => unwrapSecrets(r.inputs);
 
@@ -100,7 +102,12 @@ const T = {
     signed: "tls:index/locallySignedCert:LocallySignedCert",
     ca: "tls:index/selfSignedCert:SelfSignedCert",
     registration: "pulumi-nodejs:dynamic/builders:BuildxRegistration",
+    kmsKey: "aws:kms/key:Key",
+    kmsAlias: "aws:kms/alias:Alias",
 } as const;
+
+const ATTESTOR_URL = "https://mirror.example.com/imagefleet-attestor-linux-{arch}.tar.gz";
+const ATTESTOR_UNIT = "/etc/systemd/system/imagefleet-attestor.service";
 
 const PLATFORM_OF = (r: Recorded) => inputs(r).tags["imagefleet:platform"] as "linux/amd64" | "linux/arm64";
 
@@ -316,6 +323,91 @@ describe("BuilderFleet", () => {
             assert.ok(setup.includes(`curl -fsSL --retry 5 'https://artifacts.example.internal/buildkit/v0.33.1/buildkit-v0.33.1.linux-${arch}.tar.gz' | tar -xz -C /usr/local`), setup);
             assert.ok(!setup.includes("github.com"), setup);
             assert.ok(setup.includes('[[ " $version " == *" v0.33.1 "* ]]'), "a mirror's other release fails the first boot");
+        }
+    });
+
+    it("with an attestor, every host runs it under systemd beside buildkitd, signing as its own builder with a KMS key only the hosts' role may use", async () => {
+        const { resources, fleet } = await declareFleet(fleetArgs({ attestor: { releaseUrl: ATTESTOR_URL } }));
+        const keys = ofType(resources, T.kmsKey);
+        assert.equal(keys.length, 1, "one key for the fleet");
+        const key = keys[0];
+        assert.deepEqual([inputs(key).keyUsage, inputs(key).customerMasterKeySpec], ["SIGN_VERIFY", "ECC_NIST_P256"]);
+        assert.equal(key.options.retainOnDelete, true, "what the key signed stays verifiable after a destroy");
+        const role = resources.find((r) => r.type === "aws:iam/role:Role")!;
+        const policy = JSON.parse(inputs(key).policy);
+        const bySid = Object.fromEntries(policy.Statement.map((st: any) => [st.Sid, st]));
+        assert.deepEqual(bySid.OnlyTheHostsSign, {
+            Sid: "OnlyTheHostsSign", Effect: "Deny", Principal: "*", Action: "kms:Sign", Resource: "*",
+            Condition: { ArnNotEquals: { "aws:PrincipalArn": role.state.arn } },
+        });
+        assert.deepEqual(bySid.HostsSign.Principal, { AWS: role.state.arn });
+        assert.deepEqual(bySid.AccountAdministers.Principal, { AWS: "arn:aws:iam::123456789012:root" });
+        assert.deepEqual(ofType(resources, T.kmsAlias).map((a) => inputs(a).name), ["alias/imagefleet/fleet/attestor"]);
+        const statements: any[] = JSON.parse(inputs(ofType(resources, T.rolePolicy)[0]).policy).Statement;
+        const signs = statements.find((st) => st.Sid === "AttestorSigns");
+        assert.deepEqual(signs, { Sid: "AttestorSigns", Effect: "Allow", Action: ["kms:Sign", "kms:GetPublicKey", "kms:DescribeKey"], Resource: key.state.arn });
+
+        const builderOf: Record<string, string> = { "fleet-amd64-0": "fleet-amd64", "fleet-arm64-0": "fleet-arm64", "fleet-arm64-1": "fleet-arm64-1" };
+        for (const instance of ofType(resources, T.instance)) {
+            const ud: string = inputs(instance).userData;
+            const arch = instance.name.split("-")[1];
+            const unit = userDataFile(ud, ATTESTOR_UNIT)!;
+            assert.ok(unit, `${instance.name} has no attestor unit`);
+            assert.match(unit, /^Requires=buildkitd\.service$/m);
+            assert.match(unit, /^Environment=AWS_REGION=eu-west-1$/m, "the key's region, for the SDK in cosign");
+            assert.ok(unit.includes(`--key awskms:///${key.state.arn} --builder-id https://imagefleet.dev/attestor/v1/${instance.name}/${builderOf[instance.name]} `), unit);
+            assert.ok(unit.includes("--addr unix:///run/buildkit/attestor.sock"), unit);
+            assert.deepEqual(JSON.parse(userDataFile(ud, "/etc/imagefleet-attestor/config.json")!), {
+                credHelpers: { "123456789012.dkr.ecr.eu-west-1.amazonaws.com": "ecr-login" },
+            });
+            const setup = userDataFile(ud, "/usr/local/bin/imagefleet-setup")!;
+            assert.ok(setup.includes(`curl -fsSL --retry 5 'https://mirror.example.com/imagefleet-attestor-linux-${arch}.tar.gz' | tar -xz -C /usr/local/lib/imagefleet-attestor`), setup);
+            assert.ok(setup.includes("for tool in imagefleet-attestor cosign syft docker-credential-ecr-login; do"), setup);
+            assert.ok(setup.includes("systemctl enable --now buildkitd.service imagefleet-attestor.service imagefleet-idle-stop.timer"), setup);
+            assert.match(userDataFile(ud, "/usr/local/bin/imagefleet-idle-stop")!, /active: the attestor is signing/);
+            assert.doesNotMatch(ud, /PRIVATE KEY/);
+        }
+        const refs = Object.fromEntries(await Promise.all(Object.entries(fleet.attestors).map(async ([b, k]) => [b, await unwrap(k.keyRef)])));
+        assert.deepEqual(refs, Object.fromEntries(Object.values(builderOf).map((b) => [b, `awskms:///${key.state.arn}`])));
+    });
+
+    it("an attestor with the user's own key makes no key and lets the role sign with that one; without an attestor nothing of it is rendered", async () => {
+        const arn = "arn:aws:kms:us-east-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        const own = await declareFleet(fleetArgs({ repositoryArns: undefined, attestor: { releaseUrl: ATTESTOR_URL, kmsKeyArn: arn } }));
+        assert.equal(ofType(own.resources, T.kmsKey).length, 0);
+        const statements: any[] = JSON.parse(inputs(ofType(own.resources, T.rolePolicy)[0]).policy).Statement;
+        assert.deepEqual(statements.find((st) => st.Sid === "AttestorSigns").Resource, arn);
+        const ud: string = inputs(ofType(own.resources, T.instance)[0]).userData;
+        assert.match(userDataFile(ud, ATTESTOR_UNIT)!, /^Environment=AWS_REGION=us-east-2$/m);
+        // No ECR repositories: no login helper to ship or run.
+        assert.deepEqual(JSON.parse(userDataFile(ud, "/etc/imagefleet-attestor/config.json")!), { credHelpers: {} });
+        assert.ok(userDataFile(ud, "/usr/local/bin/imagefleet-setup")!.includes("for tool in imagefleet-attestor cosign syft; do"));
+
+        // A fleet without one keeps the user data it had: no host is replaced by the upgrade.
+        const none = await declareFleet(fleetArgs());
+        assert.equal(ofType(none.resources, T.kmsKey).length, 0);
+        assert.deepEqual(none.fleet.attestors, {});
+        for (const instance of ofType(none.resources, T.instance)) {
+            const noUd: string = inputs(instance).userData;
+            assert.equal(userDataFile(noUd, ATTESTOR_UNIT), undefined);
+            assert.equal(userDataFile(noUd, "/usr/local/bin/imagefleet-idle-stop"), IDLE_STOP_SCRIPT);
+            assert.doesNotMatch(noUd, /imagefleet-attestor|kms/);
+        }
+    });
+
+    it("refuses an attestor without a usable release URL or with a KMS key that is no key ARN", async () => {
+        const cases: [BuilderFleetArgs["attestor"], RegExp][] = [
+            [{ releaseUrl: "https://mirror.example.com/imagefleet-attestor.tar.gz" }, /^attestor\.releaseUrl: has no \{arch\}, so the linux\/arm64 and linux\/amd64 hosts would install the same tarball/],
+            [{ releaseUrl: "https://mirror.example.com/{version}/attestor-{arch}.tar.gz" }, /^attestor\.releaseUrl: .*has \{version\}; only \{arch\} is replaced/],
+            [{ releaseUrl: "s3://bucket/attestor-{arch}.tar.gz" }, /^attestor\.releaseUrl: .*is not an http\(s\) URL/],
+            [{ releaseUrl: ATTESTOR_URL, kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:alias/attestor" }, /^attestor\.kmsKeyArn: .*is not a KMS key ARN/],
+            [{ kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" } as never, /^attestor\.releaseUrl: /],
+        ];
+        for (const [attestor, message] of cases) {
+            const err = await fleetRejection(fleetArgs({ attestor }));
+            assert.equal(err.problems.length, 1, err.problems.join("\n"));
+            assert.match(err.problems[0], message);
+            assert.equal(err.resources.length, 0, "nothing is declared");
         }
     });
 

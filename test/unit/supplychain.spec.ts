@@ -4,6 +4,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as YAML from "yaml";
 import {
     baseImages, builderMatches, checkImageProvenance, imageProvenance, ImageBuildInfo, indexMembers, indexProvenance, manifestsOf,
     membersMismatch, PROVENANCE_GENERATOR_ID, provenanceConflicts, signatureFound, SLSA_PROVENANCE_V1, statementsOf,
@@ -386,6 +387,19 @@ describe("supply chain with attesting builders (mocks)", () => {
         const index = plain(resources.find((r) => r.type === "pulumi-nodejs:dynamic/supplychain:IndexAttestation" && r.name === "example-runtime")!);
         assert.equal(index.members["linux/amd64"].attested, true);
         assert.equal(index.members["linux/arm64"].attested, undefined);
+    });
+
+    it("on a stack whose fleet has an attestor, the fleet's hosts attest the family's builds with the fleet's KMS key, with no attestors setting", async () => {
+        const dev = YAML.parse(fs.readFileSync(path.join(ROOT, "stacks", "Pulumi.dev.yaml"), "utf8")).config;
+        const fleet = { ...dev["imagefleet:fleet"], attestor: { releaseUrl: "https://mirror.example.com/imagefleet-attestor-linux-{arch}.tar.gz" } };
+        const { resources, outputs } = await runStack("dev", [`imagefleet:fleet=${JSON.stringify(fleet)}`,
+            `imagefleet:supplychain=${JSON.stringify({ sourceRepository: "https://github.com/example-org/imagefleet", signing: "generate" })}`]);
+        assert.deepEqual(dynamic(resources, "PlatformAttestation"), []);
+        const key = resources.find((r) => r.type === "aws:kms/key:Key" && r.name === "imagefleet-dev-attestor-key")!;
+        assert.ok(key, "the fleet made its attestor key");
+        type Chain = { attestedBy: Record<string, Record<string, { builder: string; key: string }>> };
+        const chain = await new Promise<Chain>((resolve) => (outputs.supplychain as pulumi.Output<Chain>).apply(resolve));
+        assert.deepEqual(chain.attestedBy.runtime["linux/arm64"], { ...chain.attestedBy.runtime["linux/arm64"], builder: "imagefleet-dev-arm64", key: `awskms:///${key.state.arn}` });
     });
 
     it("refuses an attestor key that is none of a KMS ref, a PEM or a .pub path, a path that does not exist, and attestors on a stack that does not sign", async () => {

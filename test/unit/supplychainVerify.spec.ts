@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { imageProvenance, ImageBuildInfo, indexProvenance, SLSA_PROVENANCE_V1, SPDX_PREDICATE } from "../../components/supplychain";
-import { verifyImage } from "../../components/supplychain/verifyProvider";
+import { VerificationInputs, verificationProvider, verifyImage } from "../../components/supplychain/verifyProvider";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { SHA } from "./helpers";
 
 // verifyImage's decisions on what cosign and the registry answer, with
@@ -278,3 +279,29 @@ describe("verifyImage: platforms their builders' hosts attest", () => {
 function escape(text: string): string {
     return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
+
+describe("SourceVerification's diff", () => {
+    const keys = { "imagefleet-local-amd64": { publicKey: "-----BEGIN PUBLIC KEY-----\nHOST\n-----END PUBLIC KEY-----\n" } };
+    const inputs = (over: Partial<VerificationInputs> = {}): VerificationInputs => ({
+        refs: {}, verifying: { publicKey: "PEM" }, policy, sourceName: "stack \"staging\"", attested: {}, builderKeys: keys, ...over,
+    });
+
+    it("the same inputs again are no change: the state keeps every input the diff reads", async () => {
+        const { outs } = await verificationProvider.create!(inputs());
+        assert.deepEqual(await verificationProvider.diff!("verified", outs, inputs()), { changes: false });
+        // The engine's Struct refuses undefined values ("Unexpected struct type"): none in the state.
+        const unset = await verificationProvider.create!(inputs({ attested: undefined, builderKeys: undefined }));
+        for (const state of [outs, unset.outs]) {
+            assert.doesNotThrow(() => Struct.fromJavaScript(state), "the engine could not store this state");
+        }
+        assert.deepEqual(await verificationProvider.diff!("verified", unset.outs, inputs({ attested: undefined, builderKeys: undefined })), { changes: false });
+        assert.deepEqual(await verificationProvider.diff!("verified", outs, inputs({ builderKeys: {} })), { changes: true });
+        assert.deepEqual(await verificationProvider.diff!("verified", outs, inputs({ attested: { runtime: {} } })), { changes: true });
+    });
+
+    it("a state from before attested and builderKeys existed is no change for a stack that sets neither", async () => {
+        const before = { refs: {}, verifying: { publicKey: "PEM" }, policy, report: {} };
+        assert.deepEqual(await verificationProvider.diff!("verified", before, inputs({ builderKeys: undefined })), { changes: false });
+        assert.deepEqual(await verificationProvider.diff!("verified", before, inputs()), { changes: true });
+    });
+});

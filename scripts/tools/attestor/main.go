@@ -203,29 +203,110 @@ func (a *attestor) run(ctx context.Context) error {
 }
 
 func (a *attestor) listen(ctx context.Context) error {
+	connected := time.Now()
 	stream, err := a.c.ControlClient().ListenBuildHistory(ctx, &controlapi.BuildHistoryRequest{EarlyExit: a.opt.once})
 	if err != nil {
 		return err
 	}
+	// BuildKit first replays every stored record to a new listener, then
+	// streams new ones. After a restart on a host with a long history, the
+	// replay would hold a build that just pushed (and that a promotion may be
+	// waiting on) behind every older record, so records that completed
+	// before this listener connected wait until no newer one is queued.
+	q := newQueue()
+	received := make(chan error, 1)
+	go func() {
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				q.close()
+				received <- err
+				return
+			}
+			if ev.Type != controlapi.BuildHistoryEventType_COMPLETE || ev.Record == nil {
+				continue
+			}
+			completed := ev.Record.CompletedAt
+			q.push(ev.Record, completed != nil && completed.AsTime().Before(connected))
+		}
+	}()
 	failed := 0
 	for {
-		ev, err := stream.Recv()
-		if err != nil {
-			if a.opt.once && failed > 0 {
-				return fmt.Errorf("%d record(s) failed; see %s", failed, filepath.Join(a.opt.stateDir, "failed.jsonl"))
-			}
-			if a.opt.once && errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
+		rec, ok := q.pop(ctx)
+		if !ok {
+			break
 		}
-		if ev.Type != controlapi.BuildHistoryEventType_COMPLETE || ev.Record == nil {
-			continue
-		}
-		if !a.handle(ctx, ev.Record) {
+		if !a.handle(ctx, rec) {
 			failed++
 		}
 	}
+	err = <-received
+	if a.opt.once && failed > 0 {
+		return fmt.Errorf("%d record(s) failed; see %s", failed, filepath.Join(a.opt.stateDir, "failed.jsonl"))
+	}
+	if a.opt.once && errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+// queue holds the records still to attest: new ones in the order they
+// completed, first; then the replayed backlog, newest first.
+type queue struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	live    []*controlapi.BuildHistoryRecord
+	backlog []*controlapi.BuildHistoryRecord
+	closed  bool
+}
+
+func newQueue() *queue {
+	q := &queue{}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+func (q *queue) push(rec *controlapi.BuildHistoryRecord, replayed bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if replayed {
+		q.backlog = append(q.backlog, rec)
+	} else {
+		q.live = append(q.live, rec)
+	}
+	q.cond.Signal()
+}
+
+func (q *queue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	q.cond.Broadcast()
+}
+
+// pop waits for a record; false once the stream ended and nothing is left,
+// or when ctx is done.
+func (q *queue) pop(ctx context.Context) (*controlapi.BuildHistoryRecord, bool) {
+	stop := context.AfterFunc(ctx, q.close)
+	defer stop()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.live) == 0 && len(q.backlog) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	switch {
+	case ctx.Err() != nil:
+		return nil, false
+	case len(q.live) > 0:
+		rec := q.live[0]
+		q.live = q.live[1:]
+		return rec, true
+	case len(q.backlog) > 0:
+		rec := q.backlog[len(q.backlog)-1]
+		q.backlog = q.backlog[:len(q.backlog)-1]
+		return rec, true
+	}
+	return nil, false
 }
 
 // export is what a record pushed to a registry.

@@ -42,6 +42,20 @@ export function bootImage(): string | undefined {
     return images.map((f) => path.join(dir, f)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
 }
 
+/** scripts/build-tools.sh's binaries; the attestor's tarball is packed from them. */
+export const TOOLS_BIN = path.join(process.env.IMAGEFLEET_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "imagefleet", "tools"), "bin");
+const ATTESTOR_TOOLS = ["imagefleet-attestor", "cosign", "syft"];
+
+/** The attestor's tarball for amd64, as a fleet user makes it (scripts/attestor-release.sh), from the tools this machine built. */
+export function makeAttestorTarball(dir: string): string {
+    const file = path.join(dir, "imagefleet-attestor-linux-amd64.tar.gz");
+    const r = run("bash", [path.join(ROOT, "scripts", "attestor-release.sh"), "--arch", "amd64", "--from-bin", TOOLS_BIN, file], 120_000);
+    if (r.code !== 0) {
+        throw new Error(`scripts/attestor-release.sh failed: ${r.out}`);
+    }
+    return file;
+}
+
 /** What this machine needs for the test, as a list of what is missing. */
 export function missing(): string[] {
     const has = (cmd: string) => run("bash", ["-c", `command -v ${cmd}`]).code === 0;
@@ -49,13 +63,13 @@ export function missing(): string[] {
         ...(process.getuid?.() === 0 ? [] : ["root"]),
         ...["systemd-nspawn", "nsenter", "losetup", "iptables", "journalctl", "ip"].filter((c) => !has(c)),
         ...(bootImage() ? [] : [`the boot image in ${CACHE_DIR}/rootfs (test/e2e/setup.sh)`]),
-        ...[BUILDKITD, BUILDCTL].filter((f) => !fs.existsSync(f)),
+        ...[BUILDKITD, BUILDCTL, ...ATTESTOR_TOOLS.map((t) => path.join(TOOLS_BIN, t))].filter((f) => !fs.existsSync(f)),
         ...(runcPath() ? [] : ["runc"]),
     ];
 }
 
 /** The dev stack's fleet, for the one platform this machine runs natively, with the test's network and a 1-minute idle stop. */
-export function fleetArgs(link: Link, releaseUrl: string): BuilderFleetArgs {
+export function fleetArgs(link: Link, releaseUrl: string, attestor?: BuilderFleetArgs["attestor"]): BuilderFleetArgs {
     const doc = YAML.parse(fs.readFileSync(path.join(ROOT, "stacks", "Pulumi.dev.yaml"), "utf8"));
     const dev = doc.config["imagefleet:fleet"];
     return {
@@ -66,6 +80,7 @@ export function fleetArgs(link: Link, releaseUrl: string): BuilderFleetArgs {
         idleStopMinutes: IDLE_MINUTES,
         buildkitReleaseUrl: releaseUrl,
         repositoryArns: [],
+        attestor,
     };
 }
 

@@ -1,7 +1,8 @@
 // What only AWS (and the network a host sits in) gives a builder host, stood
 // in for on the host side of the test host's link: the instance metadata
-// service (IMDSv2 only, as the fleet requires), SSM GetParameter, the BuildKit
-// release tarball at the fleet's `buildkitReleaseUrl`, and the path to the
+// service (IMDSv2 only, as the fleet requires), SSM GetParameter, a KMS
+// signing key (GetPublicKey, DescribeKey, Sign: what cosign's awskms signer
+// calls), the release tarballs at the fleet's URLs, and the path to the
 // registry. Each records what it was asked, so tests can say who fetched what.
 //
 // They run in a process of their own, so that a test may block (spawnSync,
@@ -9,7 +10,7 @@
 //   node -r ts-node/register/transpile-only test/e2e/boot/standins.ts OPTIONS.json
 // writes `<dir>/listening.json` when up, appends every answer to `<dir>/served.jsonl`
 // and reads SSM parameters from `<dir>/parameters.json` at each request.
-import { ChildProcess, spawn } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
@@ -37,6 +38,7 @@ export interface Served {
 }
 
 const ROLE = "imagefleet-boot-host";
+const ACCOUNT = "111122223333";
 
 /** The listeners; `close()` stops them all. */
 export class StandIns {
@@ -50,12 +52,24 @@ export class StandIns {
     private readonly servers: net.Server[] = [];
     private readonly sockets = new Set<net.Socket>();
 
+    readonly kmsHost: string;
+    /** The stand-in's one KMS key (ECC_NIST_P256, SIGN_VERIFY): its ARN and public key. */
+    readonly kmsKeyArn: string;
+    readonly kmsPublicKeyPem: string;
+    private readonly kmsKeyFile: string;
+
     constructor(readonly o: StandInOptions) {
         this.ssmHost = `ssm.${o.region}.amazonaws.com`;
+        this.kmsHost = `kms.${o.region}.amazonaws.com`;
         const ca = issue(o.dir, "standin-ca", caProfile("boot test AWS stand-in", 48));
         this.caPem = ca.cert;
-        const server = issue(o.dir, "ssm", { ...serverProfile(this.ssmHost, [], 48), dnsNames: [this.ssmHost] }, ca);
-        this.ssm = https.createServer({ cert: server.cert, key: server.key }, (req, res) => this.answerSsm(req, res));
+        const server = issue(o.dir, "aws", { ...serverProfile(this.ssmHost, [], 48), dnsNames: [this.ssmHost, this.kmsHost] }, ca);
+        this.ssm = https.createServer({ cert: server.cert, key: server.key }, (req, res) => this.answerAws(req, res));
+        const { privateKey, publicKey } = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
+        this.kmsKeyFile = `${o.dir}/kms-key.pem`;
+        fs.writeFileSync(this.kmsKeyFile, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+        this.kmsPublicKeyPem = publicKey.export({ type: "spki", format: "pem" }) as string;
+        this.kmsKeyArn = `arn:aws:kms:${o.region}:${ACCOUNT}:key/${crypto.randomUUID()}`;
     }
 
     private readonly ssm: https.Server;
@@ -100,9 +114,9 @@ export class StandIns {
         });
     }
 
-    private answer(res: http.ServerResponse, what: string, status: number, body: string, type = "text/plain"): void {
+    private answer(res: http.ServerResponse, what: string, status: number, body: string, type = "text/plain", headers: Record<string, string> = {}): void {
         this.record({ what, status, at: Date.now() });
-        res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(body) });
+        res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(body), ...headers });
         res.end(body);
     }
 
@@ -117,7 +131,8 @@ export class StandIns {
             }
             const token = crypto.randomBytes(24).toString("base64");
             this.tokens.add(token);
-            return this.answer(res, what, 200, token);
+            // As IMDS does; the AWS SDK for Go reads the token's lifetime from it and, without it, falls back to IMDSv1.
+            return this.answer(res, what, 200, token, "text/plain", { "X-Aws-Ec2-Metadata-Token-Ttl-Seconds": String(ttl) });
         }
         if (req.method !== "GET" || !this.tokens.has(String(req.headers["x-aws-ec2-metadata-token"] ?? ""))) {
             return this.answer(res, what, 401, "");
@@ -138,36 +153,86 @@ export class StandIns {
         }
     }
 
-    /** SSM GetParameter, for callers that sign with the instance role's credentials from the metadata service. */
-    private answerSsm(req: http.IncomingMessage, res: http.ServerResponse): void {
+    /** SSM and KMS share port 443 (and a certificate naming both); the host name says which is asked. */
+    private answerAws(req: http.IncomingMessage, res: http.ServerResponse): void {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
         req.on("end", () => {
+            const kms = String(req.headers.host ?? "").split(":")[0] === this.kmsHost;
+            const service = kms ? "kms" : "ssm";
             const target = String(req.headers["x-amz-target"] ?? "");
-            const what = `ssm ${target}`;
             const error = (status: number, type: string, message: string) =>
-                this.answer(res, what, status, JSON.stringify({ __type: type, message }), "application/x-amz-json-1.1");
+                this.answer(res, `${service} ${target}`, status, JSON.stringify({ __type: type, message }), "application/x-amz-json-1.1");
             const auth = String(req.headers.authorization ?? "");
-            if (!auth.startsWith(`AWS4-HMAC-SHA256 Credential=${this.credentials.AccessKeyId}/`) || !auth.includes(`/${this.o.region}/ssm/aws4_request`)
+            if (!auth.startsWith(`AWS4-HMAC-SHA256 Credential=${this.credentials.AccessKeyId}/`) || !auth.includes(`/${this.o.region}/${service}/aws4_request`)
                 || req.headers["x-amz-security-token"] !== this.credentials.Token) {
                 return error(400, "UnrecognizedClientException", "The security token included in the request is invalid.");
             }
-            if (target !== "AmazonSSM.GetParameter") {
-                return error(400, "InvalidAction", `${target} is not stood in for`);
-            }
             const body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
-            const parameters = JSON.parse(fs.readFileSync(`${this.o.dir}/parameters.json`, "utf8")) as Record<string, string>;
-            const value = parameters[body.Name];
-            if (value === undefined) {
-                return error(400, "ParameterNotFound", "");
+            if (kms) {
+                return this.answerKms(res, target, body, error);
             }
-            if (body.WithDecryption !== true) {
-                return error(400, "ValidationException", "the stand-in serves SecureStrings decrypted only");
-            }
-            this.answer(res, `${what} ${body.Name}`, 200, JSON.stringify({
-                Parameter: { Name: body.Name, Type: "SecureString", Value: value, Version: 1, DataType: "text", LastModifiedDate: Date.now() / 1000 },
-            }), "application/x-amz-json-1.1");
+            return this.answerSsm(res, target, body, error);
         });
+    }
+
+    /** KMS, for the one key: what cosign's awskms signer asks (sigstore/sigstore pkg/signature/kms/aws). */
+    private answerKms(res: http.ServerResponse, target: string, body: Record<string, string>, error: (status: number, type: string, message: string) => void): void {
+        const what = `kms ${target}`;
+        const uuid = this.kmsKeyArn.split("/").pop();
+        if (body.KeyId !== this.kmsKeyArn && body.KeyId !== uuid) {
+            return error(400, "NotFoundException", `Key '${body.KeyId}' does not exist`);
+        }
+        const spec = { KeySpec: "ECC_NIST_P256", CustomerMasterKeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY", SigningAlgorithms: ["ECDSA_SHA_256"] };
+        const json = (value: object) => this.answer(res, `${what} ${this.kmsKeyArn}`, 200, JSON.stringify(value), "application/x-amz-json-1.1");
+        switch (target) {
+            case "TrentService.GetPublicKey": {
+                const der = crypto.createPublicKey(this.kmsPublicKeyPem).export({ type: "spki", format: "der" });
+                return json({ KeyId: this.kmsKeyArn, PublicKey: der.toString("base64"), ...spec });
+            }
+            case "TrentService.DescribeKey":
+                return json({ KeyMetadata: {
+                    KeyId: uuid, Arn: this.kmsKeyArn, AWSAccountId: ACCOUNT, Enabled: true, KeyState: "Enabled", KeyManager: "CUSTOMER",
+                    Origin: "AWS_KMS", CreationDate: Date.now() / 1000, Description: "boot test attestor key", ...spec,
+                } });
+            case "TrentService.Sign": {
+                if (body.SigningAlgorithm !== "ECDSA_SHA_256" || !["DIGEST", "RAW", undefined].includes(body.MessageType)) {
+                    return error(400, "ValidationException", `${body.SigningAlgorithm} / ${body.MessageType} is not stood in for`);
+                }
+                const message = Buffer.from(body.Message, "base64");
+                const digest = body.MessageType === "DIGEST" ? message : crypto.createHash("sha256").update(message).digest();
+                if (digest.length !== 32) {
+                    return error(400, "ValidationException", "a SHA-256 digest is 32 bytes");
+                }
+                // Node signs only what it hashes itself; openssl's pkeyutl signs a digest as given, as KMS does for DIGEST.
+                const signed = spawnSync("openssl", ["pkeyutl", "-sign", "-inkey", this.kmsKeyFile], { input: digest });
+                if (signed.status !== 0) {
+                    return error(500, "KMSInternalException", String(signed.stderr));
+                }
+                return json({ KeyId: this.kmsKeyArn, Signature: signed.stdout.toString("base64"), SigningAlgorithm: "ECDSA_SHA_256" });
+            }
+            default:
+                return error(400, "InvalidAction", `${target} is not stood in for`);
+        }
+    }
+
+    /** SSM GetParameter, for callers that sign with the instance role's credentials from the metadata service. */
+    private answerSsm(res: http.ServerResponse, target: string, body: Record<string, unknown>, error: (status: number, type: string, message: string) => void): void {
+        const what = `ssm ${target}`;
+        if (target !== "AmazonSSM.GetParameter") {
+            return error(400, "InvalidAction", `${target} is not stood in for`);
+        }
+        const parameters = JSON.parse(fs.readFileSync(`${this.o.dir}/parameters.json`, "utf8")) as Record<string, string>;
+        const value = parameters[String(body.Name)];
+        if (value === undefined) {
+            return error(400, "ParameterNotFound", "");
+        }
+        if (body.WithDecryption !== true) {
+            return error(400, "ValidationException", "the stand-in serves SecureStrings decrypted only");
+        }
+        this.answer(res, `${what} ${String(body.Name)}`, 200, JSON.stringify({
+            Parameter: { Name: body.Name, Type: "SecureString", Value: value, Version: 1, DataType: "text", LastModifiedDate: Date.now() / 1000 },
+        }), "application/x-amz-json-1.1");
     }
 
     private answerFile(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -191,7 +256,8 @@ export class StandIns {
 
 /** The stand-ins' process, from the test's side. */
 export class StandInProcess {
-    private constructor(readonly o: StandInOptions, private readonly proc: ChildProcess, readonly filesPort: number, readonly caPem: string, readonly ssmHost: string) {}
+    private constructor(readonly o: StandInOptions, private readonly proc: ChildProcess, readonly filesPort: number, readonly caPem: string,
+        readonly ssmHost: string, readonly kmsHost: string, readonly kmsKeyArn: string, readonly kmsPublicKeyPem: string) {}
 
     static async start(o: StandInOptions): Promise<StandInProcess> {
         fs.mkdirSync(o.dir, { recursive: true });
@@ -213,7 +279,7 @@ export class StandInProcess {
             throw new Error(`the AWS stand-ins did not start:\n${fs.readFileSync(`${o.dir}/standins.log`, "utf8")}`);
         }
         const l = JSON.parse(fs.readFileSync(listening, "utf8"));
-        return new StandInProcess(o, proc, l.filesPort, l.caPem, l.ssmHost);
+        return new StandInProcess(o, proc, l.filesPort, l.caPem, l.ssmHost, l.kmsHost, l.kmsKeyArn, l.kmsPublicKeyPem);
     }
 
     setParameters(parameters: Record<string, string>): void {
@@ -249,7 +315,10 @@ if (require.main === module) {
     const options = JSON.parse(fs.readFileSync(process.argv[2], "utf8")) as StandInOptions;
     const standIns = new StandIns(options);
     standIns.start().then(() => {
-        fs.writeFileSync(`${options.dir}/listening.json`, JSON.stringify({ filesPort: standIns.filesPort, caPem: standIns.caPem, ssmHost: standIns.ssmHost }));
+        fs.writeFileSync(`${options.dir}/listening.json`, JSON.stringify({
+            filesPort: standIns.filesPort, caPem: standIns.caPem, ssmHost: standIns.ssmHost,
+            kmsHost: standIns.kmsHost, kmsKeyArn: standIns.kmsKeyArn, kmsPublicKeyPem: standIns.kmsPublicKeyPem,
+        }));
     }, (err) => {
         console.error(err);
         process.exit(1);
