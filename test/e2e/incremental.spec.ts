@@ -152,8 +152,11 @@ describe("builds across commits (real engine, local stack)", function () {
         try {
             // What is compared is the images; signing and SBOMs (supplychain.spec.ts) would only add cosign and syft runs.
             twin.editStackConfig((config) => { delete config["imagefleet:supplychain"]; }, "no supply chain");
-            ok(twin.run("up"));
-            assert.deepEqual(digestsOf(twin.outputs().platformRefs), digestsOf(project.outputs().platformRefs));
+            const up = ok(twin.run("up"));
+            // Seen once on a new machine under load: up exited 0 and the stack had no platformRefs. Show what up said.
+            const outputs = twin.outputs();
+            assert.ok(outputs.platformRefs, `up exited 0 but the stack's outputs are ${JSON.stringify(Object.keys(outputs))}:\n${up.stdout.slice(-8000)}\n${up.stderr.slice(-4000)}`);
+            assert.deepEqual(digestsOf(outputs.platformRefs), digestsOf(project.outputs().platformRefs));
         } finally {
             twin.remove();
         }
