@@ -15,15 +15,22 @@
 // starts empty. Prints Markdown; BENCHMARKS.md keeps the latest.
 //   npm run bench:commits [-- --only pulumi|bake] [--families example,monorepo,wide] [--no-wiped | --wiped monorepo,…]
 //                         [--skip example:artifact,example:dev-env]   (leave those steps out)
+//                         [--attestors]   (the hosts attest: `buildkitd.sh attestors start`, the stack trusts
+//                                          their keys, and each up is followed by a wait until every new
+//                                          platform manifest is attested, reported per commit)
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { monorepoImages, writeMonorepo } from "../test/fixtures/monorepo/monorepo";
 import { serviceName, wideImages, writeWide } from "../test/fixtures/wide/wide";
+import { builderName } from "../test/e2e/hosts";
 import { changedImages, Project, ResourceStep, wipeBuilders } from "../test/e2e/project";
 import { fromCache, must, parseProgress, sh, Step } from "../test/e2e/support";
 
-const CERTS = path.join(process.env.IMAGEFLEET_STATE_DIR ?? "/var/lib/imagefleet-e2e", "buildkit", "certs");
+const STATE_DIR = process.env.IMAGEFLEET_STATE_DIR ?? "/var/lib/imagefleet-e2e";
+const CERTS = path.join(STATE_DIR, "buildkit", "certs");
+const TOOLS_BIN = path.join(process.env.IMAGEFLEET_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "imagefleet", "tools"), "bin");
+const ARCHES = ["amd64", "arm64"] as const;
 const BAKE_BUILDER = "imagefleet-bench-bake";
 const WIDE_RUNTIMES = 30;
 
@@ -104,6 +111,8 @@ interface Measure {
     readonly images?: readonly string[];
     /** Every resource the update changed (pulumi only). */
     readonly changed?: readonly string[];
+    /** With --attestors: seconds from the end of up until the host had signed each new platform manifest. */
+    readonly attested?: readonly number[];
 }
 
 const runSteps = (steps: readonly Step[]) => steps.filter((s) => / RUN /.test(s.name));
@@ -125,11 +134,108 @@ function check<T extends { code: number; stdout: string; stderr: string }>(r: T,
  * the Automation API's `stack.up()`, which passes `--yes --skip-preview`
  * (@pulumi/pulumi automation/stack.js); the preview is the pull request's.
  */
-function pulumiUp(p: Project, ...flags: string[]): Measure {
+function pulumiUp(p: Project, attesting: Attesting | undefined, ...flags: string[]): Measure {
     const r = check(p.run("up", "--skip-preview", ...flags), "pulumi up");
+    const ended = Date.now();
     const steps = r.resources.flatMap((x: ResourceStep) => x.steps);
     const changed = r.resources.filter((x) => x.op !== "same" && x.op !== "read" && !x.type.startsWith("pulumi:pulumi:")).map((x) => `${x.op} ${x.name}`).sort();
-    return { seconds: r.seconds, ...measureSteps(steps), images: changedImages(r.resources), changed };
+    const attested = attesting ? waitForAttestors(p, attesting, ended) : undefined;
+    return { seconds: r.seconds, ...measureSteps(steps), images: changedImages(r.resources), changed, attested };
+}
+
+// --- The hosts' attestors (--attestors) ----------------------------------------
+
+/** What a pulumi track's hosts have attested so far: subject → the host key that must verify it. */
+interface Attesting {
+    readonly subjects: Map<string, string>;
+}
+
+const attestorPub = (arch: string) => path.join(STATE_DIR, "attestors", `${builderName(arch)}.pub`);
+const attestorState = (arch: string, file: string) => path.join(STATE_DIR, "buildkit", arch, "attestor", "state", file);
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+function startAttestors(): void {
+    must("bash", ["test/e2e/buildkitd.sh", "attestors", "start"]);
+}
+
+/** The stack trusts each host's key for what that host builds, so `up` leaves the platform records to the hosts. */
+function trustAttestors(p: Project): void {
+    p.editStackConfig((config) => {
+        const sc = config["imagefleet:supplychain"] as Record<string, unknown>;
+        config["imagefleet:supplychain"] = { ...sc, attestors: Object.fromEntries(ARCHES.map((a) => [builderName(a), attestorPub(a)])) };
+    }, "the hosts attest");
+}
+
+interface Entry { readonly subject: string; readonly time: string; readonly error?: string }
+const entries = (arch: string, file: string): Entry[] => {
+    const f = attestorState(arch, file);
+    return fs.existsSync(f) ? fs.readFileSync(f, "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)) : [];
+};
+
+/**
+ * Waits (reading the attestors' own records, which costs the machine nothing)
+ * until every platform manifest this up published and no earlier commit had is
+ * signed by its host; returns, per manifest, the seconds from the end of up
+ * until the attestor recorded its signed push (0 when it was done before up
+ * ended). Each is verified with cosign at the end of the track.
+ */
+function waitForAttestors(p: Project, attesting: Attesting, ended: number): number[] {
+    const outputs = p.outputs();
+    const refs = outputs.refs as Record<string, string>;
+    const by = outputs.supplychain.attestedBy as Record<string, Record<string, { builder: string; digest: string }>>;
+    const wanted = new Map<string, string>();
+    for (const [image, platforms] of Object.entries(by)) {
+        const repository = refs[image].slice(0, refs[image].indexOf("@")).replace(/:[^/]*$/, "");
+        for (const a of Object.values(platforms)) {
+            const subject = `${repository}@${a.digest}`;
+            const arch = ARCHES.find((x) => builderName(x) === a.builder);
+            if (!arch) {
+                throw new Error(`${image}: attested by ${a.builder}, which is not one of this bench's hosts (${ARCHES.map(builderName).join(", ")})`);
+            }
+            if (!attesting.subjects.has(subject)) {
+                wanted.set(subject, arch);
+            }
+        }
+    }
+    const seconds: number[] = [];
+    for (const deadline = Date.now() + 15 * 60 * 1000; wanted.size > 0; sleepSync(1000)) {
+        for (const arch of ARCHES) {
+            for (const e of entries(arch, "attested.jsonl").filter((x) => wanted.get(x.subject) === arch)) {
+                seconds.push(Math.max(0, (Date.parse(e.time) - ended) / 1000));
+                wanted.delete(e.subject);
+                attesting.subjects.set(e.subject, attestorPub(arch));
+            }
+            const failed = entries(arch, "failed.jsonl").find((x) => wanted.get(x.subject) === arch);
+            if (failed) {
+                throw new Error(`the attestor of ${arch} gave up on ${failed.subject}: ${failed.error} (log: ${path.join(STATE_DIR, "buildkit", arch, "attestor.log")})`);
+            }
+        }
+        if (wanted.size > 0 && Date.now() > deadline) {
+            throw new Error(`not attested 15 minutes after up: ${[...wanted.keys()].join(", ")} (logs: ${STATE_DIR}/buildkit/<arch>/attestor.log)`);
+        }
+    }
+    return seconds;
+}
+
+/**
+ * Until no attestor has run cosign or syft for 5 s: what the hosts sign after
+ * one step must not slow the next, for either tool (bake's pushes are attested
+ * too, and on the same 2 cores).
+ */
+function waitForQuietAttestors(): void {
+    for (let quiet = 0; quiet < 10; sleepSync(500)) {
+        quiet = sh("pgrep", ["-x", "cosign|syft"]).code === 0 ? 0 : quiet + 1;
+    }
+}
+
+/** Every subject the track's hosts attested, checked as a user would: cosign, the host's public key, both predicate types. */
+function verifyAttested(attesting: Attesting): void {
+    for (const [subject, key] of attesting.subjects) {
+        for (const type of ["slsaprovenance1", "spdxjson"]) {
+            check(sh(path.join(TOOLS_BIN, "cosign"), ["verify-attestation", "--insecure-ignore-tlog=true", "--key", key, "--type", type, subject]),
+                `cosign verify-attestation --type ${type} ${subject}`);
+        }
+    }
 }
 
 function ensureBakeBuilder(): void {
@@ -166,17 +272,26 @@ interface Track {
     readonly tool: "pulumi" | "bake";
     readonly wiped: boolean;
     readonly results: Map<string, Measure>;
+    /** With --attestors: how many platform manifests the hosts attested, each verified with cosign. */
+    verified?: number;
 }
 
-function runTrack(family: Family, tool: Track["tool"], wiped: boolean, id: string, skip: readonly string[]): Track {
+function runTrack(family: Family, tool: Track["tool"], wiped: boolean, id: string, skip: readonly string[], attestors: boolean): Track {
     const name = `bench-${id}-${family.name}-${tool}-${wiped ? "wiped" : "warm"}`;
     const project = new Project({ branch: name, namespace: name });
     const track: Track = { family, tool, wiped, results: new Map() };
+    const attesting: Attesting | undefined = attestors && tool === "pulumi" ? { subjects: new Map() } : undefined;
     try {
         family.setup?.(project);
+        if (attesting) {
+            trustAttestors(project);
+        }
         for (const c of family.commits.filter((x) => !skip.includes(`${family.name}:${x.key}`))) {
             if (c.again && tool === "bake") {
                 track.results.set(c.key, bakeUp(project));
+                if (attestors) {
+                    waitForQuietAttestors();
+                }
                 continue;
             }
             c.apply?.(project);
@@ -184,7 +299,14 @@ function runTrack(family: Family, tool: Track["tool"], wiped: boolean, id: strin
                 wipeBuilders();
             }
             process.stderr.write(`[bench:commits] ${name}: ${c.what} at ${project.sha.slice(0, 12)}\n`);
-            track.results.set(c.key, tool === "bake" ? bakeUp(project) : c.again ? pulumiUp(project, "--expect-no-changes") : pulumiUp(project));
+            track.results.set(c.key, tool === "bake" ? bakeUp(project) : c.again ? pulumiUp(project, attesting, "--expect-no-changes") : pulumiUp(project, attesting));
+            if (attestors) {
+                waitForQuietAttestors();
+            }
+        }
+        if (attesting) {
+            verifyAttested(attesting);
+            track.verified = attesting.subjects.size;
         }
     } finally {
         project.remove();
@@ -194,17 +316,37 @@ function runTrack(family: Family, tool: Track["tool"], wiped: boolean, id: strin
 
 const pct = (s: number, cold: number) => `${((100 * s) / cold).toFixed(1)} %`;
 
+/** Median and max of the seconds until the hosts had attested, or what there was to wait for. */
+function attestedCell(m: Measure): string {
+    if (!m.attested) {
+        return "n/a";
+    }
+    if (m.attested.length === 0) {
+        return "nothing new";
+    }
+    const sorted = [...m.attested].sort((a, b) => a - b);
+    return `${sorted[Math.floor(sorted.length / 2)].toFixed(1)} / ${sorted[sorted.length - 1].toFixed(1)} (${sorted.length})`;
+}
+
 function table(tracks: readonly Track[]): string {
     const out: string[] = [];
+    const attesting = tracks.some((t) => t.verified !== undefined);
     for (const family of FAMILIES.filter((f) => tracks.some((t) => t.family === f))) {
-        out.push(`### ${family.name}: ${family.what}`, "", "| commit | tool | builders | seconds | of cold | RUN steps ran / reported | compile ran | Images updated |", "|---|---|---|---|---|---|---|---|");
+        out.push(`### ${family.name}: ${family.what}`, "",
+            `| commit | tool | builders | seconds | of cold | RUN steps ran / reported | compile ran | Images updated |${attesting ? " attested after up: median / max s (manifests) |" : ""}`,
+            `|---|---|---|---|---|---|---|---|${attesting ? "---|" : ""}`);
         for (const c of family.commits) {
             for (const t of tracks.filter((x) => x.family === family && x.results.has(c.key))) {
                 const m = t.results.get(c.key)!;
                 const cold = t.results.get("cold")!.seconds;
                 const images = m.images ? (m.images.length === 0 ? "0" : m.images.length > 6 ? `${m.images.length}` : `${m.images.length}: ${m.images.map((n) => n.replace(/^example-/, "")).join(", ")}`) : "n/a (always all)";
-                out.push(`| ${c.what} | ${t.tool === "pulumi" ? "`pulumi up` (ImageFamily)" : "`docker buildx bake` + tags"} | ${t.wiped ? "wiped" : "warm"} | ${m.seconds.toFixed(1)} | ${pct(m.seconds, cold)} | ${m.ran} / ${m.runSteps} | ${m.compiled ? "yes" : "no"} | ${images} |`);
+                out.push(`| ${c.what} | ${t.tool === "pulumi" ? "`pulumi up` (ImageFamily)" : "`docker buildx bake` + tags"} | ${t.wiped ? "wiped" : "warm"} | ${m.seconds.toFixed(1)} | ${pct(m.seconds, cold)} | ${m.ran} / ${m.runSteps} | ${m.compiled ? "yes" : "no"} | ${images} |${attesting ? ` ${attestedCell(m)} |` : ""}`);
             }
+        }
+        for (const t of tracks.filter((x) => x.family === family && x.verified !== undefined)) {
+            const all = [...t.results.values()].flatMap((m) => m.attested ?? []).sort((a, b) => a - b);
+            const spread = all.length ? `: from the end of up, median ${all[Math.floor(all.length / 2)].toFixed(1)} s, max ${all[all.length - 1].toFixed(1)} s` : "";
+            out.push("", `${t.family.name} (${t.wiped ? "wiped" : "warm"}): ${t.verified} platform manifests attested by their hosts${spread}; each one's provenance and SBOM verified with \`cosign verify-attestation --key <host key>\`.`);
         }
         out.push("");
     }
@@ -217,6 +359,14 @@ function verdicts(tracks: readonly Track[]): string[] {
     const say = (ok: boolean, text: string) => lines.push(`- ${ok ? "PASS" : "FAIL"}: ${text}`);
     const get = (family: string, tool: string, wiped: boolean, key: string) =>
         tracks.find((t) => t.family.name === family && t.tool === tool && t.wiped === wiped)?.results.get(key);
+    // Issue 30: with the hosts attesting, up against bake on the same commit.
+    for (const [family, key, limit, what] of [["example", "runtime", 1.2, "the example's runtime-only change"], ["wide", "cold", 1.4, "the wide family's cold build"]] as const) {
+        const up = get(family, "pulumi", false, key);
+        const bake = get(family, "bake", false, key);
+        if (up?.attested && bake) {
+            say(up.seconds <= limit * bake.seconds, `hosts attesting, ${what}: \`pulumi up\` ${up.seconds.toFixed(1)} s = ${(up.seconds / bake.seconds).toFixed(2)}× bake's ${bake.seconds.toFixed(1)} s with its tags (≤ ${limit}×)`);
+        }
+    }
     for (const t of tracks.filter((x) => x.tool === "pulumi")) {
         const b = `${t.family.name}, ${t.wiped ? "wiped builders" : "warm builders"}`;
         const m = (k: string) => t.results.get(k)!;
@@ -271,14 +421,18 @@ function main(): void {
     // --wiped F,G: wiped tracks for those families only; --no-wiped: none.
     const wipedFor = args.includes("--wiped") ? args[args.indexOf("--wiped") + 1].split(",") : args.includes("--no-wiped") ? [] : FAMILIES.map((f) => f.name);
     const skip = args.includes("--skip") ? args[args.indexOf("--skip") + 1].split(",") : [];
+    const attestors = args.includes("--attestors");
     const id = Date.now().toString(36);
     ensureBakeBuilder();
+    if (attestors) {
+        startAttestors();
+    }
     const tracks: Track[] = [];
     for (const family of FAMILIES.filter((f) => families.includes(f.name))) {
         for (const wiped of wipedFor.includes(family.name) && family.wiped ? [false, true] : [false]) {
             for (const tool of ["pulumi", "bake"] as const) {
                 if (!only || only === tool) {
-                    tracks.push(runTrack(family, tool, wiped, id, skip));
+                    tracks.push(runTrack(family, tool, wiped, id, skip, attestors));
                 }
             }
         }

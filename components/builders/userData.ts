@@ -229,6 +229,9 @@ ${region ? `Environment=AWS_REGION=${region}\n` : ""}ExecStart=${ATTESTOR_PATHS.
   --key ${a.keyRef} --builder-id ${a.builderId} --state ${ATTESTOR_PATHS.state}
 Restart=always
 RestartSec=5
+# Builds are on the deploy's critical path and the attestor is not: syft and
+# cosign, its children, take the cores only when buildkitd leaves them idle.
+Nice=10
 
 [Install]
 WantedBy=multi-user.target

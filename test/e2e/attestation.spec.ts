@@ -15,7 +15,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { ProvenanceStatement, statementsOf } from "../../components/supplychain/checks";
 import { attest, generateKey, keyFrom, RegistryClient, SLSA, SPDX } from "./forge";
-import { builderName, CERTS, hostPort, HOST_SET, localBuilders } from "./hosts";
+import { builderName, CERTS, hostClientArgs, hostPort, HOST_SET, localBuilders } from "./hosts";
 import { Project } from "./project";
 import { must, requireEngine, sh, sleep } from "./support";
 
@@ -29,8 +29,7 @@ const hostDir = (set: string, host: string) => path.join(STATE_DIR, set === "loc
 const attestorPub = (host: string) => path.join(STATE_DIR, "attestors", `${builderName(host)}.pub`);
 
 function buildctl(port: number, ...args: string[]): string[] {
-    return ["--addr", `tcp://127.0.0.1:${port}`, "--tlsservername", "localhost", "--tlscacert", path.join(CERTS, "ca.pem"),
-        "--tlscert", path.join(CERTS, "client.pem"), "--tlskey", path.join(CERTS, "client-key.pem"), ...args];
+    return [...hostClientArgs(port), ...args];
 }
 
 function verifyAttestation(key: string, type: "slsaprovenance1" | "spdxjson", subject: string) {

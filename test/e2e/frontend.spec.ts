@@ -14,9 +14,9 @@ import { exampleFamily } from "../../example/family";
 import { graphscopeImages } from "../fixtures/graphscope/family";
 import { monorepoImages, writeMonorepo } from "../fixtures/monorepo/monorepo";
 import { declareFamily, familyArgs, fixtureImages, FIXTURE, plain, builds } from "../unit/helpers";
+import { hostClientArgs } from "./hosts";
 import { must, ROOT } from "./support";
 
-const CERTS = path.join(process.env.IMAGEFLEET_STATE_DIR ?? "/var/lib/imagefleet-e2e", "buildkit", "certs");
 const PORT: Record<string, number> = { "linux/amd64": 1234, "linux/arm64": 1235 };
 const BASE = process.env.IMAGEFLEET_BASE_IMAGE ?? "registry.localhost:5000/base/debian:bookworm";
 const BUSYBOX = process.env.IMAGEFLEET_BUSYBOX_IMAGE ?? "registry.localhost:5000/base/busybox:1.36";
@@ -27,9 +27,7 @@ interface ProbeAnswer { id: string; locals?: Record<string, ProbeLocal>; lint: {
 
 /** Asks the local buildkitd of each platform (buildkit-probe) about each build. */
 function probe(requests: readonly object[], platform: string): ProbeAnswer[] {
-    const r = must("buildkit-probe", ["--addr", `tcp://127.0.0.1:${PORT[platform]}`, "--tlsservername", "localhost",
-        "--tlscacert", path.join(CERTS, "ca.pem"), "--tlscert", path.join(CERTS, "client.pem"), "--tlskey", path.join(CERTS, "client-key.pem")],
-    { input: JSON.stringify({ builds: requests }) });
+    const r = must("buildkit-probe", hostClientArgs(PORT[platform]), { input: JSON.stringify({ builds: requests }) });
     return (JSON.parse(r.stdout) as { builds: ProbeAnswer[] }).builds;
 }
 

@@ -28,5 +28,9 @@ export const builderName = (host: string) => `imagefleet-${HOST_SET}-${host}`;
 /** The client certificates every set shares. */
 export const CERTS = path.join(process.env.IMAGEFLEET_STATE_DIR ?? "/var/lib/imagefleet-e2e", "buildkit", "certs");
 
+/** buildctl's (and buildkit-probe's) flags for a local host on `port`, with the client certificate every set shares. */
+export const hostClientArgs = (port: number) => ["--addr", `tcp://127.0.0.1:${port}`, "--tlsservername", "localhost",
+    "--tlscacert", path.join(CERTS, "ca.pem"), "--tlscert", path.join(CERTS, "client.pem"), "--tlskey", path.join(CERTS, "client-key.pem")];
+
 /** The stack config's `builders` for this set's first hosts. */
 export const localBuilders = () => ({ "linux/amd64": builderName("amd64"), "linux/arm64": builderName("arm64") });

@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { poolImages, POOL_IMAGES } from "../fixtures/pools/pools";
 import { historyRecords } from "./fleet/buildkitd";
-import { builderName, CERTS, hostPort } from "./hosts";
+import { builderName, hostClientArgs, hostPort } from "./hosts";
 import { changedImages, Project, UpResult } from "./project";
 import { must, requireEngine, sh, sleep } from "./support";
 
@@ -38,8 +38,7 @@ function placed(p: Placement): Map<string, string> {
 
 /** Builds (`<image>-<arch>`) of this namespace that a host's BuildKit pushed, from its build history. */
 function builtOn(host: string, namespace: string): Set<string> {
-    const r = must(BUILDCTL, ["--addr", `tcp://127.0.0.1:${hostPort(host)}`, "--tlsservername", "localhost", "--tlscacert", path.join(CERTS, "ca.pem"),
-        "--tlscert", path.join(CERTS, "client.pem"), "--tlskey", path.join(CERTS, "client-key.pem"), "--timeout", "30", "debug", "histories", "--format", "json"]);
+    const r = must(BUILDCTL, [...hostClientArgs(hostPort(host)), "--timeout", "30", "debug", "histories", "--format", "json"]);
     const out = new Set<string>();
     for (const name of historyRecords(r.stdout).flatMap((record) => record.exports)) {
         // registry.localhost:5000/<namespace>/<image>:build-<12 hex>-<arch>

@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
+import { hostClientArgs } from "./hosts";
 import { linkNodeModules, must, parseProgress, ROOT, Run, Running, sh, start, Step } from "./support";
 
 export interface ProjectOptions {
@@ -34,7 +35,6 @@ export interface UpResult extends Run {
     readonly resources: readonly ResourceStep[];
 }
 
-const CERTS = path.join(process.env.IMAGEFLEET_STATE_DIR ?? "/var/lib/imagefleet-e2e", "buildkit", "certs");
 /** The local builder hosts (test/e2e/buildkitd.sh) by arch. */
 export const BUILDER_PORTS: Readonly<Record<string, number>> = { amd64: 1234, arm64: 1235 };
 
@@ -45,8 +45,7 @@ const BUILDCTL = [path.join(process.env.IMAGEFLEET_TOOLS_DIR ?? path.join(os.hom
 /** Empties both builder hosts' caches: what a fresh CI runner starts with. */
 export function wipeBuilders(): void {
     for (const port of Object.values(BUILDER_PORTS)) {
-        must(BUILDCTL, ["--addr", `tcp://127.0.0.1:${port}`, "--tlsservername", "localhost", "--tlscacert", path.join(CERTS, "ca.pem"),
-            "--tlscert", path.join(CERTS, "client.pem"), "--tlskey", path.join(CERTS, "client-key.pem"), "prune", "--all"]);
+        must(BUILDCTL, [...hostClientArgs(port), "prune", "--all"]);
     }
 }
 

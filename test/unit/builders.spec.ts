@@ -354,6 +354,7 @@ describe("BuilderFleet", () => {
             const unit = userDataFile(ud, ATTESTOR_UNIT)!;
             assert.ok(unit, `${instance.name} has no attestor unit`);
             assert.match(unit, /^Requires=buildkitd\.service$/m);
+            assert.match(unit, /^Nice=10$/m, "builds before signatures: the attestor is off the critical path");
             assert.match(unit, /^Environment=AWS_REGION=eu-west-1$/m, "the key's region, for the SDK in cosign");
             assert.ok(unit.includes(`--key awskms:///${key.state.arn} --builder-id https://imagefleet.dev/attestor/v1/${instance.name}/${builderOf[instance.name]} `), unit);
             assert.ok(unit.includes("--addr unix:///run/buildkit/attestor.sock"), unit);

@@ -38,6 +38,32 @@ const indexPredicate = (members: Record<string, string>) => indexProvenance({
     members: Object.entries(members).map(([platform, digest]) => ({ platform, digest })), builders: {}, invokedOn: "ci", createdOn: "t",
 });
 
+/**
+ * cosign and `docker buildx imagetools` in one script, answering from canned
+ * files in `dir`: `<hex>.<sig|slsa|spdx|raw>.<key>` for what verifies with the
+ * key whose file holds <key>, else `<hex>.<kind>` for any key; a missing file
+ * is cosign's "nothing found". The last argument is the ref; the subcommand
+ * and --type pick the kind.
+ */
+function fakeCosign(dir: string): void {
+    const fake = path.join(dir, "fake");
+    fs.writeFileSync(fake, [
+        "#!/bin/sh",
+        'key=none; prev=""',
+        'for a in "$@"; do [ "$prev" = "--key" ] && key=$(cat "$a" 2>/dev/null || echo none); prev=$a; ref=$a; done',
+        'd=${ref##*@sha256:}',
+        'case "$*" in',
+        '  *verify-attestation*slsaprovenance1*) k=slsa ;;',
+        '  *verify-attestation*spdxjson*) k=spdx ;;',
+        '  *"imagetools inspect"*) k=raw ;;',
+        '  verify*) k=sig ;;',
+        "esac",
+        'for f in "$FAKE_RECORDS/$d.$k.$key" "$FAKE_RECORDS/$d.$k"; do [ -f "$f" ] && exec cat "$f"; done',
+        'echo "Error: no matching attestations" >&2; exit 1',
+    ].join("\n"), { mode: 0o755 });
+    Object.assign(process.env, { IMAGEFLEET_COSIGN: fake, IMAGEFLEET_DOCKER: fake, FAKE_RECORDS: dir });
+}
+
 const rawIndex = (members: Record<string, string>) => JSON.stringify({
     mediaType: "application/vnd.oci.image.index.v1+json",
     manifests: Object.entries(members).map(([p, digest]) => ({ digest, platform: { os: "linux", architecture: p.split("/")[1] } })),
@@ -52,22 +78,7 @@ describe("verifyImage: every provenance of a digest, and what the index holds", 
 
     beforeEach(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-verify-"));
-        const fake = path.join(dir, "fake");
-        // The last argument is the ref; the subcommand and --type pick the answer.
-        fs.writeFileSync(fake, [
-            "#!/bin/sh",
-            'for a in "$@"; do ref=$a; done',
-            'd=${ref##*@sha256:}',
-            'case "$*" in',
-            '  *verify-attestation*slsaprovenance1*) f=$FAKE_RECORDS/$d.slsa ;;',
-            '  *verify-attestation*spdxjson*) f=$FAKE_RECORDS/$d.spdx ;;',
-            '  *"imagetools inspect"*) f=$FAKE_RECORDS/$d.raw ;;',
-            '  verify*) f=$FAKE_RECORDS/$d.sig ;;',
-            "esac",
-            '[ -f "$f" ] && exec cat "$f"',
-            'echo "Error: no matching attestations" >&2; exit 1',
-        ].join("\n"), { mode: 0o755 });
-        Object.assign(process.env, { IMAGEFLEET_COSIGN: fake, IMAGEFLEET_DOCKER: fake, FAKE_RECORDS: dir });
+        fakeCosign(dir);
         // The genuine records: a signature, the index's provenance and SBOM, each platform's provenance.
         answer(INDEX, "sig", [JSON.stringify([{ critical: { type: "https://sigstore.dev/cosign/sign/v1", image: { "docker-manifest-digest": INDEX } } }])]);
         answer(INDEX, "slsa", [envelope(INDEX, SLSA_PROVENANCE_V1, indexPredicate(MEMBERS))]);
@@ -177,22 +188,7 @@ describe("verifyImage: platforms their builders' hosts attest", () => {
 
     beforeEach(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "imagefleet-verify-hosts-"));
-        const fake = path.join(dir, "fake");
-        fs.writeFileSync(fake, [
-            "#!/bin/sh",
-            'key=none; prev=""',
-            'for a in "$@"; do [ "$prev" = "--key" ] && key=$(cat "$a"); prev=$a; ref=$a; done',
-            'd=${ref##*@sha256:}',
-            'case "$*" in',
-            '  *verify-attestation*slsaprovenance1*) f=$FAKE_RECORDS/$d.slsa.$key ;;',
-            '  *verify-attestation*spdxjson*) f=$FAKE_RECORDS/$d.spdx.$key ;;',
-            '  *"imagetools inspect"*) f=$FAKE_RECORDS/$d.raw.none ;;',
-            '  verify*) f=$FAKE_RECORDS/$d.sig.$key ;;',
-            "esac",
-            '[ -f "$f" ] && exec cat "$f"',
-            'echo "Error: no matching attestations" >&2; exit 1',
-        ].join("\n"), { mode: 0o755 });
-        Object.assign(process.env, { IMAGEFLEET_COSIGN: fake, IMAGEFLEET_DOCKER: fake, FAKE_RECORDS: dir });
+        fakeCosign(dir);
         // The index is nobody's to sign: both platforms are attested on their hosts.
         answer(INDEX, "raw", "none", [rawIndex(MEMBERS)]);
         hostRecords("linux/amd64");
