@@ -428,13 +428,20 @@ function main(): void {
         startAttestors();
     }
     const tracks: Track[] = [];
-    for (const family of FAMILIES.filter((f) => families.includes(f.name))) {
-        for (const wiped of wipedFor.includes(family.name) && family.wiped ? [false, true] : [false]) {
-            for (const tool of ["pulumi", "bake"] as const) {
-                if (!only || only === tool) {
-                    tracks.push(runTrack(family, tool, wiped, id, skip, attestors));
+    try {
+        for (const family of FAMILIES.filter((f) => families.includes(f.name))) {
+            for (const wiped of wipedFor.includes(family.name) && family.wiped ? [false, true] : [false]) {
+                for (const tool of ["pulumi", "bake"] as const) {
+                    if (!only || only === tool) {
+                        tracks.push(runTrack(family, tool, wiped, id, skip, attestors));
+                    }
                 }
             }
+        }
+    } finally {
+        // The local stack and the e2e main lane sign deployer-side on these hosts.
+        if (attestors) {
+            sh("bash", ["test/e2e/buildkitd.sh", "attestors", "stop"]);
         }
     }
     const load = os.loadavg().map((l) => l.toFixed(1)).join(" ");

@@ -6,8 +6,8 @@ import type * as fleet from "./builderFleet";
 import type * as certificates from "./certificates";
 
 export * from "./types";
-export { BuildxRegistration, BuildxRegistrationArgs, RegistrationNode } from "./registration";
-export { KubernetesBuilder, KubernetesBuilderArgs, PodResources } from "./kubernetesBuilder";
+export { BuildxRegistration, RegistrationNode } from "./registration";
+export { KubernetesBuilder } from "./kubernetesBuilder";
 export { fleetProblems, instanceArchitecture } from "./validate";
 export { renderBuildkitdToml, BuildkitdTomlOptions } from "./buildkitdToml";
 export { renderUserData, hostBuildkitdToml } from "./userData";

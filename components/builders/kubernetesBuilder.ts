@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Problems } from "../errors";
 import { parseIssues } from "../schema";
 import { kubernetesBuilderArgs } from "./schema";
+import type { KubernetesBuilderArgs, PodResources } from "./types";
 
 /**
  * A buildx builder made with the kubernetes driver: BuildKit in one pod of a
@@ -13,34 +14,6 @@ import { kubernetesBuilderArgs } from "./schema";
  * build from it. Several such builders in a family's pool do: each build
  * goes to one of them by hashing, and each pod keeps its own cache warm.
  */
-
-/** CPU and memory of the BuildKit pod, in Kubernetes' units. */
-export interface PodResources {
-    /** CPU units, e.g. `"4"` or `"500m"`. Default: none. */
-    readonly cpu?: string;
-    /** Memory, e.g. `"8Gi"`. Default: none. */
-    readonly memory?: string;
-}
-
-/** Arguments of `KubernetesBuilder`. */
-export interface KubernetesBuilderArgs {
-    /** buildx builder name; also the name of its BuildKit Deployment. Lower case letters, digits and '-'. Required. */
-    readonly builderName: pulumi.Input<string>;
-    /** The one platform it builds (`linux/amd64`, `linux/arm64`). Required. */
-    readonly platform: pulumi.Input<string>;
-    /** Namespace of the Deployment. Default: the kubeconfig context's. */
-    readonly namespace?: pulumi.Input<string>;
-    /** Labels a node must have. Default: `{"kubernetes.io/arch": <the platform's arch>}`, so builds run natively. */
-    readonly nodeSelector?: pulumi.Input<Readonly<Record<string, string>>>;
-    /** CPU and memory the pod requests (`{"cpu": "4", "memory": "8Gi"}`). Default: none. */
-    readonly requests?: pulumi.Input<PodResources>;
-    /** CPU and memory limits of the pod. Default: none. */
-    readonly limits?: pulumi.Input<PodResources>;
-    /** BuildKit image of the pod. Default: buildx's (`moby/buildkit:buildx-stable-1`). */
-    readonly image?: pulumi.Input<string>;
-    /** Run BuildKit rootless. Default: `false`. */
-    readonly rootless?: pulumi.Input<boolean>;
-}
 
 /** What the provider works with once every input is known. */
 export interface KubernetesBuilderState {

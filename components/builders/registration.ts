@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { BuildxRegistrationArgs } from "./types";
 import { validateRegistration } from "./validate";
 
 /** One buildkitd host of a builder. */
@@ -21,35 +22,6 @@ export interface RegistrationState {
     readonly certDir?: string;
     /** Seconds to wait for every node to answer after registering. Default: `0` (no wait). */
     readonly waitSeconds?: number;
-}
-
-/** Arguments of `BuildxRegistration` (BuilderFleet declares one per platform). */
-export interface BuildxRegistrationArgs {
-    /** buildx builder name. Required. */
-    readonly builderName: pulumi.Input<string>;
-    /** The one platform the builder's nodes build. Required. */
-    readonly platform: pulumi.Input<string>;
-    /** The hosts, in order; the first is the builder's first node. Required, at least one. */
-    readonly nodes: pulumi.Input<pulumi.Input<{
-        /** `tcp://host:port`. Required. */
-        readonly endpoint: pulumi.Input<string>;
-        /** The name the host's certificate is verified against. Required. */
-        readonly serverName: pulumi.Input<string>;
-    }>[]>;
-    /** CA certificate the hosts' certificates are checked against. Required. */
-    readonly caPem: pulumi.Input<string>;
-    /** Client certificate. Required. */
-    readonly certPem: pulumi.Input<string>;
-    /** Client key. Required; always kept a secret. */
-    readonly keyPem: pulumi.Input<string>;
-    /** Directory for the certificate files. Default: `~/.imagefleet/buildx/<builderName>`. */
-    readonly certDir?: pulumi.Input<string>;
-    /**
-     * Seconds to wait after registering until the builder answers (a new host
-     * installs buildkitd on first boot), so builds in the same `pulumi up` do
-     * not race it. Default: `0` (no wait).
-     */
-    readonly waitSeconds?: pulumi.Input<number>;
 }
 
 // Everything below runs inside the dynamic provider, which Pulumi serializes:

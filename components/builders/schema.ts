@@ -2,9 +2,7 @@ import * as net from "net";
 import { z } from "zod";
 import { show } from "../errors";
 import { checked, hint, input, matching, nonEmpty, wholeNumber } from "../schema";
-import { BuilderFleetArgs, FLEET_PLATFORMS, FleetPlatform } from "./types";
-import { BuildxRegistrationArgs } from "./registration";
-import type { KubernetesBuilderArgs } from "./kubernetesBuilder";
+import { BuilderFleetArgs, BuildxRegistrationArgs, FLEET_PLATFORMS, FleetPlatform, KubernetesBuilderArgs } from "./types";
 
 /** The schema of BuilderFleetArgs; rules across fields (architecture, GC below the volume, public CIDRs) are in validate.ts. */
 

@@ -143,3 +143,60 @@ export const DEFAULTS = {
     keepDuration: "168h",
     certValidityHours: 8760,
 } as const;
+
+/** Arguments of `BuildxRegistration` (BuilderFleet declares one per platform). */
+export interface BuildxRegistrationArgs {
+    /** buildx builder name. Required. */
+    readonly builderName: pulumi.Input<string>;
+    /** The one platform the builder's nodes build. Required. */
+    readonly platform: pulumi.Input<string>;
+    /** The hosts, in order; the first is the builder's first node. Required, at least one. */
+    readonly nodes: pulumi.Input<pulumi.Input<{
+        /** `tcp://host:port`. Required. */
+        readonly endpoint: pulumi.Input<string>;
+        /** The name the host's certificate is verified against. Required. */
+        readonly serverName: pulumi.Input<string>;
+    }>[]>;
+    /** CA certificate the hosts' certificates are checked against. Required. */
+    readonly caPem: pulumi.Input<string>;
+    /** Client certificate. Required. */
+    readonly certPem: pulumi.Input<string>;
+    /** Client key. Required; always kept a secret. */
+    readonly keyPem: pulumi.Input<string>;
+    /** Directory for the certificate files. Default: `~/.imagefleet/buildx/<builderName>`. */
+    readonly certDir?: pulumi.Input<string>;
+    /**
+     * Seconds to wait after registering until the builder answers (a new host
+     * installs buildkitd on first boot), so builds in the same `pulumi up` do
+     * not race it. Default: `0` (no wait).
+     */
+    readonly waitSeconds?: pulumi.Input<number>;
+}
+
+/** CPU and memory of the BuildKit pod, in Kubernetes' units. */
+export interface PodResources {
+    /** CPU units, e.g. `"4"` or `"500m"`. Default: none. */
+    readonly cpu?: string;
+    /** Memory, e.g. `"8Gi"`. Default: none. */
+    readonly memory?: string;
+}
+
+/** Arguments of `KubernetesBuilder`. */
+export interface KubernetesBuilderArgs {
+    /** buildx builder name; also the name of its BuildKit Deployment. Lower case letters, digits and '-'. Required. */
+    readonly builderName: pulumi.Input<string>;
+    /** The one platform it builds (`linux/amd64`, `linux/arm64`). Required. */
+    readonly platform: pulumi.Input<string>;
+    /** Namespace of the Deployment. Default: the kubeconfig context's. */
+    readonly namespace?: pulumi.Input<string>;
+    /** Labels a node must have. Default: `{"kubernetes.io/arch": <the platform's arch>}`, so builds run natively. */
+    readonly nodeSelector?: pulumi.Input<Readonly<Record<string, string>>>;
+    /** CPU and memory the pod requests (`{"cpu": "4", "memory": "8Gi"}`). Default: none. */
+    readonly requests?: pulumi.Input<PodResources>;
+    /** CPU and memory limits of the pod. Default: none. */
+    readonly limits?: pulumi.Input<PodResources>;
+    /** BuildKit image of the pod. Default: buildx's (`moby/buildkit:buildx-stable-1`). */
+    readonly image?: pulumi.Input<string>;
+    /** Run BuildKit rootless. Default: `false`. */
+    readonly rootless?: pulumi.Input<boolean>;
+}

@@ -1,63 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as github from "@pulumi/github";
+import type { GithubDeliveryArgs, OidcProviderChoice } from "./types";
 import { validateDelivery } from "./validate";
 import { environmentSubject, GITHUB_OIDC_URL, githubTrustPolicy, previewPolicy, pullRequestSubject, STS_AUDIENCE } from "./policies";
-
-/** One GitHub environment and the AWS role its deploy jobs assume. */
-export interface DeliveryEnvironment {
-    /** Environment name, normally the stack name; it is part of the role's `sub`. Required. */
-    readonly name: string;
-    /** Required reviewers as GitHub user and team IDs (numbers, at most 6 in all). Default: none; a protected environment needs at least one. */
-    readonly reviewers?: {
-        /** GitHub user IDs. Default: none. */
-        readonly users?: readonly number[];
-        /** GitHub team IDs. Default: none. */
-        readonly teams?: readonly number[];
-    };
-    /** Branches allowed to deploy here. Default: any branch, except `["main"]` for a protected environment. */
-    readonly branches?: readonly string[];
-    /**
-     * Managed policies of the deploy role. Default: `AdministratorAccess`, since a
-     * stack creates IAM roles and instance profiles; what guards it is the trust
-     * policy (only this environment's jobs) and the environment's reviewers. Narrow it here.
-     */
-    readonly policyArns?: readonly pulumi.Input<string>[];
-}
-
-/** How `GithubDelivery` gets GitHub's OIDC provider in AWS: create it, look it up, or use the one given. */
-export type OidcProviderChoice = "create" | "lookup" | {
-    /** ARN of an existing provider for `token.actions.githubusercontent.com`. Required. */
-    readonly arn: pulumi.Input<string>;
-};
-
-/** Arguments of `GithubDelivery`. */
-export interface GithubDeliveryArgs {
-    /** `OWNER/REPO`, spelled exactly as on GitHub (IAM compares `sub` case-sensitively). Required. */
-    readonly repository: string;
-    /**
-     * GitHub's OIDC provider in AWS: `create` it, `lookup` the account's existing one
-     * (an account has at most one per URL, so only one stack may create it), or
-     * `{ arn }` of an existing one. Default: `create`.
-     */
-    readonly oidcProvider?: OidcProviderChoice;
-    /** Environments this stack manages (GitHub environment, deploy role, variables). Default: none. */
-    readonly environments?: readonly DeliveryEnvironment[];
-    /** Environments that must have reviewers and a branch policy. Default: `["prod"]`. */
-    readonly protectedEnvironments?: readonly string[];
-    /** Declare the pull-request preview role and the repository-wide Actions variables. Default: `true`. */
-    readonly preview?: boolean;
-    /** Cache repositories the preview role reads. Default: every `*-cache` repository of the account in `region`. */
-    readonly cacheRepositoryArns?: pulumi.Input<pulumi.Input<string>[]>;
-    /** State backend URL, published as `PULUMI_BACKEND_URL`; for `s3://` the preview role may read the state. Default: none; required when `preview` is on. */
-    readonly stateBackendUrl?: string;
-    /** KMS key ARN of the stacks' secrets provider (`awskms://`); the preview role may decrypt with it. Default: none. */
-    readonly secretsKeyArn?: pulumi.Input<string>;
-    /** Region published as `AWS_REGION`. Default: the AWS provider's region. */
-    readonly region?: pulumi.Input<string>;
-    /** Token for the GitHub provider (repository admin). Default: config `github:token`, then `GITHUB_TOKEN`. */
-    readonly githubToken?: pulumi.Input<string>;
-}
 
 export { validateDelivery };
 

@@ -7,7 +7,7 @@ import type * as github from "./githubDelivery";
 export * from "./policies";
 export * from "./promotion";
 export * from "./stackRefs";
-export type { DeliveryEnvironment, GithubDeliveryArgs, OidcProviderChoice } from "./githubDelivery";
+export * from "./types";
 
 export type GithubDelivery = github.GithubDelivery;
 export const GithubDelivery = undefined as unknown as typeof github.GithubDelivery;

@@ -2,87 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
 import { tagSafe } from "../images/policy";
 import { ImageSpec } from "../images/types";
-import { SourceVerification, VerificationPolicy, VerifyingMaterial } from "../supplychain";
-import type { AttestedBuildView } from "../supplychain/checks";
+import { SourceVerification } from "../supplychain";
 import { parseRef } from "./stackRefs";
+import type { PromotedImage, PromotionArgs } from "./types";
 import { validatePromotion } from "./validate";
-
-/** One image (of one variant) to promote. */
-export interface PromotedImage {
-    /** Image name; selects the target repository. Required. */
-    readonly image: string;
-    /** Variant name; tags get `-<variant>`. Default: the default variant (`""`). */
-    readonly variant?: string;
-}
-
-/** Arguments of `Promotion`. */
-export interface PromotionArgs {
-    /** What to promote. Required, at least one. */
-    readonly images: readonly PromotedImage[];
-    /**
-     * Source ref per image key (`image` or `image-variant`), each `repo:tag@sha256:…`,
-     * e.g. `new StackImageRefs("org/imagefleet/staging").refs`. Required.
-     */
-    readonly sources: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** Where the source refs came from, for error messages (e.g. the stack name). Default: `"the source"`. */
-    readonly sourceName?: string;
-    /** Target repository per image name (e.g. `EcrRegistry.repositories`). Required for every image. */
-    readonly repositories: Readonly<Record<string, pulumi.Input<string>>>;
-    /** Credentials for the target registry (which must also be able to read the sources). Default: none. */
-    readonly registry?: {
-        /** Registry host. Required. */
-        readonly address: pulumi.Input<string>;
-        /** Username. Default: none. */
-        readonly username?: pulumi.Input<string>;
-        /** Password or token; kept a secret. Default: none (no credentials are passed). */
-        readonly password?: pulumi.Input<string>;
-    };
-    /** The moving tag. Default: the stack name. Empty string: no moving tag. */
-    readonly environment?: string;
-    /** A semver release published as `v<release>`. Default: none. */
-    readonly release?: string;
-    /**
-     * Leave promoted manifests in the registry when Pulumi deletes or replaces
-     * their indexes (every new SHA replaces them). The provider deletes by
-     * digest, which would take the previous release and every other tag of
-     * that digest with it. Lifecycle rules, not Pulumi, expire images. Default: `true`.
-     */
-    readonly retainOnDelete?: boolean;
-    /**
-     * Verify every source with cosign before any tag is written: a signature
-     * from `key` on the index digest, a SLSA provenance naming the expected
-     * source repository and (for each platform) an expected builder, and an
-     * SBOM. One failure fails the update naming the image and the check, and
-     * no index of this promotion is written. Default: none (no verification).
-     */
-    readonly verify?: PromotionVerify;
-}
-
-/** What `Promotion.verify` checks sources against. */
-export interface PromotionVerify {
-    /** The source stack's key: `{ publicKey: "<PEM>" }` or `{ keyRef: "awskms:///<arn or alias>" }`. Required. */
-    readonly key: pulumi.Input<VerifyingMaterial>;
-    /** Source repository and builders the provenance must name. Required. */
-    readonly policy: pulumi.Input<VerificationPolicy>;
-    /**
-     * The builders whose hosts attest their own builds, by buildx builder
-     * name, with the key this stack trusts for each (`awskms://…` or a PEM
-     * public key). A platform the source stack says its host attests is
-     * verified against this key only: a provenance signed by the source
-     * stack's own key, or by another fleet's, does not pass. Default: none.
-     */
-    readonly builderKeys?: pulumi.Input<Record<string, VerifyingMaterial>>;
-    /**
-     * What the source stack recorded for the builds its hosts attest (its
-     * `supplychain.attestedBy` output): per image key and platform, the
-     * builder, digest, Dockerfile sha256, build args and target the host's
-     * provenance must match. Default: none (every platform is checked
-     * against `key`).
-     */
-    readonly attested?: pulumi.Input<Record<string, Record<string, AttestedBuildView>>>;
-    /** Seconds to wait for a host's attestations, which it signs after the push. Default: 600. */
-    readonly waitSeconds?: number;
-}
 
 /** `repo@sha256:…` of a checked `repo:tag@sha256:…` ref: what a promotion copies (a tag can move, a digest cannot). */
 function pinnedRef(ref: string): string {

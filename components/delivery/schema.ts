@@ -3,8 +3,7 @@ import { hint, input, matching, wholeNumber } from "../schema";
 import { imageName, registrySpec, release, repository } from "../images/schema";
 import { ecrRepositoryArn } from "../builders/schema";
 import { kmsKeyArn } from "../registry/schema";
-import { GithubDeliveryArgs, DeliveryEnvironment } from "./githubDelivery";
-import { PromotionArgs } from "./promotion";
+import { DeliveryEnvironment, GithubDeliveryArgs, PromotionArgs } from "./types";
 import type { AttestedBuildView } from "../supplychain/checks";
 
 /** The schemas of GithubDeliveryArgs, PromotionArgs and StackImageRefs' arguments; rules across fields are in validate.ts. */

@@ -1,18 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { GhcrRegistryArgs } from "./types";
 import { validateGhcrRegistry } from "./validate";
 import { RegistrySpec } from "../images/types";
 
 export const GHCR_ADDRESS = "ghcr.io";
-
-/** Arguments of `ghcrRegistry`. */
-export interface GhcrRegistryArgs {
-    /** The GitHub user or organization that owns the packages. Required. */
-    readonly owner: string;
-    /** User the token belongs to (any non-empty name works for a GitHub App or Actions token). Required. */
-    readonly username: pulumi.Input<string>;
-    /** A token with `write:packages` (in Actions: `GITHUB_TOKEN` with `packages: write`). Required; kept a secret. */
-    readonly token: pulumi.Input<string>;
-}
 
 /**
  * GitHub's container registry for teams that keep images next to their code.

@@ -6,7 +6,7 @@ import type * as ecr from "./ecrRegistry";
 
 export * from "./ghcrRegistry";
 export * from "./lifecycle";
-export type { EcrEncryption, EcrRegistryArgs } from "./ecrRegistry";
+export * from "./types";
 
 export type EcrRegistry = ecr.EcrRegistry;
 export const EcrRegistry = undefined as unknown as typeof ecr.EcrRegistry;

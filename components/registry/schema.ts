@@ -1,8 +1,7 @@
 import { z } from "zod";
 import { checked, hint, input, matching, wholeNumber } from "../schema";
 import { branchName, imageName, platform } from "../images/schema";
-import { EcrRegistryArgs } from "./ecrRegistry";
-import { GhcrRegistryArgs } from "./ghcrRegistry";
+import { EcrRegistryArgs, GhcrRegistryArgs } from "./types";
 
 /** The schemas of EcrRegistryArgs and GhcrRegistryArgs; rules across fields are in validate.ts. */
 

@@ -230,8 +230,13 @@ describe("a builder host's first boot, for real (systemd + cloud-init NoCloud, A
         assert.equal(fleet.code, 0, fleet.out);
     });
 
-    it("a RUN step on the host reaches neither the metadata service (which the host itself uses) nor the host's own BuildKit port; the stand-in sees no request from it", () => {
+    it("a RUN step on the host reaches neither the metadata service (which the host itself uses), the host's own BuildKit port, its TLS key nor the attestor's socket; the stand-in sees no request from it", () => {
         const since = Date.now();
+        // What the step must not see is there on the host (else its absence below would prove nothing).
+        const hostFiles = [`${HOST_PATHS.tlsDir}/key.pem`, HOST_PATHS.attestorSocket];
+        for (const f of hostFiles) {
+            assert.equal(host!.exec(["test", "-e", f]).code, 0, `${f} is not on the host`);
+        }
         const ctx = fs.mkdtempSync(path.join(dir, "probe-"));
         const port = Number(new URL(rendered.endpoint.replace(/^tcp:/, "http:")).port);
         fs.writeFileSync(path.join(ctx, "Dockerfile"), [
@@ -240,12 +245,14 @@ describe("a builder host's first boot, for real (systemd + cloud-init NoCloud, A
             `RUN if timeout 5 bash -c 'exec 3<>/dev/tcp/169.254.169.254/80' 2>/dev/null; then echo "REACHED metadata"; exit 1; else echo "refused: metadata"; fi`,
             "RUN gw=$(awk 'NR>1 && $2==\"00000000\" {printf \"%d.%d.%d.%d\", \"0x\" substr($3,7,2), \"0x\" substr($3,5,2), \"0x\" substr($3,3,2), \"0x\" substr($3,1,2)}' /proc/net/route); " +
                 `if timeout 5 bash -c "exec 3<>/dev/tcp/$gw/${port}" 2>/dev/null; then echo "REACHED host"; exit 1; else echo "refused: host $gw:${port}"; fi`,
+            `RUN for f in ${hostFiles.join(" ")}; do if [ -e "$f" ]; then echo "REACHED $f"; exit 1; fi; done; echo "refused: host files"`,
             "",
         ].join("\n"));
         const r = buildctl(rendered.endpoint, client, "build", "--frontend", "dockerfile.v0", "--local", `context=${ctx}`, "--local", `dockerfile=${ctx}`, "--no-cache", "--progress", "plain");
         assert.equal(r.code, 0, r.out.slice(-3000));
         assert.match(r.out, /refused: metadata/);
         assert.match(r.out, /refused: host \d+\.\d+\.\d+\.\d+:\d+/);
+        assert.match(r.out, /refused: host files/);
         assert.deepEqual(standIns!.served().filter((x) => x.what.startsWith("imds") && x.at >= since).map((x) => x.what), [], "the metadata stand-in answered a build");
     });
 

@@ -41,6 +41,12 @@ tail -15 "$LOG_DIR/build-tools.log" >&2
 say "starting the local buildkitd hosts (mTLS) and registering them with buildx: the local stack's set, and the side lane's"
 bash test/e2e/buildkitd.sh start
 IMAGEFLEET_HOST_SET=side bash test/e2e/buildkitd.sh start
+# Attestors are off unless a spec turns them on for its own run (attestation.spec,
+# on the side set): one left on by `bench:commits --attestors` or a killed spec
+# would sign the main lane's pushes beside its deployer-side chain, and two
+# writers of a digest's referrers lose one.
+bash test/e2e/buildkitd.sh attestors stop
+IMAGEFLEET_HOST_SET=side bash test/e2e/buildkitd.sh attestors stop
 say "starting the registry with the OCI 1.1 referrers API (oci-registry, built with the tools)"
 bash test/e2e/oci-registry.sh start
 

@@ -34,9 +34,9 @@ describe("API docs", () => {
     });
 
     it("fails when the doc comment of an exported Args field is removed", () => {
-        const problems = checkEdited(path.join("registry", "ecrRegistry.ts"), dropDocAbove("scanOnPush"));
+        const problems = checkEdited(path.join("registry", "types.ts"), dropDocAbove("scanOnPush"));
         assert.equal(problems.length, 1, problems.join("\n"));
-        assert.match(problems[0], /^components\/registry\/ecrRegistry\.ts:\d+: EcrRegistryArgs\.scanOnPush has no doc comment/);
+        assert.match(problems[0], /^components\/registry\/types\.ts:\d+: EcrRegistryArgs\.scanOnPush has no doc comment/);
     });
 
     it("fails when a field of a spec an Args interface uses loses its doc comment (ImageSpec via ImageFamilyArgs.images)", () => {
