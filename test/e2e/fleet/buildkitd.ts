@@ -37,8 +37,9 @@ export function buildctl(addr: string, tls: ClientTls, ...args: string[]): { cod
         "--addr", addr, "--timeout", "10", "--tlscacert", tls.caFile, "--tlsservername", tls.serverName,
         ...(tls.certFile ? ["--tlscert", tls.certFile, "--tlskey", tls.keyFile!] : []),
         ...args,
-    ], { encoding: "utf8", timeout: 60_000 });
-    return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+    // A long-lived host's history lists past Node's 1 MiB default (285 records were 1.1 MB), which kills buildctl.
+    ], { encoding: "utf8", timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
+    return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}${r.error ? `\n${r.error.message}` : ""}` };
 }
 
 /** One build in a BuildKit history: the names it exported, and when it ran (ms since the epoch; NaN when not recorded). */
