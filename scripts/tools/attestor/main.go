@@ -251,7 +251,9 @@ func (a *attestor) listen(ctx context.Context) error {
 }
 
 // queue holds the records still to attest: new ones in the order they
-// completed, first; then the replayed backlog, newest first.
+// completed, first; then the replayed backlog, the latest completed first.
+// BuildKit replays its records in the order of their refs (random ids), not
+// of time, so the backlog is ordered here, at each pop.
 type queue struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -302,11 +304,25 @@ func (q *queue) pop(ctx context.Context) (*controlapi.BuildHistoryRecord, bool) 
 		q.live = q.live[1:]
 		return rec, true
 	case len(q.backlog) > 0:
-		rec := q.backlog[len(q.backlog)-1]
-		q.backlog = q.backlog[:len(q.backlog)-1]
+		latest := 0
+		for i, r := range q.backlog {
+			if completedAt(r).After(completedAt(q.backlog[latest])) {
+				latest = i
+			}
+		}
+		rec := q.backlog[latest]
+		q.backlog = append(q.backlog[:latest], q.backlog[latest+1:]...)
 		return rec, true
 	}
 	return nil, false
+}
+
+// completedAt is when a record's build completed; the zero time when BuildKit did not say.
+func completedAt(r *controlapi.BuildHistoryRecord) time.Time {
+	if r.CompletedAt == nil {
+		return time.Time{}
+	}
+	return r.CompletedAt.AsTime()
 }
 
 // export is what a record pushed to a registry.
