@@ -23,7 +23,7 @@ import * as os from "os";
 import * as path from "path";
 import { monorepoImages, writeMonorepo } from "../test/fixtures/monorepo/monorepo";
 import { serviceName, wideImages, writeWide } from "../test/fixtures/wide/wide";
-import { builderName } from "../test/e2e/hosts";
+import { attestorKeys, attestorPub, builderName } from "../test/e2e/hosts";
 import { changedImages, Project, ResourceStep, wipeBuilders } from "../test/e2e/project";
 import { fromCache, must, parseProgress, sh, Step } from "../test/e2e/support";
 
@@ -150,7 +150,6 @@ interface Attesting {
     readonly subjects: Map<string, string>;
 }
 
-const attestorPub = (arch: string) => path.join(STATE_DIR, "attestors", `${builderName(arch)}.pub`);
 const attestorState = (arch: string, file: string) => path.join(STATE_DIR, "buildkit", arch, "attestor", "state", file);
 const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
@@ -162,7 +161,7 @@ function startAttestors(): void {
 function trustAttestors(p: Project): void {
     p.editStackConfig((config) => {
         const sc = config["imagefleet:supplychain"] as Record<string, unknown>;
-        config["imagefleet:supplychain"] = { ...sc, attestors: Object.fromEntries(ARCHES.map((a) => [builderName(a), attestorPub(a)])) };
+        config["imagefleet:supplychain"] = { ...sc, attestors: attestorKeys() };
     }, "the hosts attest");
 }
 
@@ -316,6 +315,12 @@ function runTrack(family: Family, tool: Track["tool"], wiped: boolean, id: strin
 
 const pct = (s: number, cold: number) => `${((100 * s) / cold).toFixed(1)} %`;
 
+/** Median and max of a non-empty list of seconds. */
+function medianMax(values: readonly number[]): { median: string; max: string } {
+    const sorted = [...values].sort((a, b) => a - b);
+    return { median: sorted[Math.floor(sorted.length / 2)].toFixed(1), max: sorted[sorted.length - 1].toFixed(1) };
+}
+
 /** Median and max of the seconds until the hosts had attested, or what there was to wait for. */
 function attestedCell(m: Measure): string {
     if (!m.attested) {
@@ -324,8 +329,8 @@ function attestedCell(m: Measure): string {
     if (m.attested.length === 0) {
         return "nothing new";
     }
-    const sorted = [...m.attested].sort((a, b) => a - b);
-    return `${sorted[Math.floor(sorted.length / 2)].toFixed(1)} / ${sorted[sorted.length - 1].toFixed(1)} (${sorted.length})`;
+    const { median, max } = medianMax(m.attested);
+    return `${median} / ${max} (${m.attested.length})`;
 }
 
 function table(tracks: readonly Track[]): string {
@@ -344,8 +349,8 @@ function table(tracks: readonly Track[]): string {
             }
         }
         for (const t of tracks.filter((x) => x.family === family && x.verified !== undefined)) {
-            const all = [...t.results.values()].flatMap((m) => m.attested ?? []).sort((a, b) => a - b);
-            const spread = all.length ? `: from the end of up, median ${all[Math.floor(all.length / 2)].toFixed(1)} s, max ${all[all.length - 1].toFixed(1)} s` : "";
+            const all = [...t.results.values()].flatMap((m) => m.attested ?? []);
+            const spread = all.length ? ((m) => `: from the end of up, median ${m.median} s, max ${m.max} s`)(medianMax(all)) : "";
             out.push("", `${t.family.name} (${t.wiped ? "wiped" : "warm"}): ${t.verified} platform manifests attested by their hosts${spread}; each one's provenance and SBOM verified with \`cosign verify-attestation --key <host key>\`.`);
         }
         out.push("");

@@ -15,7 +15,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { ProvenanceStatement, statementsOf } from "../../components/supplychain/checks";
 import { attest, generateKey, keyFrom, RegistryClient, SLSA, SPDX } from "./forge";
-import { builderName, CERTS, hostClientArgs, hostPort, HOST_SET, localBuilders } from "./hosts";
+import { attestorKeys, attestorPub, builderName, CERTS, hostClientArgs, hostPort, HOST_SET, localBuilders } from "./hosts";
 import { Project } from "./project";
 import { must, requireEngine, sh, sleep } from "./support";
 
@@ -26,7 +26,6 @@ const PLATFORM = { amd64: "linux/amd64", arm64: "linux/arm64" } as const;
 const IMAGES = ["dev-env", "artifact", "runtime"] as const;
 /** Where buildkitd.sh keeps a host of a set (`local`: buildkit, others: buildkit-<set>). */
 const hostDir = (set: string, host: string) => path.join(STATE_DIR, set === "local" ? "buildkit" : `buildkit-${set}`, host);
-const attestorPub = (host: string) => path.join(STATE_DIR, "attestors", `${builderName(host)}.pub`);
 
 function buildctl(port: number, ...args: string[]): string[] {
     return [...hostClientArgs(port), ...args];
@@ -174,7 +173,7 @@ describe("builders attest what they build; RUN steps cannot reach the host", fun
             project.editStackConfig((config) => {
                 config["imagefleet:builders"] = localBuilders();
                 const sc = config["imagefleet:supplychain"] as Record<string, unknown>;
-                config["imagefleet:supplychain"] = { ...sc, attestors: Object.fromEntries(ARCHES.map((a) => [builderName(a), attestorPub(a)])) };
+                config["imagefleet:supplychain"] = { ...sc, attestors: attestorKeys() };
             }, "the family on attesting hosts");
         });
 
@@ -288,7 +287,7 @@ describe("builders attest what they build; RUN steps cannot reach the host", fun
                         sourceRepository: local["imagefleet:supplychain"].sourceRepository,
                         verify: {
                             key: source.supplychain.verifyKey, builders: ARCHES.map((a) => builderName(a)),
-                            builderKeys: Object.fromEntries(ARCHES.map((a) => [builderName(a), attestorPub(a)])), waitSeconds,
+                            builderKeys: attestorKeys(), waitSeconds,
                         },
                     },
                 };

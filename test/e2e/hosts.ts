@@ -32,5 +32,11 @@ export const CERTS = path.join(process.env.IMAGEFLEET_STATE_DIR ?? "/var/lib/ima
 export const hostClientArgs = (port: number) => ["--addr", `tcp://127.0.0.1:${port}`, "--tlsservername", "localhost",
     "--tlscacert", path.join(CERTS, "ca.pem"), "--tlscert", path.join(CERTS, "client.pem"), "--tlskey", path.join(CERTS, "client-key.pem")];
 
+/** The public key `buildkitd.sh attestors start` publishes for a host's attestor. */
+export const attestorPub = (host: string) => path.join(process.env.IMAGEFLEET_STATE_DIR ?? "/var/lib/imagefleet-e2e", "attestors", `${builderName(host)}.pub`);
+
+/** `supplychain.attestors` (and `verify.builderKeys`) for this set's first hosts: each builder with its attestor's key. */
+export const attestorKeys = () => Object.fromEntries((["amd64", "arm64"] as const).map((a) => [builderName(a), attestorPub(a)]));
+
 /** The stack config's `builders` for this set's first hosts. */
 export const localBuilders = () => ({ "linux/amd64": builderName("amd64"), "linux/arm64": builderName("arm64") });
