@@ -23,13 +23,12 @@ import * as os from "os";
 import * as path from "path";
 import { monorepoImages, writeMonorepo } from "../test/fixtures/monorepo/monorepo";
 import { serviceName, wideImages, writeWide } from "../test/fixtures/wide/wide";
-import { attestorKeys, attestorPub, builderName } from "../test/e2e/hosts";
+import { attestorKeys, attestorPub, builderName, verifyAttestation } from "../test/e2e/hosts";
 import { changedImages, Project, ResourceStep, wipeBuilders } from "../test/e2e/project";
 import { fromCache, must, parseProgress, sh, Step } from "../test/e2e/support";
 
 const STATE_DIR = process.env.IMAGEFLEET_STATE_DIR ?? "/var/lib/imagefleet-e2e";
 const CERTS = path.join(STATE_DIR, "buildkit", "certs");
-const TOOLS_BIN = path.join(process.env.IMAGEFLEET_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "imagefleet", "tools"), "bin");
 const ARCHES = ["amd64", "arm64"] as const;
 const BAKE_BUILDER = "imagefleet-bench-bake";
 const WIDE_RUNTIMES = 30;
@@ -230,9 +229,8 @@ function waitForQuietAttestors(): void {
 /** Every subject the track's hosts attested, checked as a user would: cosign, the host's public key, both predicate types. */
 function verifyAttested(attesting: Attesting): void {
     for (const [subject, key] of attesting.subjects) {
-        for (const type of ["slsaprovenance1", "spdxjson"]) {
-            check(sh(path.join(TOOLS_BIN, "cosign"), ["verify-attestation", "--insecure-ignore-tlog=true", "--key", key, "--type", type, subject]),
-                `cosign verify-attestation --type ${type} ${subject}`);
+        for (const type of ["slsaprovenance1", "spdxjson"] as const) {
+            check(verifyAttestation(key, type, subject), `cosign verify-attestation --type ${type} ${subject}`);
         }
     }
 }

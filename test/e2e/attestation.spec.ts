@@ -15,7 +15,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { ProvenanceStatement, statementsOf } from "../../components/supplychain/checks";
 import { attest, generateKey, keyFrom, RegistryClient, SLSA, SPDX } from "./forge";
-import { attestorKeys, attestorPub, builderName, CERTS, hostClientArgs, hostPort, HOST_SET, localBuilders } from "./hosts";
+import { attestorKeys, attestorPub, builderName, CERTS, hostClientArgs, hostPort, HOST_SET, localBuilders, verifyAttestation } from "./hosts";
 import { Project } from "./project";
 import { must, requireEngine, sh, sleep } from "./support";
 
@@ -31,9 +31,6 @@ function buildctl(port: number, ...args: string[]): string[] {
     return [...hostClientArgs(port), ...args];
 }
 
-function verifyAttestation(key: string, type: "slsaprovenance1" | "spdxjson", subject: string) {
-    return sh(path.join(TOOLS_BIN, "cosign"), ["verify-attestation", "--insecure-ignore-tlog=true", "--key", key, "--type", type, subject]);
-}
 
 /** The provenances BuildKit recorded on a host for every build record that pushed `digest` to `repository`. */
 function historyProvenances(port: number, repository: string, digest: string): any[] {

@@ -3,7 +3,9 @@
 // IMAGEFLEET_HOST_SET=side, a second set with ports and builder names of its
 // own, so the specs that kill hosts (pools, faults) run beside the specs that
 // build on the first set (test/e2e/lanes.sh).
+import * as os from "os";
 import * as path from "path";
+import { sh } from "./support";
 
 export const HOST_SET = process.env.IMAGEFLEET_HOST_SET || "local";
 const PORTS: Record<string, { amd64: number; arm64: number; pool: number }> = {
@@ -37,6 +39,12 @@ export const attestorPub = (host: string) => path.join(process.env.IMAGEFLEET_ST
 
 /** `supplychain.attestors` (and `verify.builderKeys`) for this set's first hosts: each builder with its attestor's key. */
 export const attestorKeys = () => Object.fromEntries((["amd64", "arm64"] as const).map((a) => [builderName(a), attestorPub(a)]));
+
+/** `cosign verify-attestation` of `subject` with `key` (a key file), as a user checks a host's word. */
+export function verifyAttestation(key: string, type: "slsaprovenance1" | "spdxjson", subject: string) {
+    const cosign = path.join(process.env.IMAGEFLEET_TOOLS_DIR ?? path.join(os.homedir(), ".cache", "imagefleet", "tools"), "bin", "cosign");
+    return sh(cosign, ["verify-attestation", "--insecure-ignore-tlog=true", "--key", key, "--type", type, subject]);
+}
 
 /** The stack config's `builders` for this set's first hosts. */
 export const localBuilders = () => ({ "linux/amd64": builderName("amd64"), "linux/arm64": builderName("arm64") });
