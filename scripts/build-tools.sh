@@ -12,7 +12,9 @@
 # Outputs in ${IMAGEFLEET_TOOLS_DIR:-~/.cache/imagefleet/tools}/bin:
 #   pulumi (scripts/tools/pulumi), pulumi-language-nodejs (upstream's, from
 #   sdk/v3 v3.68.0: scripts/tools/langhost), buildkitd, buildctl, buildkit-probe,
-#   imagefleet-attestor (scripts/tools/attestor);
+#   imagefleet-attestor (scripts/tools/attestor), imagefleet-sdkgen (the SDKs
+#   from schema.json with Pulumi's codegen: scripts/tools/pulumi),
+#   pulumi-language-yaml (Pulumi YAML's host, e2e only: scripts/tools/yamlhost);
 # share/imagefleet-frontend.wasm (scripts/build-frontend.sh)
 # and libexec/pulumi-resource-docker-build, installed as plugin docker-build 0.0.22;
 # cosign and syft for the supply chain (see build_supplychain_tools),
@@ -312,8 +314,8 @@ main() {
   # queues end close together.
   queue pulumi build_group pulumi "$MODS/pulumi" "$BIN" \
     "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$pulumi_v" \
-    "pulumi" \
-    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    "pulumi imagefleet-sdkgen" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi ./imagefleet-sdkgen
   build_supplychain_tools
   queue provider build_group provider "$MODS/provider" "$LIBEXEC" \
     "-X github.com/pulumi/pulumi-docker-build/provider.Version=$PROVIDER_VERSION" \
@@ -335,6 +337,10 @@ main() {
   # The same BuildKit's Dockerfile frontend as WebAssembly, which ImageFamily runs.
   queue frontend step "frontend" bash "$ROOT/scripts/build-frontend.sh"
   [[ -n $main_job ]] || build_e2e_registry
+  # Pulumi YAML's language host: the e2e tier's YAML program (not the main job).
+  [[ -n $main_job ]] || queue yamlhost build_group yamlhost "$MODS/yamlhost" "$BIN" "" \
+    "pulumi-language-yaml" \
+    github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml
   drain
 
   install_plugin

@@ -1,5 +1,6 @@
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { FleetResource } from "../fleetResource";
 import * as preflight from "./preflight";
 
 // The provider captures these functions, never the module: a captured module
@@ -77,7 +78,7 @@ export const builderCheckProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 /** A builder checked before its platform's builds (type `pulumi-nodejs:dynamic/builders:BuilderCheck`). */
-export class BuilderCheck extends pulumi.dynamic.Resource {
+export class BuilderCheck extends FleetResource {
     /** The fingerprint the builder was last checked for. */
     declare public readonly fingerprint: pulumi.Output<string>;
 

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { FleetResource } from "../fleetResource";
 import { Problems } from "../errors";
 import { parseIssues } from "../schema";
 import { kubernetesBuilderArgs } from "./schema";
@@ -111,7 +112,7 @@ export const kubernetesBuilderProvider: pulumi.dynamic.ResourceProvider = {
  * A kubernetes-driver buildx builder on the machine running `pulumi up`,
  * for a family's pool: `{ name, ready: builder.builderName }`.
  */
-export class KubernetesBuilder extends pulumi.dynamic.Resource {
+export class KubernetesBuilder extends FleetResource {
     /** The registered buildx builder's name; resolves once the builder exists. */
     declare public readonly builderName: pulumi.Output<string>;
 

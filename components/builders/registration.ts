@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { FleetResource } from "../fleetResource";
 import type { BuildxRegistrationArgs } from "./types";
 import { validateRegistration } from "./validate";
 
@@ -144,7 +145,7 @@ export const buildxProvider: pulumi.dynamic.ResourceProvider = {
  * fleet hosts with the fleet's client certificate. An ImageFamily given
  * `builderName` builds after it exists.
  */
-export class BuildxRegistration extends pulumi.dynamic.Resource {
+export class BuildxRegistration extends FleetResource {
     // `declare`: a class field would reset what the base constructor set (ES2022 class fields).
     /** The registered buildx builder's name; resolves once the builder exists. */
     declare public readonly builderName: pulumi.Output<string>;

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { FleetResource } from "../fleetResource";
 import type { RegistryAuth } from "../supplychain/tools";
 import * as tools from "../supplychain/tools";
 import * as manifestCopy from "./manifestCopy";
@@ -92,7 +93,7 @@ export const tagSetProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 /** Every tag of a family's commit, published together. */
-export class TagSet extends pulumi.dynamic.Resource {
+export class TagSet extends FleetResource {
     /** Tag → the index it points at, as published. */
     public readonly tags!: pulumi.Output<Record<string, string>>;
 

@@ -12,7 +12,8 @@
 #       in the main lane uses, in a registry namespace of its own; and
 #       attestation, which turns that set's attestors on while it runs (the
 #       main lane's stacks attest deployer-side, and two writers of one
-#       digest's referrers tag lose one).
+#       digest's referrers tag lose one); and languages (YAML and Go programs
+#       through the provider plugin), which builds on whichever set it is given.
 # solo: faults, which stops the registry both lanes push to, on the second
 #       set of hosts, after both lanes, alone. (It ran in the side lane too,
 #       all but its registry case, in 2 runs of 2026-12-07: one passed; in the
@@ -20,7 +21,7 @@
 #       "the registry cache refs deleted" exited 0 having built dev-env and
 #       dropped the rest of the family from the stack: a product bug under
 #       load, not the test's, which stays in view here until it is understood.)
-SIDE_SPECS=(boot fleet pools attestation)
+SIDE_SPECS=(boot fleet pools attestation languages)
 SOLO_SPECS=(faults)
 # Every case of the solo specs; the side lane leaves out none of its own.
 SOLO_GREP='.'
