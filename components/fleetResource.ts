@@ -59,7 +59,14 @@ export class FleetResource extends pulumi.CustomResource {
         if ("__provider" in props) {
             throw new Error(`${module}:${type} ${name}: __provider is reserved`);
         }
-        super(hosted ? providerToken(module, type) : `pulumi-nodejs:dynamic/${module}:${type}`, name,
-            hosted ? props : { ...props, __provider: serializedProvider(provider) }, opts);
+        const dynamic = `pulumi-nodejs:dynamic/${module}:${type}`;
+        if (hosted) {
+            // A stack whose resource was dynamic keeps it: the type token moves, the provider changes
+            // from the default pulumi-nodejs to the default imagefleet, which the engine does not take
+            // for a replacement (its DiffConfig does not ask for one).
+            super(providerToken(module, type), name, props, { ...opts, aliases: [...(opts?.aliases ?? []), { type: dynamic }] });
+        } else {
+            super(dynamic, name, { ...props, __provider: serializedProvider(provider) }, opts);
+        }
     }
 }

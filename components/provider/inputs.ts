@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ValidationError } from "../errors";
 import type { BuilderPool, FromSource, ImageFamilyArgs, ImageSpec } from "../images/types";
 
 /** The package's name in type tokens (`imagefleet:<module>:<Type>`) and plugin names. */
@@ -21,18 +22,17 @@ type Inputs = Record<string, unknown>;
  * it must be known when the program runs. A constructed component receives
  * a field as an Output when it depends on another resource or is secret.
  */
-function known<T>(component: string, key: string, value: unknown): T {
+function known(key: string, value: unknown, problems: string[]): void {
     if (pulumi.Output.isInstance(value)) {
-        throw new Error(`${component}: \`${key}\` must be a plain value when the program runs, not an output of another resource or a secret; it decides which resources the family declares`);
+        problems.push(`${key}: must be a plain value when the program runs, not an output of another resource or a secret; it decides which resources the family declares`);
     }
-    return value as T;
 }
 
-function fromOf(component: string, i: number, spec: Inputs): ImageSpec["from"] {
+function fromOf(i: number, spec: Inputs, problems: string[]): ImageSpec["from"] {
     const names = spec.from as string[] | undefined;
     const contexts = spec.fromContexts as Record<string, { image?: string; local?: string }> | undefined;
     if (names !== undefined && contexts !== undefined) {
-        throw new Error(`${component}: images[${i}] sets both \`from\` and \`fromContexts\`; use \`from\` for image names or \`fromContexts\` for named contexts, not both`);
+        problems.push(`images[${i}]: sets both from and fromContexts; valid: from (image names) or fromContexts (named contexts), not both`);
     }
     if (contexts === undefined) {
         return names;
@@ -40,33 +40,41 @@ function fromOf(component: string, i: number, spec: Inputs): ImageSpec["from"] {
     const out: Record<string, FromSource> = {};
     for (const [name, c] of Object.entries(contexts)) {
         if ((c.image === undefined) === (c.local === undefined)) {
-            throw new Error(`${component}: images[${i}].fromContexts.${name} must set exactly one of \`image\` or \`local\``);
+            problems.push(`images[${i}].fromContexts.${name}: must set exactly one of image (an image of the family) or local (a directory)`);
         }
         out[name] = c.image !== undefined ? { image: c.image } : { local: c.local as string };
     }
     return out;
 }
 
-/** The schema's ImageFamily inputs as `ImageFamilyArgs` (splits joined; what must be known, checked). */
+/**
+ * The schema's ImageFamily inputs as `ImageFamilyArgs` (splits joined; what
+ * must be known, checked). The family validates the rest as it does for a
+ * TypeScript program, so both get the same messages.
+ */
 export function imageFamilyArgs(name: string, inputs: Inputs): ImageFamilyArgs {
-    const component = `ImageFamily ${name}`;
-    const images = known<Inputs[] | undefined>(component, "images", inputs.images);
-    const single = known<Record<string, string> | undefined>(component, "builders", inputs.builders) ?? {};
-    const pools = known<Record<string, string[]> | undefined>(component, "builderPools", inputs.builderPools) ?? {};
-    const both = Object.keys(single).filter((p) => p in pools);
-    if (both.length > 0) {
-        throw new Error(`${component}: ${both.join(", ")} set in both \`builders\` and \`builderPools\`; give each platform one builder or one pool`);
+    const problems: string[] = [];
+    for (const key of ["images", "builders", "builderPools", "platforms", "git", "variants", "cache", "tags", "checks", "contextLimits", "buildArgs", "sourceDateEpoch"]) {
+        known(key, inputs[key], problems);
+    }
+    if (problems.length > 0) {
+        throw new ValidationError(`ImageFamily "${name}"`, pulumi.getStack(), problems);
+    }
+    const single = (inputs.builders ?? {}) as Record<string, string>;
+    const pools = (inputs.builderPools ?? {}) as Record<string, string[]>;
+    for (const platform of Object.keys(single).filter((p) => p in pools)) {
+        problems.push(`builders.${platform}: also set in builderPools; valid: one builder (builders) or one pool (builderPools) per platform`);
     }
     const builders: Record<string, BuilderPool> = { ...single, ...pools };
     const args: Record<string, unknown> = { ...inputs, builders };
     delete args.builderPools;
-    for (const key of ["platforms", "git", "variants", "cache", "tags", "checks", "contextLimits", "buildArgs", "sourceDateEpoch"]) {
-        known(component, key, inputs[key]);
-    }
-    args.images = (images ?? []).map((spec, i) => {
-        const out: Inputs = { ...spec, from: fromOf(component, i, spec) };
+    args.images = ((inputs.images ?? []) as Inputs[]).map((spec, i) => {
+        const out: Inputs = { ...spec, from: fromOf(i, spec, problems) };
         delete out.fromContexts;
         return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
     });
+    if (problems.length > 0) {
+        throw new ValidationError(`ImageFamily "${name}"`, pulumi.getStack(), problems);
+    }
     return Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined)) as unknown as ImageFamilyArgs;
 }

@@ -11,6 +11,9 @@ import { tagSetProvider } from "../images/tagSet";
 import { indexAttestationProvider, keyPairProvider, platformAttestationProvider } from "../supplychain/providers";
 import { verificationProvider } from "../supplychain/verifyProvider";
 import { imageFamilyArgs, PACKAGE } from "./inputs";
+import { holdsSecret, isSecret, SECRET_SIG, SIG_KEY, unseal } from "./secrets";
+
+export { unseal };
 
 /**
  * imagefleet's provider plugin: it constructs the components for programs in
@@ -30,38 +33,6 @@ export const RESOURCES: Readonly<Record<string, pulumi.dynamic.ResourceProvider>
     [providerToken("supplychain", "IndexAttestation")]: indexAttestationProvider,
     [providerToken("supplychain", "SourceVerification")]: verificationProvider,
 };
-
-// How the engine marks a secret inside a property struct (sdk/go/common/resource/sig).
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-
-function isSecret(v: unknown): v is { value: unknown } {
-    return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
-}
-
-/** The value with every secret marker taken off (the behaviours take plain values). */
-export function unseal(v: unknown): unknown {
-    if (isSecret(v)) {
-        return unseal(v.value);
-    }
-    if (Array.isArray(v)) {
-        return v.map(unseal);
-    }
-    if (typeof v === "object" && v !== null) {
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unseal(x)]));
-    }
-    return v;
-}
-
-function holdsSecret(v: unknown): boolean {
-    if (isSecret(v)) {
-        return true;
-    }
-    if (typeof v === "object" && v !== null) {
-        return Object.values(v).some(holdsSecret);
-    }
-    return false;
-}
 
 /**
  * Outputs with each field that came in secret marked secret again: the plugin

@@ -1,10 +1,9 @@
 import * as crypto from "crypto";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { isSecret, unseal } from "../../components/provider/secrets";
 import { answerCall, CallHandler, DEFAULT_CALLS, defaultStackOutputs, RESOURCE_STATES } from "./calls";
 
-/** The signature Pulumi wraps secret values in when they cross the RPC boundary. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 export interface Recorded {
     readonly type: string;
@@ -56,9 +55,8 @@ export interface Evaluation {
     readonly outputs: Record<string, any>;
 }
 
-export function isSecret(value: unknown): boolean {
-    return typeof value === "object" && value !== null && (value as any)[SECRET_SIG] !== undefined;
-}
+/** Whether Pulumi wrapped the value as a secret (the signature it carries across the RPC boundary). */
+export { isSecret };
 
 /** Replaces every secret with `"[secret]"`, for printing. */
 export function maskSecrets(value: any): any {
@@ -74,19 +72,8 @@ export function maskSecrets(value: any): any {
     return value;
 }
 
-/** Removes Pulumi's secret wrapper, for assertions on the plaintext. */
-export function unwrapSecrets(value: any): any {
-    if (isSecret(value)) {
-        return unwrapSecrets(value.value);
-    }
-    if (Array.isArray(value)) {
-        return value.map(unwrapSecrets);
-    }
-    if (typeof value === "object" && value !== null) {
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
-    }
-    return value;
-}
+/** Removes Pulumi's secret wrapper, for assertions on the plaintext (the provider plugin's own unwrapping). */
+export const unwrapSecrets = unseal as (value: any) => any;
 
 function fakeDigest(...parts: string[]): string {
     return "sha256:" + crypto.createHash("sha256").update(parts.join("\0")).digest("hex");

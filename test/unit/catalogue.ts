@@ -2,6 +2,8 @@ import * as path from "path";
 import { BuilderFleet } from "../../components/builders";
 import { ValidationError } from "../../components/errors";
 import { ImageFamily, ImageFamilyArgs } from "../../components/images";
+import * as pulumi from "@pulumi/pulumi";
+import { imageFamilyArgs } from "../../components/provider/inputs";
 import { evaluate } from "../../scripts/harness/mocks";
 import { evaluateStack } from "../../scripts/harness/evaluateStack";
 import { ROOT } from "../../scripts/harness/stackFile";
@@ -39,6 +41,13 @@ async function config(stack: string, ...overrides: string[]): Promise<Validation
         throw err;
     }
     throw new Error(`expected ${overrides.join(" ")} to be refused on stack ${stack}`);
+}
+
+const pluginBase = { registry: { address: "r.example.com" }, git: { branch: "main", sha: SHA } };
+
+/** What the provider plugin says about a YAML, Go or Python program's ImageFamily inputs (on the local stack). */
+function plugin(name: string, inputs: Record<string, unknown>): Promise<ValidationError> {
+    return component("local", () => imageFamilyArgs(name, inputs));
 }
 
 async function component(stack: string, declare: () => unknown): Promise<ValidationError> {
@@ -232,6 +241,21 @@ export const CATALOGUE: readonly CatalogueCase[] = [
         input: "an image platform the family does not build, listed twice",
         run: () => config("local", 'imagefleet:platforms=["linux/amd64"]', `imagefleet:images=${withImage(0, { platforms: ["linux/arm64", "linux/amd64", "linux/amd64"] })}`),
         expect: ['imagefleet:images[0].platforms[0]: "linux/arm64" is not one of the family\'s platforms; valid: "linux/amd64"', 'imagefleet:images[0].platforms[2]: "linux/amd64" is listed twice'],
+    },
+    {
+        class: "a split union set both ways (YAML, Go, Python)",
+        input: "`builders` and `builderPools` both naming linux/amd64, an image with both `from` and `fromContexts`",
+        run: () => plugin("app", {
+            ...pluginBase, builders: { "linux/amd64": "a" }, builderPools: { "linux/amd64": ["b", "c"] },
+            images: [{ name: "runtime", kind: "runtime", context: ".", from: ["artifact"], fromContexts: { artifact: { image: "artifact" } } }],
+        }),
+        expect: ["builders.linux/amd64: also set in builderPools", "images[0]: sets both from and fromContexts"],
+    },
+    {
+        class: "a value that decides resources arrives as an output (YAML, Go, Python)",
+        input: "`images` taken from another resource's output",
+        run: () => plugin("app", { ...pluginBase, images: pulumi.output([]) }),
+        expect: ["images: must be a plain value when the program runs"],
     },
 ];
 

@@ -5,6 +5,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { ValidationError } from "../../components/errors";
 import { registerAsProviderResources } from "../../components/fleetResource";
 import { ImageFamily } from "../../components/images";
 import { SUPPORTED_PLATFORMS } from "../../components/images/platforms";
@@ -84,16 +85,16 @@ describe("provider plugin: ImageFamily inputs", () => {
 
     it("refuses a platform in both builders and builderPools, and a context with both or neither source", () => {
         assert.throws(() => imageFamilyArgs("fam", { ...base, builders: { "linux/amd64": "x" }, builderPools: { "linux/amd64": ["y"] } }),
-            /ImageFamily fam: linux\/amd64 set in both `builders` and `builderPools`/);
+            /ImageFamily "fam" \(stack "[^"]*"\) is invalid:\n {2}- builders\.linux\/amd64: also set in builderPools; valid: one builder \(builders\) or one pool \(builderPools\) per platform/);
         assert.throws(() => imageFamilyArgs("fam", { ...base, images: [{ name: "a", kind: "runtime", context: ".", fromContexts: { x: { image: "b", local: "c" } } }] }),
-            /images\[0\]\.fromContexts\.x must set exactly one of `image` or `local`/);
+            /images\[0\]\.fromContexts\.x: must set exactly one of image \(an image of the family\) or local/);
         assert.throws(() => imageFamilyArgs("fam", { ...base, images: [{ name: "a", kind: "runtime", context: ".", from: ["b"], fromContexts: {} }] }),
-            /images\[0\] sets both `from` and `fromContexts`/);
+            /images\[0\]: sets both from and fromContexts; valid: from \(image names\) or fromContexts/);
     });
 
     it("refuses images that arrive as an output (they decide which resources exist)", () => {
         assert.throws(() => imageFamilyArgs("fam", { ...base, images: pulumi.output(base.images) }),
-            /ImageFamily fam: `images` must be a plain value when the program runs/);
+            (e: Error) => e instanceof ValidationError && /- images: must be a plain value when the program runs, not an output of another resource or a secret/.test(e.message));
     });
 });
 
