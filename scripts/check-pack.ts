@@ -2,7 +2,9 @@
 // declaration file for every module, the entry points package.json names,
 // BuildKit's Dockerfile frontend (wasm/imagefleet-frontend.wasm, which
 // ImageFamily runs), the builder hosts' firewall script (host/isolate-builds.sh,
-// which BuilderFleet puts in the user data), and nothing else — no TypeScript sources, tests,
+// which BuilderFleet puts in the user data), the provider plugin's entry
+// (provider/pulumi-resource-imagefleet) and the schema it serves
+// (schema.json), and nothing else — no TypeScript sources, tests,
 // examples, benchmarks, scripts, stack files or source maps.
 //
 //   ts-node scripts/check-pack.ts <npm pack --json output> [<tarball>]
@@ -22,13 +24,13 @@ interface PackResult {
 export function packProblems(files: readonly string[], manifest: Record<string, unknown>): string[] {
     const problems: string[] = [];
     const set = new Set(files);
-    const ALLOWED = /^(package\.json|README(\.md)?|LICENSE(\.md|\.txt)?|CHANGELOG\.md|dist\/.+\.js|dist\/.+\.d\.ts|wasm\/imagefleet-frontend\.wasm|host\/isolate-builds\.sh)$/;
+    const ALLOWED = /^(package\.json|README(\.md)?|LICENSE(\.md|\.txt)?|CHANGELOG\.md|dist\/.+\.js|dist\/.+\.d\.ts|wasm\/imagefleet-frontend\.wasm|host\/isolate-builds\.sh|provider\/pulumi-resource-imagefleet|schema\.json)$/;
     const FORBIDDEN = /(^|\/)(test|tests|__tests__|spec|example|examples|bench|benchmarks|scripts|stacks|fixtures|components)(\/|$)|\.spec\.|\.test\.|\.map$|^index\.ts$|^Pulumi\./;
     for (const file of files) {
         if (FORBIDDEN.test(file)) {
             problems.push(`${file}: tests, examples, benchmarks, sources and maps do not belong in the package`);
         } else if (!ALLOWED.test(file)) {
-            problems.push(`${file}: not compiled output (dist/**/*.js, dist/**/*.d.ts), the frontend (wasm/imagefleet-frontend.wasm), the hosts' script (host/isolate-builds.sh) or package metadata`);
+            problems.push(`${file}: not compiled output (dist/**/*.js, dist/**/*.d.ts), the frontend (wasm/imagefleet-frontend.wasm), the hosts' script (host/isolate-builds.sh), the provider plugin (provider/pulumi-resource-imagefleet, schema.json) or package metadata`);
         }
     }
     const js = files.filter((f) => /^dist\/.+\.js$/.test(f));
@@ -41,6 +43,11 @@ export function packProblems(files: readonly string[], manifest: Record<string, 
     }
     if (!set.has("host/isolate-builds.sh")) {
         problems.push("no host/isolate-builds.sh: BuilderFleet cannot write its hosts' user data without it (package.json `files`)");
+    }
+    for (const f of ["provider/pulumi-resource-imagefleet", "schema.json", "dist/provider/main.js"]) {
+        if (!set.has(f)) {
+            problems.push(`no ${f}: YAML, Go and Python programs cannot run the provider plugin without it (package.json \`files\`)`);
+        }
     }
     for (const f of js) {
         if (!set.has(f.replace(/\.js$/, ".d.ts"))) {
@@ -55,7 +62,7 @@ export function packProblems(files: readonly string[], manifest: Record<string, 
     // The entry points the manifest names must be in the tarball.
     const exportsField = manifest.exports as Record<string, Record<string, string> | string> | undefined;
     const entries = [
-        manifest.main, manifest.types,
+        manifest.main, manifest.types, ...Object.values((manifest.bin ?? {}) as Record<string, string>),
         ...Object.values(exportsField ?? {}).flatMap((v) => (typeof v === "string" ? [v] : Object.values(v))),
     ].filter((e): e is string => typeof e === "string").map((e) => e.replace(/^\.\//, ""));
     const typesVersions = (manifest.typesVersions as Record<string, Record<string, string[]>> | undefined)?.["*"] ?? {};

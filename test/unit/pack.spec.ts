@@ -9,7 +9,8 @@ const MANIFEST = {
     types: "dist/index.d.ts",
     exports: { ".": { types: "./dist/index.d.ts", default: "./dist/index.js" }, "./package.json": "./package.json" },
 };
-const GOOD = ["package.json", "README.md", "dist/index.js", "dist/index.d.ts", "dist/images/imageFamily.js", "dist/images/imageFamily.d.ts", "wasm/imagefleet-frontend.wasm", "host/isolate-builds.sh"];
+const GOOD = ["package.json", "README.md", "dist/index.js", "dist/index.d.ts", "dist/images/imageFamily.js", "dist/images/imageFamily.d.ts", "wasm/imagefleet-frontend.wasm", "host/isolate-builds.sh",
+    "provider/pulumi-resource-imagefleet", "schema.json", "dist/provider/main.js", "dist/provider/main.d.ts"];
 
 describe("package contents", () => {
     it("accepts compiled JS with declarations and package metadata", () => {
@@ -35,6 +36,13 @@ describe("package contents", () => {
         assert.match(packProblems([...GOOD, "wasm/other.wasm"], MANIFEST).join("\n"), /wasm\/other\.wasm: not compiled output/);
         assert.match(packProblems(GOOD.filter((f) => !f.startsWith("host/")), MANIFEST).join("\n"), /no host\/isolate-builds\.sh: BuilderFleet cannot write its hosts' user data/);
         assert.match(packProblems([...GOOD, "host/other.sh"], MANIFEST).join("\n"), /host\/other\.sh: not compiled output/);
+    });
+
+    it("rejects a tarball without the provider plugin's entry, its schema or its compiled main, and a bin entry that is not packed", () => {
+        for (const f of ["provider/pulumi-resource-imagefleet", "schema.json", "dist/provider/main.js"]) {
+            assert.match(packProblems(GOOD.filter((g) => g !== f), MANIFEST).join("\n"), new RegExp(`no ${f.replace(/[./]/g, "\\$&")}: YAML, Go and Python programs cannot run the provider plugin`));
+        }
+        assert.deepEqual(packProblems(GOOD, { ...MANIFEST, bin: { x: "provider/x" } }), ["package.json names provider/x, which is not in the tarball"]);
     });
 
     describe("subpath entries (imagefleet/images, …)", () => {

@@ -61,9 +61,9 @@ describe("a program that only builds images: imagefleet/images without the optio
         assert.match(require.resolve("imagefleet/images"), /node_modules[\\/]imagefleet[\\/]dist[\\/]images[\\/]index\.js$/);
     });
 
-    // Besides dist/images: the shared errors and schema, and the builder check every build waits for (Node's tls, no peer).
+    // Besides dist/images: the shared errors and schema, the base of imagefleet's own resources, and the builder check every build waits for (Node's tls, no peer).
     // supplychain/tools: the dynamic providers' tool runner (Node built-ins only), which the family's TagSet uses too.
-    const SHARED = ["dist/builders/builderCheck.js", "dist/builders/preflight.js", "dist/errors.js", "dist/schema.js", "dist/supplychain/tools.js"];
+    const SHARED = ["dist/builders/builderCheck.js", "dist/builders/preflight.js", "dist/errors.js", "dist/fleetResource.js", "dist/schema.js", "dist/supplychain/tools.js"];
     it("loads, for import { ImageFamily } from \"imagefleet/images\", only dist/images and the shared modules of imagefleet, and of @pulumi only pulumi and docker-build", () => {
         const run = node(`require("imagefleet/images"); process.stdout.write(JSON.stringify(Object.keys(require.cache)))`);
         assert.equal(run.status, 0, run.stderr);
