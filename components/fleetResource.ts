@@ -27,14 +27,12 @@ export function registerAsProviderResources(on = true): void {
     hosted = on;
 }
 
-/** Whether resources register as the plugin's custom resources. */
-export function providerHosted(): boolean {
-    return hosted;
-}
+/** The package's name in type tokens (`imagefleet:<module>:<Type>`) and plugin names. */
+export const PACKAGE = "imagefleet";
 
-/** `imagefleet:<module>:<Type>`: the plugin's type token of a resource. */
+/** `imagefleet:<module>:<Type>`: the plugin's type token of a resource or component. */
 export function providerToken(module: string, type: string): string {
-    return `imagefleet:${module}:${type}`;
+    return `${PACKAGE}:${module}:${type}`;
 }
 
 // What pulumi.dynamic.Resource stores in `__provider`: the provider object

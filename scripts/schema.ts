@@ -17,7 +17,8 @@ import * as path from "path";
 import * as ts from "typescript";
 import { SUPPORTED_PLATFORMS } from "../components/images/platforms";
 import { IMAGE_KINDS } from "../components/images/types";
-import { PACKAGE, SPLIT_FIELDS } from "../components/provider/inputs";
+import { PACKAGE } from "../components/fleetResource";
+import { SPLIT_FIELDS } from "../components/provider/inputs";
 
 const ROOT = path.resolve(__dirname, "..");
 export const SCHEMA_FILE = path.join(ROOT, "schema.json");
@@ -144,8 +145,7 @@ export function tsFields(where: string): Map<string, string> {
             for (const m of node.members) {
                 if ((ts.isPropertySignature(m) || ts.isPropertyDeclaration(m)) && m.name && ts.isIdentifier(m.name)) {
                     const doc = ts.getJSDocCommentsAndTags(m).filter(ts.isJSDoc).map((d) => ts.getTextOfJSDocComment(d.comment) ?? "").join("\n");
-                    const isPublic = !ts.getCombinedModifierFlags(m as ts.Declaration) || !(ts.getCombinedModifierFlags(m as ts.Declaration) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected));
-                    if (isPublic) {
+                    if (!(ts.getCombinedModifierFlags(m) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected))) {
                         fields.set(m.name.text, doc.replace(/\s+/g, " ").trim());
                     }
                 }

@@ -2,9 +2,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../errors";
 import type { BuilderPool, FromSource, ImageFamilyArgs, ImageSpec } from "../images/types";
 
-/** The package's name in type tokens (`imagefleet:<module>:<Type>`) and plugin names. */
-export const PACKAGE = "imagefleet";
-
 /**
  * Schema fields that carry half of a TypeScript union a schema cannot express
  * in every language: schema field → the TypeScript field it joins into.

@@ -10,10 +10,8 @@ import { ImageFamily } from "../images/imageFamily";
 import { tagSetProvider } from "../images/tagSet";
 import { indexAttestationProvider, keyPairProvider, platformAttestationProvider } from "../supplychain/providers";
 import { verificationProvider } from "../supplychain/verifyProvider";
-import { imageFamilyArgs, PACKAGE } from "./inputs";
+import { imageFamilyArgs } from "./inputs";
 import { holdsSecret, isSecret, SECRET_SIG, SIG_KEY, unseal } from "./secrets";
-
-export { unseal };
 
 /**
  * imagefleet's provider plugin: it constructs the components for programs in
@@ -105,7 +103,7 @@ export function imagefleetProvider(version: string): provider.Provider {
             await behaviour(urn).delete?.(id, unseal(props));
         },
         async construct(name, type, inputs, options) {
-            if (type === `${PACKAGE}:images:ImageFamily`) {
+            if (type === providerToken("images", "ImageFamily")) {
                 const family = new ImageFamily(name, imageFamilyArgs(name, inputs), options);
                 return {
                     urn: family.urn,
@@ -115,7 +113,7 @@ export function imagefleetProvider(version: string): provider.Provider {
                     },
                 };
             }
-            throw new Error(`imagefleet provider: unknown component ${type}; it constructs ${PACKAGE}:images:ImageFamily`);
+            throw new Error(`imagefleet provider: unknown component ${type}; it constructs ${providerToken("images", "ImageFamily")}`);
         },
     };
 }
